@@ -1,0 +1,34 @@
+"""Shared plotting helpers: style context and saving figures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.figure
+import mplhep
+
+from .._io import atomic_path
+
+__all__ = ["GENERATED_LABEL", "save_figure", "style_context"]
+
+#: Caption added to every plot made from generated (synthetic) inputs.
+GENERATED_LABEL = "generated open-data-shaped input (not ATLAS data)"
+
+
+@contextlib.contextmanager
+def style_context() -> Iterator[None]:
+    """Apply the mplhep ATLAS style for the duration of the block only."""
+    with mpl.style.context(mplhep.style.ATLAS):
+        yield
+
+
+def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
+    """Save ``fig`` atomically to ``path`` (format from the suffix) and return the path."""
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
+    return target
