@@ -1,7 +1,7 @@
 """Command-line interface: ``higgs-pyhf`` / ``python -m higgs_pyhf``.
 
 Thin click commands, one module per area (:mod:`.build`, :mod:`.infer`,
-:mod:`.toys`); results as JSON on stdout, logs and progress on stderr. Errors
+:mod:`.compare`, :mod:`.report`, :mod:`.toys`); results as JSON on stdout, logs and progress on stderr. Errors
 caused by bad input print one line ``Error: …`` and exit with code 1.
 """
 
@@ -15,7 +15,7 @@ import click
 
 from .. import __version__
 from ..errors import HiggsPyhfError
-from . import build, infer, toys
+from . import build, compare, infer, report, toys
 
 __all__ = ["main"]
 
@@ -47,6 +47,6 @@ def main(verbose: int, progress: bool) -> None:
     root.propagate = False
 
 
-for _module in (build, infer, toys):
+for _module in (build, infer, compare, report, toys):
     for _cmd in _module.COMMANDS:
         main.add_command(_cmd)
