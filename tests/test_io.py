@@ -13,9 +13,14 @@ def test_write_json_is_deterministic_and_atomic(tmp_path):
 
 def test_failed_write_leaves_nothing(tmp_path):
     target = tmp_path / "out.json"
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
-        tmp.write_text("partial")
-        msg = "boom"
-        raise RuntimeError(msg)
+
+    def write_then_fail():
+        with atomic_path(target) as tmp:
+            tmp.write_text("partial")
+            msg = "boom"
+            raise RuntimeError(msg)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        write_then_fail()
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []

@@ -1,9 +1,283 @@
-"""CLI commands of the infer area."""
+"""CLI commands of the infer area: ``fit``, ``scan``, ``contour``, ``gof``, ``significance``.
+
+Every command reads a pyhf workspace JSON file and prints its result as JSON
+(or writes it to ``-o/--output``). ``fit`` prints the documented contract
+``{"parameters": {name: {"value", "error", "minos": [lo, hi] | null, "fixed"}},
+"twice_nll", "correlation": {name: {name: rho}}, "converged"}``.
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import click
+
+from ..errors import FitError
+from ..workspace import model_and_data
+from ._common import emit_json, output_option
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[click.Command] = []
+log = logging.getLogger(__name__)
+
+_workspace_arg = click.argument("workspace", type=click.Path(dir_okay=False))
+
+
+def _name_value(option: str, items: tuple[str, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            msg = f"{option} expects NAME=VALUE, got {item!r}"
+            raise click.BadParameter(msg) from None
+    return out
+
+
+def _name_bounds(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    out: dict[str, tuple[float, float]] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        parts = value.split(",")
+        try:
+            if not sep or not name or len(parts) != 2:
+                raise ValueError
+            out[name.strip()] = (float(parts[0]), float(parts[1]))
+        except ValueError:
+            msg = f"--bounds expects NAME=LO,HI, got {item!r}"
+            raise click.BadParameter(msg) from None
+    return out
+
+
+@click.command("fit")
+@_workspace_arg
+@click.option(
+    "--fix",
+    "fix",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Hold a parameter constant (repeatable).",
+)
+@click.option(
+    "--minos",
+    "minos",
+    multiple=True,
+    metavar="NAME",
+    help="Compute Minos errors for a parameter (repeatable).",
+)
+@click.option(
+    "--init",
+    "init",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Starting value of a parameter (repeatable).",
+)
+@click.option(
+    "--bounds",
+    "bounds",
+    multiple=True,
+    metavar="NAME=LO,HI",
+    help="Bounds of a parameter (repeatable).",
+)
+@click.option(
+    "--strategy", type=click.IntRange(0, 2), default=None, help="Minuit strategy (default: pyhf's)."
+)
+@output_option()
+def fit_cmd(
+    workspace: str,
+    fix: tuple[str, ...],
+    minos: tuple[str, ...],
+    init: tuple[str, ...],
+    bounds: tuple[str, ...],
+    strategy: int | None,
+    output: str | None,
+) -> None:
+    """Maximum-likelihood fit of WORKSPACE (pyhf + minuit): values, errors, correlations."""
+    from ..inference.fit import fit
+
+    model, data = model_and_data(workspace)
+    result = fit(
+        model,
+        data,
+        fixed=_name_value("--fix", fix),
+        init=_name_value("--init", init),
+        bounds=_name_bounds(bounds),
+        minos=minos,
+        strategy=strategy,
+    )
+    emit_json(result.to_json(), output)
+
+
+@click.command("scan")
+@_workspace_arg
+@click.option(
+    "--parameter", "parameter", default="s_s", show_default=True, help="Parameter to scan."
+)
+@click.option(
+    "--n-points", type=click.IntRange(min=3), default=101, show_default=True, help="Scan points."
+)
+@click.option(
+    "--range",
+    "range_",
+    type=(float, float),
+    default=None,
+    metavar="LO HI",
+    help="Scan range (default: best fit ± 4 Hesse errors).",
+)
+@click.option(
+    "--conditional",
+    is_flag=True,
+    help="Hold the other parameters at their best fit instead of profiling them.",
+)
+@click.option(
+    "--level", type=float, default=1.0, show_default=True, help="Δ(−2lnL) defining the interval."
+)
+@output_option()
+def scan_cmd(
+    workspace: str,
+    parameter: str,
+    n_points: int,
+    range_: tuple[float, float] | None,
+    conditional: bool,
+    level: float,
+    output: str | None,
+) -> None:
+    """1D Δ(−2lnL) scan of one parameter of WORKSPACE with its interval."""
+    from ..inference.scan import scan_1d
+
+    model, data = model_and_data(workspace)
+    result = scan_1d(
+        model,
+        data,
+        parameter,
+        n_points=n_points,
+        bounds=range_,
+        kind="conditional" if conditional else "profile",
+        level=level,
+    )
+    emit_json(result.to_json(), output)
+
+
+@click.command("contour")
+@_workspace_arg
+@click.option(
+    "--parameters",
+    "parameters",
+    type=(str, str),
+    default=("s_s", "s_b"),
+    show_default=True,
+    metavar="X Y",
+    help="The two parameters.",
+)
+@click.option(
+    "--n-points",
+    type=click.IntRange(min=3),
+    default=101,
+    show_default=True,
+    help="Grid points per axis.",
+)
+@click.option(
+    "--x-range",
+    type=(float, float),
+    default=None,
+    metavar="LO HI",
+    help="Range of the first parameter.",
+)
+@click.option(
+    "--y-range",
+    type=(float, float),
+    default=None,
+    metavar="LO HI",
+    help="Range of the second parameter.",
+)
+@click.option(
+    "--conditional",
+    is_flag=True,
+    help="Hold the other parameters at their best fit instead of profiling them.",
+)
+@output_option()
+def contour_cmd(
+    workspace: str,
+    parameters: tuple[str, str],
+    n_points: int,
+    x_range: tuple[float, float] | None,
+    y_range: tuple[float, float] | None,
+    conditional: bool,
+    output: str | None,
+) -> None:
+    """2D Δ(−2lnL) grid of two parameters with the 2.30/5.99 contours' 68% intervals."""
+    from ..inference.scan import scan_2d
+
+    model, data = model_and_data(workspace)
+    result = scan_2d(
+        model,
+        data,
+        parameters,
+        n_points=(n_points, n_points),
+        bounds=(x_range, y_range),
+        kind="conditional" if conditional else "profile",
+    )
+    emit_json(result.to_json(), output)
+
+
+@click.command("gof")
+@_workspace_arg
+@output_option()
+def gof_cmd(workspace: str, output: str | None) -> None:
+    """Goodness of fit: Pearson χ² p-values before/after the fit, saturated-model p-value."""
+    from ..inference.gof import goodness_of_fit
+
+    model, data = model_and_data(workspace)
+    emit_json(goodness_of_fit(model, data).to_json(), output)
+
+
+@click.command("significance")
+@_workspace_arg
+@click.option(
+    "--poi-value", type=float, default=1.0, show_default=True, help="POI value tested for CLs."
+)
+@click.option(
+    "--level", type=float, default=0.05, show_default=True, help="CLs threshold of the upper limit."
+)
+@click.option(
+    "--scan",
+    "scan",
+    type=(float, float, int),
+    default=None,
+    metavar="LO HI N",
+    help="Upper limit on a POI grid instead of root finding.",
+)
+@output_option()
+def significance_cmd(
+    workspace: str,
+    poi_value: float,
+    level: float,
+    scan: tuple[float, float, int] | None,
+    output: str | None,
+) -> None:
+    """Discovery p0 and Z, CLs at --poi-value, and the CLs upper limit with its expected band."""
+    import numpy as np
+
+    from ..inference.significance import cls, discovery, upper_limit
+
+    model, data = model_and_data(workspace)
+    grid = None
+    if scan is not None:
+        lo, hi, n = scan
+        if n < 2 or not hi > lo:
+            msg = f"--scan needs LO < HI and N >= 2, got {scan}"
+            raise FitError(msg)
+        grid = np.linspace(lo, hi, n)
+    out: dict[str, Any] = {
+        "discovery": discovery(model, data).to_json(),
+        "cls": cls(model, data, poi_value=poi_value).to_json(),
+        "upper_limit": upper_limit(model, data, scan=grid, level=level).to_json(),
+    }
+    emit_json(out, output)
+
+
+COMMANDS: list[click.Command] = [fit_cmd, scan_cmd, contour_cmd, gof_cmd, significance_cmd]

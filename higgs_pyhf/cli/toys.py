@@ -1,9 +1,296 @@
-"""CLI commands of the toys area."""
+"""CLI commands of the toys area: ``toys gof|coverage|coverage-table|hypotest``."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
+
+from ._common import emit_json, output_option, progress_bar, scheduler_options
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[click.Command] = []
+log = logging.getLogger(__name__)
+
+
+def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--figdir", type=click.Path(file_okay=False), default=None, help="Write the figures to this directory."
+    )(func)
+    func = click.option(
+        "--generated-label/--no-generated-label",
+        default=False,
+        help="Caption the figures as made from generated (synthetic) input.",
+    )(func)
+    func = output_option()(func)
+    func = scheduler_options(func)
+    func = click.option(
+        "--aux",
+        type=click.Choice(["sample", "fixed"]),
+        default="sample",
+        show_default=True,
+        help="Sample the auxiliary data of constrained parameters, or keep them fixed.",
+    )(func)
+    func = click.option(
+        "--block-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Toys per seeding block."
+    )(func)
+    func = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the toys.")(func)
+    return click.argument("workspace", type=click.Path(exists=True, dir_okay=False))(func)
+
+
+def _sampling_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--negative",
+        type=click.Choice(["keep", "clip"]),
+        default="keep",
+        show_default=True,
+        help="Gaussian toys below zero: keep them (the report's) or clip to 0.",
+    )(func)
+    return click.option(
+        "--sampling",
+        type=click.Choice(["poisson", "gaussian"]),
+        default="poisson",
+        show_default=True,
+        help="Poisson toys or the report's Gaussian with sigma = sqrt(mean).",
+    )(func)
+
+
+def _load(workspace: str) -> tuple[Any, Any, dict[str, Any]]:
+    from ..workspace import load_workspace, model_and_data
+
+    spec = load_workspace(workspace)
+    model, data = model_and_data(spec)
+    return model, data, spec
+
+
+def _chunks(ntoys: int, block_size: int) -> int:
+    return max(1, -(-ntoys // block_size))
+
+
+def _figure(figdir: str | None, name: str, make: Callable[[], Any]) -> None:
+    if figdir is None:
+        return
+    import matplotlib.pyplot as plt
+
+    from ..plotting import save_figure
+
+    fig = make()
+    path = save_figure(fig, Path(figdir) / name)
+    plt.close(fig)
+    log.info("wrote %s", path)
+
+
+@click.group("toys")
+def toys() -> None:
+    """Pseudo-experiments: goodness of fit, coverage, toy CLs/p0."""
+
+
+@toys.command("gof")
+@_common_options
+@_sampling_options
+@click.option("--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of toys.")
+@click.option(
+    "--statistic",
+    type=click.Choice(["pearson", "neyman", "likelihood"]),
+    default="pearson",
+    show_default=True,
+    help="GoF statistic (likelihood = -2 ln lambda_saturated).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["fixed", "refit"]),
+    default="fixed",
+    show_default=True,
+    help="fixed: the report's (no refit, chi2 against the fitted means); refit: fit every toy.",
+)
+def gof_cmd(
+    workspace: str,
+    seed: int,
+    block_size: int,
+    aux: str,
+    workers: int,
+    scheduler: str | None,
+    output: str | None,
+    generated_label: bool,
+    figdir: str | None,
+    sampling: str,
+    negative: str,
+    ntoys: int,
+    statistic: str,
+    mode: str,
+) -> None:
+    """Toy distribution of the GoF statistic and the data's toy p-value."""
+    from ..inference.toys import gof_toys
+
+    model, data, spec = _load(workspace)
+    with progress_bar(_chunks(ntoys, block_size), "toys") as bar:
+        res = gof_toys(
+            model,
+            data,
+            ntoys=ntoys,
+            seed=seed,
+            statistic=statistic,
+            mode=mode,
+            sampling=sampling,
+            negative=negative,
+            aux=aux,
+            spec=spec,
+            block_size=block_size,
+            workers=workers,
+            scheduler=scheduler,
+            progress=bar.update,
+        )
+    from ..plotting.toys import plot_gof
+
+    _figure(figdir, "toys_gof.png", lambda: plot_gof(res, generated_label=generated_label))
+    emit_json(res.to_json(), output)
+
+
+@toys.command("coverage")
+@_common_options
+@_sampling_options
+@click.option("--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of toys.")
+@click.option(
+    "--statistic",
+    type=click.Choice(["likelihood", "pearson", "neyman"]),
+    default="likelihood",
+    show_default=True,
+    help="Statistic whose Delta is tested at the true parameters.",
+)
+@click.option(
+    "--minimization",
+    type=click.Choice(["continuous", "grid"]),
+    default="continuous",
+    show_default=True,
+    help="Continuous (batched Newton) or the report's 100x100 grid with the truth snapped to it.",
+)
+def coverage_cmd(
+    workspace: str,
+    seed: int,
+    block_size: int,
+    aux: str,
+    workers: int,
+    scheduler: str | None,
+    output: str | None,
+    generated_label: bool,
+    figdir: str | None,
+    sampling: str,
+    negative: str,
+    ntoys: int,
+    statistic: str,
+    minimization: str,
+) -> None:
+    """Coverage f(d) and the 68.27% critical value (truth: the best fit to the data)."""
+    from ..inference.toys import coverage_toys
+
+    model, data, spec = _load(workspace)
+    with progress_bar(_chunks(ntoys, block_size), "toys") as bar:
+        res = coverage_toys(
+            model,
+            data,
+            ntoys=ntoys,
+            seed=seed,
+            sampling=sampling,
+            statistic=statistic,
+            minimization=minimization,
+            negative=negative,
+            aux=aux,
+            spec=spec,
+            block_size=block_size,
+            workers=workers,
+            scheduler=scheduler,
+            progress=bar.update,
+        )
+    from ..plotting.toys import plot_coverage
+
+    _figure(figdir, "toys_coverage.png", lambda: plot_coverage(res, generated_label=generated_label))
+    emit_json(res.to_json(), output)
+
+
+@toys.command("coverage-table")
+@click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
+@click.option("--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Toys per combination.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed shared by every combination.")
+@scheduler_options
+@output_option()
+@click.option(
+    "--markdown", type=click.Path(dir_okay=False), default=None, help="Also write the table as Markdown to this file."
+)
+def coverage_table_cmd(
+    workspace: str,
+    ntoys: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    output: str | None,
+    markdown: str | None,
+) -> None:
+    """Critical values of the report's ingredient combinations (which one gives 3.3?)."""
+    from .._io import write_text
+    from ..inference.toys import TABLE_ROWS, coverage_table
+
+    model, data, _ = _load(workspace)
+    with progress_bar(len(TABLE_ROWS) * _chunks(ntoys, 1000), "toys") as bar:
+        res = coverage_table(
+            model, data, ntoys=ntoys, seed=seed, workers=workers, scheduler=scheduler, progress=bar.update
+        )
+    if markdown is not None:
+        write_text(markdown, res.to_markdown())
+    emit_json(res.to_json(), output)
+
+
+@toys.command("hypotest")
+@_common_options
+@click.option("--ntoys", type=click.IntRange(min=1), default=5_000, show_default=True, help="Toys per ensemble.")
+@click.option(
+    "--sampling",
+    type=click.Choice(["poisson", "gaussian"]),
+    default="poisson",
+    show_default=True,
+    help="Poisson toys, or Gaussian (clipped at 0).",
+)
+@click.option("--poi-value", type=float, default=1.0, show_default=True, help="Tested POI value for CLs.")
+@click.option("--no-asymptotic", is_flag=True, default=False, help="Skip pyhf's asymptotic comparison.")
+def hypotest_cmd(
+    workspace: str,
+    seed: int,
+    block_size: int,
+    aux: str,
+    workers: int,
+    scheduler: str | None,
+    output: str | None,
+    generated_label: bool,
+    figdir: str | None,
+    ntoys: int,
+    sampling: str,
+    poi_value: float,
+    no_asymptotic: bool,
+) -> None:
+    """Toy CLs (q~_mu) at --poi-value and toy p0 (q0), beside pyhf's asymptotics."""
+    from ..inference.toys import hypotest_toys
+
+    del generated_label, figdir  # no figure for this study
+    model, data, spec = _load(workspace)
+    with progress_bar(2 * _chunks(ntoys, block_size), "toys") as bar:
+        res = hypotest_toys(
+            model,
+            data,
+            poi_value=poi_value,
+            ntoys=ntoys,
+            seed=seed,
+            sampling=sampling,
+            aux=aux,
+            asymptotic=not no_asymptotic,
+            spec=spec,
+            block_size=block_size,
+            workers=workers,
+            scheduler=scheduler,
+            progress=bar.update,
+        )
+    emit_json(res.to_json(), output)
+
+
+COMMANDS: list[click.Command] = [toys]

@@ -7,6 +7,30 @@ global style is left untouched (styles are applied with ``mpl.style.context``).
 
 from __future__ import annotations
 
-from ._style import save_figure, style_context
+from ._style import GENERATED_LABEL, save_figure, style_context
+from .fits import (
+    StackTemplates,
+    garwood_interval,
+    plot_postfit,
+    plot_prefit_postfit,
+    plot_scan_1d,
+    plot_scan_2d,
+    plot_stacked,
+    read_provenance,
+    templates_from_workspace,
+)
 
-__all__ = ["save_figure", "style_context"]
+__all__ = [
+    "GENERATED_LABEL",
+    "StackTemplates",
+    "garwood_interval",
+    "plot_postfit",
+    "plot_prefit_postfit",
+    "plot_scan_1d",
+    "plot_scan_2d",
+    "plot_stacked",
+    "read_provenance",
+    "save_figure",
+    "style_context",
+    "templates_from_workspace",
+]

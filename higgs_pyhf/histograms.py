@@ -1,0 +1,461 @@
+r"""Per-sample m4l histograms (``hist``), their event weights, and their files.
+
+One :class:`hist.Hist` holds every sample: a growable ``StrCategory`` axis
+``sample`` (config order) and a ``Variable`` axis of the observable with the
+configuration's bin edges, ``Weight()`` storage (sum of weights and sum of
+squared weights; under/overflow kept).
+
+Event weights: collision data 1; simulation
+``lumi·1000·xsec/(sumw·red_eff) · mcWeight · SF_PILEUP · SF_ELE · SF_MUON · SF_LepTRIGGER``
+(:func:`event_weights`, lumi in fb⁻¹, xsec in pb), as in the seed report.
+
+Work is split in chunks (:func:`higgs_pyhf.ntuples.plan_chunks`); each chunk
+is read, selected and filled into a histogram with the full sample axis
+(:func:`process_chunk`, run through :func:`higgs_pyhf.execution.map_tasks`),
+and the chunk histograms are summed in task order, so the result is the same
+bit for bit on one process, a pool, or a Dask cluster.
+
+Files: a ROOT file with one ``TH1D`` per sample named after the sample
+(written by uproot, readable by ROOT), or UHI JSON (``uhi.io.json``);
+the format follows the file suffix (``.root`` / ``.json``). Both are written
+atomically.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import operator
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import awkward as ak
+import hist
+import numpy as np
+
+from ._io import atomic_path, write_text
+from .errors import HistogramError, InputFileError, SelectionError
+from .execution import map_tasks
+from .ntuples import DEFAULT_STEP_SIZE, ChunkTask, plan_chunks, read_chunk
+from .selection import Cutflow, check_selection, make_cutflow, merge_cutflows, select
+
+if TYPE_CHECKING:
+    from .configuration import AnalysisConfig, Sample
+
+__all__ = [
+    "SAMPLE_AXIS",
+    "WEIGHT_BRANCHES",
+    "ChunkJob",
+    "ChunkResult",
+    "HistogramSet",
+    "build_histograms",
+    "event_weights",
+    "fill_events",
+    "load_histograms",
+    "make_histogram",
+    "merge_chunk_results",
+    "process_chunk",
+    "sample_yields",
+    "save_histograms",
+]
+
+log = logging.getLogger(__name__)
+
+#: Name of the sample category axis.
+SAMPLE_AXIS = "sample"
+#: Per-event factors of the MC weight, multiplied with the sample's xsec weight.
+WEIGHT_BRANCHES = (
+    "mcWeight",
+    "scaleFactor_PILEUP",
+    "scaleFactor_ELE",
+    "scaleFactor_MUON",
+    "scaleFactor_LepTRIGGER",
+)
+_DEFAULT_LABEL = r"$m_{4\ell}$ [GeV]"
+
+
+def make_histogram(
+    edges: Sequence[float] | np.ndarray,
+    *,
+    samples: Sequence[str] = (),
+    observable: str = "m4l",
+    label: str = _DEFAULT_LABEL,
+) -> hist.Hist:
+    """An empty histogram with a ``sample`` category axis and the observable axis.
+
+    Args:
+        edges: bin edges of the observable (GeV).
+        samples: initial categories, in order (more grow on fill).
+        observable: name of the observable axis.
+        label: axis label of the observable.
+    """
+    with warnings.catch_warnings():
+        # hist reserves "sample" as a fill keyword (Mean storage); we fill positionally.
+        warnings.filterwarnings("ignore", message="sample is a protected keyword")
+        return hist.Hist(
+            hist.axis.StrCategory(list(samples), growth=True, name=SAMPLE_AXIS, label="Sample"),
+            hist.axis.Variable(np.asarray(edges, dtype=float), name=observable, label=label),
+            storage=hist.storage.Weight(),
+        )
+
+
+def event_weights(events: ak.Array, sample: Sample, lumi_fb: float) -> np.ndarray:
+    """Per-event weights (float64): 1 for data, the report's formula for simulation.
+
+    Args:
+        events: awkward record array with the weight branches (MC).
+        sample: the sample (its cross-section, sum of weights, efficiency).
+        lumi_fb: integrated luminosity in fb⁻¹.
+    """
+    if sample.is_data:
+        return np.ones(len(events))
+    return _mc_weights(events, sample.xsec_weight(lumi_fb))
+
+
+def _mc_weights(events: ak.Array, xsec_weight: float) -> np.ndarray:
+    have = set(ak.fields(events))
+    missing = [b for b in WEIGHT_BRANCHES if b not in have]
+    if missing:
+        msg = f"events lack the weight field(s) {missing}"
+        raise HistogramError(msg)
+    w = np.full(len(events), float(xsec_weight))
+    for b in WEIGHT_BRANCHES:
+        w *= ak.to_numpy(events[b]).astype(np.float64)
+    return w
+
+
+class ChunkJob(NamedTuple):
+    """Everything a worker needs to turn one chunk into a histogram (picklable).
+
+    Attributes:
+        chunk: what to read.
+        samples: every sample name, in config order (the histogram's categories).
+        is_data: the chunk is collision data (unit weights).
+        xsec_weight: lumi·1000·xsec/(sumw·red_eff) of the sample (1 for data).
+        edges: bin edges of the observable (GeV).
+        observable: name of the observable axis.
+        label: axis label of the observable.
+        selection: selection name (see :mod:`higgs_pyhf.selection`).
+    """
+
+    chunk: ChunkTask
+    samples: tuple[str, ...]
+    is_data: bool
+    xsec_weight: float
+    edges: tuple[float, ...]
+    observable: str
+    label: str
+    selection: str
+
+
+class ChunkResult(NamedTuple):
+    """Histogram (all sample categories, one filled) and cutflow of one chunk."""
+
+    histogram: hist.Hist
+    cutflow: Cutflow
+
+
+def fill_events(events: ak.Array, job: ChunkJob) -> ChunkResult:
+    """Select, weight and histogram a batch of events (pure; no I/O).
+
+    Raises:
+        HistogramError: on non-finite weights or m4l, naming sample and file.
+        SelectionError: on malformed events.
+    """
+    sample = job.chunk.sample
+    w = np.ones(len(events)) if job.is_data else _mc_weights(events, job.xsec_weight)
+    bad = np.flatnonzero(~np.isfinite(w))
+    if bad.size:
+        msg = (
+            f"sample {sample}: {bad.size} event(s) with non-finite (NaN/inf) weight in "
+            f"{job.chunk.path}, first at entry {job.chunk.entry_start + int(bad[0])}"
+        )
+        raise HistogramError(msg)
+    sel = select(events, selection=job.selection)
+    ws = w[sel.passed]
+    bad = np.flatnonzero(~np.isfinite(sel.m4l))
+    if bad.size:
+        entry = job.chunk.entry_start + int(np.flatnonzero(sel.passed)[bad[0]])
+        msg = f"sample {sample}: non-finite {job.observable} in {job.chunk.path} at entry {entry} (NaN lepton kinematics?)"
+        raise HistogramError(msg)
+    h = make_histogram(job.edges, samples=job.samples, observable=job.observable, label=job.label)
+    h.fill(sample, sel.m4l, weight=ws)
+    cutflow = make_cutflow(sel.masks, w, sample=sample, selection=job.selection)
+    return ChunkResult(h, cutflow)
+
+
+def process_chunk(job: ChunkJob) -> ChunkResult:
+    """Read one chunk and fill it (the task function given to ``map_tasks``)."""
+    return fill_events(read_chunk(job.chunk), job)
+
+
+class HistogramSet(NamedTuple):
+    """The merged histograms and cutflows of a run.
+
+    Attributes:
+        histograms: all samples, ``sample`` × observable, ``Weight()`` storage.
+        cutflows: sample name → cutflow, config order.
+        selection: the selection used.
+        lumi_fb: luminosity of the MC weights (fb⁻¹).
+    """
+
+    histograms: hist.Hist
+    cutflows: dict[str, Cutflow]
+    selection: str
+    lumi_fb: float
+
+
+def merge_chunk_results(
+    results: Iterable[ChunkResult],
+    config: AnalysisConfig,
+    *,
+    selection: str,
+    require_events: bool = True,
+) -> HistogramSet:
+    """Sum chunk results (in the given order) into one :class:`HistogramSet`.
+
+    Args:
+        results: chunk results, in task order.
+        config: the configuration (sample order, binning).
+        selection: the selection used (recorded).
+        require_events: raise if a sample has no selected event.
+
+    Raises:
+        SelectionError: naming the sample if a sample has no selected event.
+    """
+    results = list(results)
+    names = tuple(s.name for s in config.samples)
+    empty = make_histogram(
+        config.edges, samples=names, observable=config.observable, label=config.observable_label
+    )
+    total = functools.reduce(operator.add, (r.histogram for r in results), empty)
+    cutflows = merge_cutflows(r.cutflow for r in results)
+    for s in config.samples:
+        cf = cutflows.get(s.name)
+        if cf is None:
+            cf = cutflows[s.name] = Cutflow.empty(s.name, selection)
+        if require_events and cf.selected == 0:
+            msg = (
+                f"no event of sample {s.name} passes the {selection!r} selection "
+                f"({cf.events[0]} events read from {', '.join(s.files)})"
+            )
+            raise SelectionError(msg)
+    ordered = {n: cutflows[n] for n in names}
+    return HistogramSet(total, ordered, selection, config.lumi_fb)
+
+
+def build_histograms(
+    config: AnalysisConfig,
+    data_dir: str | os.PathLike[str],
+    *,
+    selection: str = "intended",
+    step_size: int | str = DEFAULT_STEP_SIZE,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int], Any] | None = None,
+    on_plan: Callable[[int], Any] | None = None,
+    require_events: bool = True,
+) -> HistogramSet:
+    """Read, select and histogram every sample of a configuration.
+
+    Args:
+        config: samples, luminosity and binning.
+        data_dir: directory the configuration's file names are relative to.
+        selection: ``"intended"`` or ``"report"``.
+        step_size: entries (int) or memory (``"50 MB"``) per chunk.
+        workers: local worker processes (1: in this process).
+        scheduler: address of a Dask distributed scheduler (overrides ``workers``).
+        progress: called with 1 after each chunk (e.g. a progress bar's update).
+        on_plan: called once with the number of chunks before they run.
+        require_events: raise :class:`SelectionError` if a sample has no selected event.
+
+    Returns:
+        The merged histograms and cutflows.
+
+    Raises:
+        InputFileError, SelectionError, HistogramError: on bad input, naming
+            the file or sample.
+    """
+    check_selection(selection)
+    tasks = plan_chunks(config, data_dir, step_size=step_size)
+    if on_plan is not None:
+        on_plan(len(tasks))
+    names = tuple(s.name for s in config.samples)
+    jobs = []
+    for t in tasks:
+        s = config.sample(t.sample)
+        jobs.append(
+            ChunkJob(
+                chunk=t,
+                samples=names,
+                is_data=s.is_data,
+                xsec_weight=s.xsec_weight(config.lumi_fb),
+                edges=config.edges,
+                observable=config.observable,
+                label=config.observable_label,
+                selection=selection,
+            )
+        )
+    results = map_tasks(
+        process_chunk, jobs, workers=workers, scheduler=scheduler, progress=progress
+    )
+    out = merge_chunk_results(results, config, selection=selection, require_events=require_events)
+    for name, cf in out.cutflows.items():
+        log.info(
+            "%s: %d of %d events selected (%.4g weighted)",
+            name,
+            cf.selected,
+            cf.events[0],
+            cf.weighted[-1],
+        )
+    return out
+
+
+def sample_yields(h: hist.Hist, *, flow: bool = False) -> dict[str, float]:
+    """Sum of weights per sample (in-range bins only unless ``flow``)."""
+    return {str(n): float(_one(h, n).values(flow=flow).sum()) for n in h.axes[SAMPLE_AXIS]}
+
+
+def _one(h: hist.Hist, name: str) -> hist.Hist:
+    """The 1D histogram of one sample."""
+    out = h[{SAMPLE_AXIS: name}]
+    assert isinstance(out, hist.Hist)
+    return out
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in (".root", ".json"):
+        msg = f"histogram file {path} must end in .root or .json"
+        raise HistogramError(msg)
+    return suffix[1:]
+
+
+def save_histograms(h: hist.Hist, path: str | os.PathLike[str]) -> Path:
+    """Write the histograms atomically as ROOT (one TH1D per sample) or UHI JSON.
+
+    Args:
+        h: histogram with a ``sample`` axis and one observable axis.
+        path: output file; ``.root`` or ``.json``.
+
+    Returns:
+        The path written.
+    """
+    p = Path(path)
+    fmt = _format(p)
+    if SAMPLE_AXIS not in h.axes.name or h.ndim != 2:
+        msg = f"cannot save to {p}: expected a 2D histogram with a {SAMPLE_AXIS!r} axis, got axes {h.axes.name}"
+        raise HistogramError(msg)
+    if fmt == "json":
+        import uhi.io.json
+
+        write_text(p, json.dumps(h, default=uhi.io.json.default, indent=4, sort_keys=True) + "\n")
+    else:
+        import uproot
+
+        with atomic_path(p) as tmp, uproot.recreate(tmp) as f:
+            for name in h.axes[SAMPLE_AXIS]:
+                one = _one(h, name)
+                one.name = str(name)
+                f[str(name)] = one
+    log.info("wrote histograms %s", p)
+    return p
+
+
+def load_histograms(
+    path: str | os.PathLike[str],
+    *,
+    observable: str = "m4l",
+    label: str | None = None,
+) -> hist.Hist:
+    """Read histograms written by :func:`save_histograms` (or any ROOT file of TH1s).
+
+    Args:
+        path: ``.root`` or ``.json`` file.
+        observable: name given to the observable axis when reading ROOT
+            (ROOT axes have no name).
+        label: axis label when reading ROOT (default: the TH1's x-axis title).
+
+    Returns:
+        The histogram with a ``sample`` axis (file order) and the observable axis.
+
+    Raises:
+        InputFileError: if the file is missing or unreadable.
+        HistogramError: if it does not hold compatible histograms.
+    """
+    p = Path(path)
+    fmt = _format(p)
+    if not p.is_file():
+        msg = f"histogram file not found: {p}"
+        raise InputFileError(msg)
+    if fmt == "json":
+        return _load_json(p)
+    return _load_root(p, observable, label)
+
+
+def _load_json(p: Path) -> hist.Hist:
+    import uhi.io.json
+
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"), object_hook=uhi.io.json.object_hook)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="sample is a protected keyword")
+            h = hist.Hist(raw)
+    except (ValueError, TypeError, KeyError) as err:
+        msg = f"{p} is not a UHI JSON histogram: {err}"
+        raise HistogramError(msg) from None
+    if h.ndim != 2 or h.axes[0].name != SAMPLE_AXIS:
+        msg = f"{p}: expected a 2D histogram with a {SAMPLE_AXIS!r} axis first"
+        raise HistogramError(msg)
+    return h
+
+
+def _load_root(p: Path, observable: str, label: str | None) -> hist.Hist:
+    import uproot
+
+    try:
+        with uproot.open(p) as f:
+            classes = f.classnames(recursive=False)
+            per_sample: dict[str, Any] = {}
+            for key, cls in classes.items():
+                name = key.rsplit(";", 1)[0]
+                if cls.startswith("TH1") and name not in per_sample:
+                    per_sample[name] = f[key]
+            if not per_sample:
+                msg = f"ROOT file {p} holds no TH1 histograms"
+                raise HistogramError(msg)
+            contents = {
+                n: (
+                    np.asarray(obj.axis().edges()),
+                    obj.values(flow=True),
+                    obj.variances(flow=True),
+                    obj.axis().member("fTitle"),
+                )
+                for n, obj in per_sample.items()
+            }
+    except HistogramError:
+        raise
+    except Exception as err:
+        msg = f"cannot read histograms from ROOT file {p}: {type(err).__name__}: {err}"
+        raise InputFileError(msg) from None
+    first = next(iter(contents.values()))
+    edges = first[0]
+    for n, (e, *_rest) in contents.items():
+        if e.shape != edges.shape or not np.allclose(e, edges, rtol=0, atol=1e-9):
+            msg = f"histogram {n} in {p} has different bin edges from the others"
+            raise HistogramError(msg)
+    h = make_histogram(
+        edges, samples=list(contents), observable=observable, label=label or first[3] or observable
+    )
+    view: Any = h.view(flow=True)
+    for i, (_e, values, variances, _t) in enumerate(contents.values()):
+        view.value[i] = values
+        view.variance[i] = variances
+    return h

@@ -1,0 +1,399 @@
+"""The four-lepton event selection and m4l: pure functions on awkward arrays.
+
+Input is an awkward record array with the ntuple branches of
+:mod:`higgs_pyhf.ntuples` (energies in MeV). Two selections are available:
+
+``"intended"`` (default)
+    exactly four leptons; charge sum 0; lepton-type sum 44, 48 or 52 (4e,
+    2e2μ, 4μ); leading pT > 20 GeV and every pT > 7 GeV; every |η| < 2.5;
+    every ptcone30/pT < 0.3 *and* etcone20/pT < 0.3; trigger ``trigE or
+    trigM``.
+
+``"report"``
+    the seed report's code exactly: the same cuts except that the
+    isolation cut tests ``ptcone30/pT < 0.3`` twice and never
+    ``etcone20/pT`` (so ``iso_et`` is not applied), and the trigger
+    requirement is computed but never applied (``trigger`` is not applied).
+    Use it to reproduce the report's numbers.
+
+Each cut is a named boolean mask (:data:`CUT_NAMES`); the cuts on lepton
+quantities are evaluated for events with exactly four leptons and fail for
+any other lepton count (the report's ``max``/``min`` formulation gives the
+same result on four-lepton events, and its event selection also requires four
+leptons). The cutflow (:func:`make_cutflow`) applies the cuts cumulatively in
+the order of :data:`SELECTIONS`.
+
+m4l is computed with plain array arithmetic in float64 from the four
+leptons' (pT, η, φ, E): p = Σ pT(cos φ, sin φ, sinh η), m = sqrt(max(E² − p², 0)),
+returned in GeV (the tests check it against the ``vector`` library).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+import awkward as ak
+import numpy as np
+
+from .errors import SelectionError
+
+__all__ = [
+    "CUT_NAMES",
+    "ETA_MAX",
+    "FLAVOUR_SUMS",
+    "ISO_MAX",
+    "PT_LEAD_MEV",
+    "PT_MIN_MEV",
+    "SELECTIONS",
+    "Cutflow",
+    "Selection",
+    "check_selection",
+    "cut_masks",
+    "four_lepton_mass",
+    "make_cutflow",
+    "merge_cutflows",
+    "select",
+]
+
+#: Leading-lepton pT threshold (MeV, strict).
+PT_LEAD_MEV = 20_000.0
+#: Threshold on every lepton's pT (MeV, strict).
+PT_MIN_MEV = 7_000.0
+#: |η| limit of every lepton (strict).
+ETA_MAX = 2.5
+#: Relative isolation limit (ptcone30/pT and etcone20/pT, strict).
+ISO_MAX = 0.3
+#: Allowed sums of lep_type (11 = e, 13 = μ): 4e, 2e2μ, 4μ.
+FLAVOUR_SUMS = (44, 48, 52)
+
+#: Every cut, in cutflow order, with what it requires.
+CUT_NAMES: dict[str, str] = {
+    "nlep": "exactly 4 leptons",
+    "charge": "sum of lepton charges is 0",
+    "flavour": "sum of lep_type is 44, 48 or 52 (4e, 2e2mu, 4mu)",
+    "pt_lead": "leading lepton pT > 20 GeV",
+    "pt_min": "every lepton pT > 7 GeV",
+    "eta": "every lepton |eta| < 2.5",
+    "iso_pt": "every lepton ptcone30/pT < 0.3",
+    "iso_et": "every lepton etcone20/pT < 0.3",
+    "trigger": "trigE or trigM fired",
+}
+
+#: Selection name → the cuts it applies, in cutflow order.
+SELECTIONS: dict[str, tuple[str, ...]] = {
+    "intended": tuple(CUT_NAMES),
+    "report": ("nlep", "charge", "flavour", "pt_lead", "pt_min", "eta", "iso_pt"),
+}
+
+_LEPTON_FIELDS = (
+    "lep_pt",
+    "lep_eta",
+    "lep_phi",
+    "lep_E",
+    "lep_charge",
+    "lep_type",
+    "lep_ptcone30",
+    "lep_etcone20",
+)
+_EVENT_FIELDS = ("lep_n", "trigE", "trigM")
+
+
+def check_selection(selection: str) -> tuple[str, ...]:
+    """Return the cuts of a selection name.
+
+    Raises:
+        SelectionError: if the name is not one of :data:`SELECTIONS`.
+    """
+    try:
+        return SELECTIONS[selection]
+    except KeyError:
+        msg = f"unknown selection {selection!r}; expected one of {sorted(SELECTIONS)}"
+        raise SelectionError(msg) from None
+
+
+def _check_fields(events: ak.Array, fields: Iterable[str]) -> None:
+    have = set(ak.fields(events))
+    missing = [f for f in fields if f not in have]
+    if missing:
+        msg = f"events lack the field(s) {missing} needed by the selection"
+        raise SelectionError(msg)
+
+
+class _FourLeptons(NamedTuple):
+    rows: np.ndarray  # indices of the events with exactly four leptons
+    arrays: dict[str, np.ndarray]  # field -> (len(rows), 4) array
+
+
+def _jagged_parts(col: ak.Array, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, flat values)`` of a jagged numeric array, without copying when possible."""
+    layout = ak.to_layout(col)
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(
+        layout.content, ak.contents.NumpyArray
+    ):
+        return np.asarray(layout.offsets.data), np.asarray(layout.content.data)
+    try:
+        counts = ak.to_numpy(ak.num(col, axis=1))
+        flat = ak.to_numpy(ak.flatten(col, axis=1))
+    except (ValueError, TypeError, ak.errors.AxisError) as err:
+        msg = f"field {name} is not a list of numbers per event: {err}"
+        raise SelectionError(msg) from None
+    return np.concatenate([[0], np.cumsum(counts)]), flat
+
+
+def _four_leptons(events: ak.Array, fields: Iterable[str]) -> _FourLeptons:
+    """Indices of four-lepton events and their per-lepton values as (n, 4) numpy arrays."""
+    offsets, _ = _jagged_parts(events["lep_pt"], "lep_pt")
+    counts = np.diff(offsets)
+    four = (counts == 4) & (ak.to_numpy(events["lep_n"]) == 4)
+    rows = np.flatnonzero(four)
+    index = offsets[:-1][rows, np.newaxis] + np.arange(4)
+    arrays = {}
+    for f in fields:
+        off, flat = _jagged_parts(events[f], f)
+        if not np.array_equal(np.diff(off), counts):
+            msg = f"branch {f} has a different number of entries per event than lep_pt"
+            raise SelectionError(msg)
+        arrays[f] = flat[index + (off[0] - offsets[0])]
+    return _FourLeptons(rows, arrays)
+
+
+def _lepton_cuts(lep: Mapping[str, np.ndarray], cuts: Iterable[str]) -> dict[str, np.ndarray]:
+    """The lepton-level cuts on (n, 4) arrays; one boolean per event."""
+    out: dict[str, np.ndarray] = {}
+    pt = lep["lep_pt"]
+    for cut in cuts:
+        if cut == "charge":
+            out[cut] = lep["lep_charge"].sum(axis=1) == 0
+        elif cut == "flavour":
+            s = lep["lep_type"].astype(np.int64).sum(axis=1)
+            out[cut] = np.isin(s, FLAVOUR_SUMS)
+        elif cut == "pt_lead":
+            out[cut] = pt.max(axis=1) > PT_LEAD_MEV
+        elif cut == "pt_min":
+            out[cut] = pt.min(axis=1) > PT_MIN_MEV
+        elif cut == "eta":
+            out[cut] = (np.abs(lep["lep_eta"]) < ETA_MAX).all(axis=1)
+        elif cut in ("iso_pt", "iso_et"):
+            cone = lep["lep_ptcone30" if cut == "iso_pt" else "lep_etcone20"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[cut] = (cone / pt < ISO_MAX).all(axis=1)
+    return out
+
+
+def cut_masks(events: ak.Array, *, selection: str = "intended") -> dict[str, np.ndarray]:
+    """Evaluate every cut of a selection independently on every event.
+
+    Args:
+        events: awkward record array with the ntuple branches (MeV).
+        selection: ``"intended"`` or ``"report"`` (see the module docstring).
+
+    Returns:
+        Cut name → boolean numpy array (one entry per event), in cutflow
+        order. Lepton cuts are False for events without exactly four leptons.
+
+    Raises:
+        SelectionError: on an unknown selection or missing fields.
+    """
+    return _evaluate(events, selection)[0]
+
+
+def _evaluate(events: ak.Array, selection: str) -> tuple[dict[str, np.ndarray], _FourLeptons]:
+    cuts = check_selection(selection)
+    _check_fields(events, _LEPTON_FIELDS + _EVENT_FIELDS)
+    n = len(events)
+    fields = ["lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_charge", "lep_type", "lep_ptcone30"]
+    if "iso_et" in cuts:
+        fields.append("lep_etcone20")
+    four = _four_leptons(events, fields)
+    sub = _lepton_cuts(four.arrays, cuts)
+    masks: dict[str, np.ndarray] = {}
+    for cut in cuts:
+        if cut == "nlep":
+            m = np.zeros(n, dtype=bool)
+            m[four.rows] = True
+        elif cut == "trigger":
+            m = ak.to_numpy(events["trigE"]).astype(bool) | ak.to_numpy(events["trigM"]).astype(
+                bool
+            )
+        else:
+            m = np.zeros(n, dtype=bool)
+            m[four.rows] = sub[cut]
+        masks[cut] = m
+    return masks, four
+
+
+def _mass_gev(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    pt = pt.astype(np.float64)
+    phi = phi.astype(np.float64)
+    px = (pt * np.cos(phi)).sum(axis=1)
+    py = (pt * np.sin(phi)).sum(axis=1)
+    pz = (pt * np.sinh(eta.astype(np.float64))).sum(axis=1)
+    e = energy.astype(np.float64).sum(axis=1)
+    m2 = e * e - (px * px + py * py + pz * pz)
+    return np.sqrt(np.maximum(m2, 0.0)) / 1000.0
+
+
+def four_lepton_mass(events: ak.Array) -> np.ndarray:
+    """Invariant mass of the four leptons in GeV (NaN for events without exactly four).
+
+    Args:
+        events: awkward record array with ``lep_n``, ``lep_pt``, ``lep_eta``,
+            ``lep_phi``, ``lep_E`` (MeV).
+
+    Returns:
+        float64 numpy array, one entry per event.
+    """
+    _check_fields(events, ("lep_n", "lep_pt", "lep_eta", "lep_phi", "lep_E"))
+    four = _four_leptons(events, ("lep_pt", "lep_eta", "lep_phi", "lep_E"))
+    out = np.full(len(events), np.nan)
+    a = four.arrays
+    out[four.rows] = _mass_gev(a["lep_pt"], a["lep_eta"], a["lep_phi"], a["lep_E"])
+    return out
+
+
+class Selection(NamedTuple):
+    """The outcome of the selection on a batch of events.
+
+    Attributes:
+        selection: the selection name.
+        masks: cut name → per-event pass mask (each cut on its own), cutflow order.
+        passed: per-event mask of events passing every cut.
+        m4l: four-lepton mass in GeV of the passing events, in event order.
+    """
+
+    selection: str
+    masks: dict[str, np.ndarray]
+    passed: np.ndarray
+    m4l: np.ndarray
+
+
+def select(events: ak.Array, *, selection: str = "intended") -> Selection:
+    """Apply a selection and compute m4l of the selected events.
+
+    Args:
+        events: awkward record array with the ntuple branches (MeV).
+        selection: ``"intended"`` or ``"report"``.
+
+    Returns:
+        The per-cut masks, the combined mask and m4l (GeV) of the passing events.
+
+    Raises:
+        SelectionError: on an unknown selection, missing fields or
+            inconsistent lepton multiplicities.
+    """
+    masks, four = _evaluate(events, selection)
+    passed = np.ones(len(events), dtype=bool)
+    for m in masks.values():
+        passed &= m
+    keep = passed[four.rows]
+    a = four.arrays
+    m4l = _mass_gev(a["lep_pt"][keep], a["lep_eta"][keep], a["lep_phi"][keep], a["lep_E"][keep])
+    return Selection(selection, masks, passed, m4l)
+
+
+class Cutflow(NamedTuple):
+    """Events remaining after each cut of the selection, applied in order.
+
+    Attributes:
+        sample: sample name.
+        selection: selection name.
+        cuts: ``("all", <cuts in order>...)``.
+        events: raw number of events remaining after each entry of ``cuts``.
+        weighted: sum of event weights remaining after each entry (for
+            simulation: expected events at the luminosity used; for data:
+            equal to ``events``).
+    """
+
+    sample: str
+    selection: str
+    cuts: tuple[str, ...]
+    events: tuple[int, ...]
+    weighted: tuple[float, ...]
+
+    @classmethod
+    def empty(cls, sample: str, selection: str) -> Cutflow:
+        """The cutflow of no events."""
+        cuts = ("all", *check_selection(selection))
+        return cls(sample, selection, cuts, (0,) * len(cuts), (0.0,) * len(cuts))
+
+    @property
+    def selected(self) -> int:
+        """Raw number of events passing every cut."""
+        return self.events[-1]
+
+    def merge(self, other: Cutflow) -> Cutflow:
+        """Sum of two cutflows of the same sample and selection (e.g. two chunks)."""
+        if (other.sample, other.selection, other.cuts) != (self.sample, self.selection, self.cuts):
+            msg = f"cannot merge the cutflow of {other.sample}/{other.selection} into {self.sample}/{self.selection}"
+            raise SelectionError(msg)
+        return self._replace(
+            events=tuple(a + b for a, b in zip(self.events, other.events, strict=True)),
+            weighted=tuple(a + b for a, b in zip(self.weighted, other.weighted, strict=True)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"sample", "selection", "cuts": [{"cut", "requirement", "events", "weighted"}, ...]}``."""
+        rows = [
+            {
+                "cut": c,
+                "requirement": CUT_NAMES.get(c, "all events read"),
+                "events": int(n),
+                "weighted": float(w),
+            }
+            for c, n, w in zip(self.cuts, self.events, self.weighted, strict=True)
+        ]
+        return {"sample": self.sample, "selection": self.selection, "cuts": rows}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Cutflow:
+        """Inverse of :meth:`to_json`."""
+        rows = obj["cuts"]
+        return cls(
+            sample=str(obj["sample"]),
+            selection=str(obj["selection"]),
+            cuts=tuple(str(r["cut"]) for r in rows),
+            events=tuple(int(r["events"]) for r in rows),
+            weighted=tuple(float(r["weighted"]) for r in rows),
+        )
+
+
+def make_cutflow(
+    masks: Mapping[str, np.ndarray],
+    weights: np.ndarray | None = None,
+    *,
+    sample: str,
+    selection: str,
+) -> Cutflow:
+    """Apply per-cut masks cumulatively in their order and count what remains.
+
+    Args:
+        masks: cut name → per-event mask, in cutflow order (as from :func:`cut_masks`).
+        weights: per-event weights (None: unit weights).
+        sample: sample name to record.
+        selection: selection name to record.
+
+    Returns:
+        The cutflow, starting with ``"all"``.
+    """
+    lengths = {len(m) for m in masks.values()}
+    n = lengths.pop() if lengths else (len(weights) if weights is not None else 0)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    keep = np.ones(n, dtype=bool)
+    cuts = ["all"]
+    events = [n]
+    weighted = [float(w.sum())]
+    for name, m in masks.items():
+        keep &= m
+        cuts.append(name)
+        events.append(int(np.count_nonzero(keep)))
+        weighted.append(float(w[keep].sum()))
+    return Cutflow(sample, selection, tuple(cuts), tuple(events), tuple(weighted))
+
+
+def merge_cutflows(cutflows: Iterable[Cutflow]) -> dict[str, Cutflow]:
+    """Merge chunk cutflows by sample, in order of first appearance."""
+    out: dict[str, Cutflow] = {}
+    for cf in cutflows:
+        out[cf.sample] = out[cf.sample].merge(cf) if cf.sample in out else cf
+    return out

@@ -1,0 +1,282 @@
+"""The build commands through click's CliRunner: outputs, labels, and every bad-input case."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+from click.testing import CliRunner
+
+from higgs_pyhf.cli import main
+from higgs_pyhf.configuration import default_config
+from higgs_pyhf.histograms import SAMPLE_AXIS, build_histograms, load_histograms
+from higgs_pyhf.ntuples import write_ntuple
+from higgs_pyhf.synthetic import MARKER, generate_sample
+from higgs_pyhf.workspace import load_workspace, provenance_path
+
+
+@pytest.fixture(scope="module")
+def plain_dir(tmp_path_factory):
+    """Generated events written in the default layout WITHOUT the generator marker (reads as real input)."""
+    config = default_config()
+    directory = tmp_path_factory.mktemp("plain")
+    for i, sample in enumerate(config.samples):
+        events, _ = generate_sample(sample, config, np.random.default_rng(200 + i), scale=0.03)
+        for j, name in enumerate(sample.files):
+            write_ntuple(directory / name, events[j :: len(sample.files)])
+    return directory
+
+
+@pytest.fixture
+def broken_dir(plain_dir, tmp_path):
+    """A private copy of the plain inputs that a test may break."""
+    target = tmp_path / "inputs"
+    shutil.copytree(plain_dir, target)
+    return target
+
+
+def run(*args):
+    result = CliRunner().invoke(main, ["--no-progress", *map(str, args)], catch_exceptions=False)
+    return result
+
+
+def assert_error(result, *fragments):
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert result.stdout == ""
+
+
+def test_commands_are_registered():
+    for name in ("make-inputs", "build-histograms", "build-workspace", "cutflow"):
+        assert name in main.commands
+
+
+def test_make_inputs_then_build_workspace_is_labelled_generated(tmp_path):
+    data = tmp_path / "data"
+    made = run("make-inputs", data, "--seed", 7, "--scale", 0.05)
+    assert made.exit_code == 0, made.output
+    info = json.loads(made.stdout)
+    assert info["generated"] is True
+    assert info["seed"] == 7
+    assert (data / MARKER).is_file()
+    assert (data / "MC" / "mc_345060.ggH125_ZZ4lep.4lep.root").is_file()
+    assert sorted(p.name for p in (data / "Data").iterdir()) == [f"data_{x}.4lep.root" for x in "ABCD"]
+
+    out = tmp_path / "ws.json"
+    built = run("build-workspace", "--data-dir", data, "--output", out, "--step-size", 2000)
+    assert built.exit_code == 0, built.output
+    summary = json.loads(built.stdout)
+    assert summary["output"] == str(out)
+    assert summary["generated"] is True
+    assert summary["measurement"] == "hzz4l_generated"
+    assert summary["nbins"] == 34
+    assert set(summary["yields"]) == {"signal", "background", "data"}
+    assert summary["yields"]["data"] == int(summary["yields"]["data"]) > 0
+    spec = load_workspace(out)
+    assert spec["measurements"][0]["name"] == "hzz4l_generated"
+    prov = json.loads(provenance_path(out).read_text())
+    assert prov["generated"] is True
+    assert prov["generator"]["seed"] == 7
+    assert prov["selection"] == "intended"
+    assert prov["lumi_fb"] == 10.0
+    assert prov["config"]["samples"][0]["name"] == "Zee"
+
+
+def test_build_workspace_default_generates_input(tmp_path):
+    out = tmp_path / "gen.json"
+    result = run("build-workspace", "--scale", 0.05, "--seed", 3, "-o", out, "--mc-stat", "--lumi-uncertainty", 0.017)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["generated"] is True
+    spec = load_workspace(out)
+    types = {m["type"] for s in spec["channels"][0]["samples"] for m in s["modifiers"]}
+    assert types == {"normfactor", "staterror", "lumi"}
+    prov = json.loads(provenance_path(out).read_text())
+    assert prov["input"] == "generated in a temporary directory"
+    assert prov["mc_stat"] is True
+    assert prov["lumi_uncertainty"] == 0.017
+    assert prov["generator"]["scale"] == 0.05
+
+
+def test_build_workspace_on_plain_input_is_not_labelled_generated(plain_dir, tmp_path):
+    out = tmp_path / "real.json"
+    result = run("build-workspace", "--data-dir", plain_dir, "-o", out, "--lumi", 5)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["generated"] is False
+    assert summary["measurement"] == "hzz4l"
+    prov = json.loads(provenance_path(out).read_text())
+    assert prov["lumi_fb"] == 5.0
+    assert prov["generator"] is None
+    assert prov["input"] == str(plain_dir)
+
+
+def test_build_histograms_root_and_json(plain_dir, tmp_path):
+    config = default_config()
+    direct = build_histograms(config, plain_dir)
+    for suffix in (".root", ".json"):
+        out = tmp_path / f"h{suffix}"
+        result = run("build-histograms", "--data-dir", plain_dir, "-o", out)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["output"] == str(out)
+        assert summary["nbins"] == 34
+        h = load_histograms(out)
+        assert list(h.axes[SAMPLE_AXIS]) == [s.name for s in config.samples]
+        np.testing.assert_array_equal(h.view(flow=True).value, direct.histograms.view(flow=True).value)
+        np.testing.assert_array_equal(h.view(flow=True).variance, direct.histograms.view(flow=True).variance)
+        signal = sum(h[{SAMPLE_AXIS: s.name}].values().sum() for s in config.samples if s.kind == "signal")
+        assert summary["yields"]["signal"] == pytest.approx(signal, rel=1e-12)
+
+
+def test_workers_and_selection_options(plain_dir, tmp_path):
+    one, two, rep = tmp_path / "1.json", tmp_path / "2.json", tmp_path / "r.json"
+    assert run("build-histograms", "--data-dir", plain_dir, "-o", one, "--step-size", 500).exit_code == 0
+    assert run("build-histograms", "--data-dir", plain_dir, "-o", two, "--step-size", 500, "--workers", 2).exit_code == 0
+    assert load_histograms(one) == load_histograms(two)
+    result = run("build-histograms", "--data-dir", plain_dir, "-o", rep, "--selection", "report")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["selection"] == "report"
+    report_yields = {k: float(v) for k, v in json.loads(result.stdout)["yields"].items()}
+    intended = json.loads(run("build-histograms", "--data-dir", plain_dir, "-o", one).stdout)["yields"]
+    assert report_yields["data"] > intended["data"]
+
+
+def test_cutflow_command(plain_dir, tmp_path):
+    result = run("cutflow", "--data-dir", plain_dir)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["generated"] is False
+    assert doc["selection"] == "intended"
+    assert [cf["sample"] for cf in doc["cutflows"]] == [s.name for s in default_config().samples]
+    rows = next(cf for cf in doc["cutflows"] if cf["sample"] == "llll")["cuts"]
+    assert [r["cut"] for r in rows] == ["all", "nlep", "charge", "flavour", "pt_lead", "pt_min", "eta", "iso_pt", "iso_et", "trigger"]
+    events = [r["events"] for r in rows]
+    assert events == sorted(events, reverse=True)
+    assert events[-1] > 0
+    out = tmp_path / "cf.json"
+    assert run("cutflow", "--data-dir", plain_dir, "--selection", "report", "-o", out).exit_code == 0
+    assert json.loads(out.read_text())["cutflows"][3]["cuts"][-1]["cut"] == "iso_pt"
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _read_events(path):
+    """All branches of a file except the counter written by uproot."""
+    return uproot.open(path)["mini"].arrays(filter_name=lambda n: n != "nlep")
+
+
+def _ws_cmd(data_dir, out, *extra):
+    return run("build-workspace", "--data-dir", data_dir, "-o", out, *extra)
+
+
+def _assert_no_output(out):
+    assert not out.exists()
+    assert not provenance_path(out).exists()
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temp leftovers
+
+
+def test_missing_file(broken_dir, tmp_path):
+    (broken_dir / "MC" / "mc_363490.llll.4lep.root").unlink()
+    out = tmp_path / "out" / "ws.json"
+    assert_error(_ws_cmd(broken_dir, out), "input file not found", "mc_363490.llll.4lep.root")
+    assert not out.parent.exists() or not out.exists()
+
+
+def test_missing_tree(broken_dir, tmp_path):
+    path = broken_dir / "Data" / "data_B.4lep.root"
+    write_ntuple(path, _read_events(path), tree="nominal")
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(broken_dir, out), "data_B.4lep.root", "no tree 'mini'")
+    _assert_no_output(out)
+
+
+def test_missing_branch(broken_dir, tmp_path):
+    path = broken_dir / "MC" / "mc_345060.ggH125_ZZ4lep.4lep.root"
+    events = _read_events(path)
+    write_ntuple(path, events[[f for f in events.fields if f != "lep_etcone20"]])
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(broken_dir, out), "mc_345060.ggH125_ZZ4lep.4lep.root", "lep_etcone20")
+    _assert_no_output(out)
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.6])
+def test_truncated_file(broken_dir, tmp_path, keep):
+    path = broken_dir / "MC" / "mc_363490.llll.4lep.root"
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * keep)])
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(broken_dir, out), "mc_363490.llll.4lep.root")
+    _assert_no_output(out)
+
+
+def test_not_a_root_file(broken_dir, tmp_path):
+    (broken_dir / "Data" / "data_A.4lep.root").write_text("<html>404 Not Found</html>\n")
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(broken_dir, out), "cannot open ROOT file", "data_A.4lep.root")
+    _assert_no_output(out)
+
+
+def test_empty_selection(broken_dir, tmp_path):
+    path = broken_dir / "MC" / "mc_341947.ZH125_ZZ4lep.4lep.root"
+    events = _read_events(path)
+    events = ak.with_field(events, np.zeros(len(events), dtype=bool), "trigE")
+    events = ak.with_field(events, np.zeros(len(events), dtype=bool), "trigM")
+    write_ntuple(path, events)
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(broken_dir, out), "no event of sample ZH125_ZZ4lep passes the 'intended' selection")
+    _assert_no_output(out)
+    # the cutflow command still reports it
+    result = run("cutflow", "--data-dir", broken_dir)
+    assert result.exit_code == 0
+    zh = next(cf for cf in json.loads(result.stdout)["cutflows"] if cf["sample"] == "ZH125_ZZ4lep")
+    assert zh["cuts"][-1]["events"] == 0
+
+
+def test_nan_weights(broken_dir, tmp_path):
+    path = broken_dir / "MC" / "mc_410000.ttbar_lep.4lep.root"
+    events = _read_events(path)
+    weights = np.asarray(events["mcWeight"]).copy()
+    weights[5] = np.nan
+    write_ntuple(path, ak.with_field(events, weights, "mcWeight"))
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(broken_dir, out), "sample ttbar_lep", "NaN", "mc_410000.ttbar_lep.4lep.root", "entry 5")
+    _assert_no_output(out)
+
+
+def test_invalid_config_json(plain_dir, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"tree": "mini", "lumi_fb": 10,,}')
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(plain_dir, out, "--config", bad), "bad.json", "not valid JSON", "line 1")
+    _assert_no_output(out)
+    doc = json.loads(json.dumps(_default_config_doc()))
+    doc["samples"][0]["xsec_pb"] = -1.0
+    bad.write_text(json.dumps(doc))
+    assert_error(_ws_cmd(plain_dir, out, "--config", bad), "samples[0].xsec_pb")
+    _assert_no_output(out)
+    assert_error(_ws_cmd(plain_dir, out, "--config", tmp_path / "missing.json"), "cannot read configuration file")
+
+
+def _default_config_doc():
+    from importlib import resources
+
+    return json.loads(resources.files("higgs_pyhf").joinpath("data/default_config.json").read_text("utf-8"))
+
+
+def test_bad_options(plain_dir, tmp_path):
+    assert_error(run("build-histograms", "--data-dir", plain_dir, "-o", tmp_path / "h.txt"), "must end in .root or .json")
+    assert not (tmp_path / "h.txt").exists()
+    assert_error(run("build-workspace", "--data-dir", plain_dir, "-o", tmp_path / "w.json", "--lumi", -1), "luminosity must be positive")
+    usage = run("build-workspace", "--data-dir", plain_dir, "--step-size", "lots")
+    assert usage.exit_code == 2
+    assert "--step-size" in usage.stderr

@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+import numpy as np
+import pyhf
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from scipy import optimize, stats
+
+from higgs_pyhf.errors import FitError
+from higgs_pyhf.inference import toys as T
+from higgs_pyhf.inference._batched import fit_batched, grid_statistic, linear_model
+from higgs_pyhf.inference.chi2grid import neyman_chi2, pearson_chi2, poisson_chi2
+from higgs_pyhf.workspace import build_workspace, model_and_data
+
+
+def report_like(scale: float = 1.0, seed: int = 7, **kw):
+    edges = np.linspace(80, 250, 35)
+    x = 0.5 * (edges[1:] + edges[:-1])
+    b = scale * (25 * np.exp(-0.5 * ((x - 91) / 3.5) ** 2) + 2.5 + 3.5 / (1 + np.exp(-(x - 185) / 4)))
+    s = scale * 8 * np.diff(stats.norm.cdf(edges, 125, 2))
+    d = np.random.default_rng(seed).poisson(1.4 * s + 1.3 * b)
+    return build_workspace(s, b, d, signal_sumw2=0.01 * s, background_sumw2=0.01 * b, **kw)
+
+
+@pytest.fixture(scope="module")
+def report_model():
+    return model_and_data(report_like())
+
+
+@pytest.fixture
+def pyhf_minuit():
+    old = pyhf.tensorlib, pyhf.optimizer
+    yield
+    pyhf.set_backend(*old)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def test_sampling_seed_blocks_and_global_state(report_model):
+    model, _ = report_model
+    pars = model.config.suggested_init()
+    state = np.random.get_state()[1].copy()
+    a = T.sample_toys(model, pars, ntoys=2500, seed=11)
+    b = T.sample_toys(model, pars, ntoys=1200, seed=11)
+    assert np.array_equal(a[:1200], b)
+    assert not np.array_equal(a, T.sample_toys(model, pars, ntoys=2500, seed=12))
+    assert np.array_equal(np.random.get_state()[1], state)
+    mean = model.expected_actualdata(pars)
+    # Poisson moments within 5 sigma of the MC error
+    np.testing.assert_allclose(a.mean(0), mean, atol=5 * np.sqrt(mean.max() / a.shape[0]))
+    g = T.sample_toys(model, pars, ntoys=4000, seed=1, sampling="gaussian")
+    np.testing.assert_allclose(g.var(0) / mean, 1.0, atol=5 * np.sqrt(2 / 4000))
+    small = build_workspace([0.1, 0.1], [0.2, 0.3], [0, 1])
+    m2, _ = model_and_data(small)
+    keep = T.sample_toys(m2, m2.config.suggested_init(), ntoys=500, seed=0, sampling="gaussian")
+    clip = T.sample_toys(m2, m2.config.suggested_init(), ntoys=500, seed=0, sampling="gaussian", negative="clip")
+    assert (keep < 0).any()
+    assert np.array_equal(clip, np.maximum(keep, 0))
+
+
+def test_aux_sampling_gaussian_width():
+    model, _ = model_and_data(report_like(mc_stat=True, lumi_uncertainty=0.05))
+    toys = T.sample_toys(model, model.config.suggested_init(), ntoys=4000, seed=2)
+    aux = toys[:, model.config.nmaindata :]
+    lumi = aux[:, 0]  # auxdata_order: lumi first
+    assert lumi.mean() == pytest.approx(1.0, abs=5 * 0.05 / np.sqrt(4000))
+    assert lumi.std() == pytest.approx(0.05, rel=0.05)
+    fixed = T.sample_toys(model, model.config.suggested_init(), ntoys=10, seed=2, aux="fixed")
+    assert np.array_equal(fixed[:, model.config.nmaindata :], np.ones((10, aux.shape[1])))
+
+
+# ----------------------------------------------------------------------------- batched fits
+
+
+def test_grid_statistic_matches_chi2grid(report_model):
+    model, data = report_model
+    lm = linear_model(model)
+    n = T.sample_toys(model, model.config.suggested_init(), ntoys=7, seed=3)[:, :34]
+    grid = np.array([[1.2, 0.5], [1.3, 1.4], [1.5, 2.7]])
+    for stat, ref in (("pearson", pearson_chi2), ("neyman", neyman_chi2), ("likelihood", poisson_chi2)):
+        got = grid_statistic(lm, n, grid, stat)
+        want = ref(n[:, None, :], lm.expected(grid)[None, :, :])
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def _scipy_min(func, n, lm):
+    """Independent reference: Nelder-Mead on the chi2 itself (L-BFGS-B line searches hit ν = 0)."""
+
+    def fun(th):
+        nu = lm.expected(th)
+        return float(func(n, nu)) if np.all(nu > 0) else 1e300
+
+    opts = {"xatol": 1e-11, "fatol": 1e-13, "maxiter": 20_000}
+    return optimize.minimize(fun, np.ones(len(lm.par_names)), method="Nelder-Mead", bounds=lm.bounds, options=opts)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(seed=st.integers(0, 2**32 - 1), nbins=st.integers(4, 10), mc_stat=st.booleans())
+def test_batched_equals_pyhf_fits(pyhf_minuit, seed, nbins, mc_stat):
+    rng = np.random.default_rng(seed)
+    s = rng.uniform(0.5, 15, nbins)
+    b = rng.uniform(2, 40, nbins)
+    spec = build_workspace(s, b, np.round(s + b), signal_sumw2=0.02 * s, background_sumw2=0.01 * b, mc_stat=mc_stat)
+    model, _ = model_and_data(spec)
+    lm = linear_model(model)
+    assert lm is not None
+    assert lm.has_staterror == mc_stat
+    toys = T.sample_toys(model, model.config.suggested_init(), ntoys=3, seed=seed)
+    main, aux = toys[:, :nbins], toys[:, nbins:]
+    free = T.fit_toys(model, toys)
+    cond = T.fit_toys(model, toys, fixed={"s_s": 0.5})
+    i_ss = free.names.index("s_s")
+    for i in range(3):
+        data = toys[i]
+        # best fit: pyhf with a tight scipy optimizer (minuit stops at EDM ~1e-6 relative)
+        pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer(tolerance=1e-14))
+        bf = np.asarray(pyhf.infer.mle.fit(data, model))
+        np.testing.assert_allclose(free.bestfit[i], bf[list(lm.par_index)], rtol=1e-6, atol=1e-6)
+        # twice_nll differences against pyhf/minuit fits
+        pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(tolerance=1e-10, strategy=2))
+        _, tn_free = pyhf.infer.mle.fit(data, model, return_fitted_val=True)
+        _, tn_cond = pyhf.infer.mle.fixed_poi_fit(0.5, data, model, return_fitted_val=True)
+        ours = cond.value[i] - free.value[i]
+        assert ours == pytest.approx(float(tn_cond - tn_free), rel=1e-6, abs=1e-7)
+        assert free.bestfit[i, i_ss] >= 0
+    # Pearson / Neyman against scipy on the χ² itself (no staterror)
+    if not mc_stat:
+        for stat, func in (("pearson", pearson_chi2), ("neyman", neyman_chi2)):
+            r = fit_batched(lm, main, statistic=stat)
+            for i in range(3):
+                ref = _scipy_min(func, main[i], lm)
+                assert r.value[i] <= ref.fun * (1 + 1e-9) + 1e-9
+                np.testing.assert_allclose(r.theta[i], ref.x, rtol=2e-5, atol=2e-5)
+    del aux
+
+
+def test_bounds_respected_and_zero_toys(report_model):
+    model, _ = report_model
+    lm = linear_model(model)
+    n = np.zeros((2, 34))
+    n[1, 10:14] = [0, 0, 0, 0]
+    r = fit_batched(lm, n)
+    assert np.all(r.theta >= lm.bounds[:, 0])
+    assert np.all(r.converged)
+    np.testing.assert_allclose(r.value, 0.0, atol=1e-12)
+    with pytest.raises(FitError, match="non-negative"):
+        fit_batched(lm, -np.ones((1, 34)))
+
+
+# ----------------------------------------------------------------------------- studies
+
+
+def test_chunking_and_workers_identical(report_model):
+    model, data = report_model
+    kw = {"ntoys": 2300, "seed": 5, "block_size": 500}
+    ref = T.coverage_toys(model, data, **kw).to_json()
+    assert T.coverage_toys(model, data, blocks_per_chunk=1, **kw).to_json() == ref
+    assert T.coverage_toys(model, data, workers=4, **kw).to_json() == ref
+
+
+@pytest.mark.slow
+def test_localcluster_identical(report_model):
+    distributed = pytest.importorskip("distributed")
+    model, data = report_model
+    kw = {"ntoys": 2300, "seed": 5, "block_size": 500, "statistic": "pearson", "minimization": "grid"}
+    ref = T.coverage_toys(model, data, **kw).to_json()
+    four = T.coverage_toys(model, data, workers=4, **kw).to_json()
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+        dask = T.coverage_toys(model, data, scheduler=cluster.scheduler_address, **kw).to_json()
+    assert four == ref
+    assert dask == ref
+
+
+@pytest.mark.slow
+def test_wilks_two_normfactors_high_counts():
+    model, data = model_and_data(report_like(scale=50.0))
+    r = T.coverage_toys(model, data, ntoys=20_000, seed=2026, sampling="poisson", statistic="likelihood")
+    lo, hi = r.critical_value_band
+    half = (hi - lo) / 2
+    expected = stats.chi2.ppf(T.CONFIDENCE_68, 2)
+    assert expected == pytest.approx(2.2958, abs=1e-4)
+    # 2.30 within 2.5 times the binomial (order-statistics) uncertainty of the toy quantile
+    assert abs(r.critical_value - expected) < 2.5 * half
+    assert abs(r.coverage_at_expected - T.CONFIDENCE_68) < 3 * r.coverage_at_expected_error
+    assert r.n_failed == 0
+
+
+def test_coverage_table_pins_the_pearson_bias(report_model):
+    model, data = report_model
+    tab = T.coverage_table(model, data, ntoys=4000, seed=1)
+    rows = {r["label"]: r for r in tab.rows}
+    report = rows["report (gaussian, pearson, grid)"]["critical_value"]
+    textbook = rows["textbook (poisson, likelihood, continuous)"]["critical_value"]
+    likelihood_grid = rows["likelihood statistic (negatives clipped)"]["critical_value"]
+    continuous = rows["continuous minimization"]["critical_value"]
+    assert report > 3.0  # the report's inflated value
+    assert textbook == pytest.approx(2.30, abs=0.15)
+    assert likelihood_grid == pytest.approx(2.30, abs=0.15)  # switching only the statistic fixes it
+    assert continuous == pytest.approx(report, abs=0.05)  # the grid is not the cause
+    assert "| report" in tab.to_markdown()
+
+
+def test_gof_fixed_and_refit(report_model):
+    model, data = report_model
+    g = T.gof_toys(model, data, ntoys=3000, seed=4, statistic="pearson", mode="fixed")
+    assert g.ndof == 34
+    # Pearson χ² of Poisson toys against their own means: mean = nbins exactly
+    assert g.toy_values.mean() == pytest.approx(34, abs=4 * g.toy_values.std() / np.sqrt(3000))
+    assert g.p_value == pytest.approx(np.mean(g.toy_values >= g.observed))
+    assert g.p_value_error == pytest.approx(np.sqrt(g.p_value * (1 - g.p_value) / 3000))
+    assert T.GofResult.from_json(g.to_json()).to_json() == g.to_json()
+    r = T.gof_toys(model, data, ntoys=2000, seed=4, statistic="likelihood", mode="refit")
+    assert r.ndof == 32
+    assert r.p_value_asymptotic == pytest.approx(stats.chi2.sf(r.observed, 32))
+    assert 0.0 < r.p_value < 1.0
+
+
+def test_pyhf_fallback_counts_and_agrees(report_model):
+    model, data = report_model
+    spec = report_like(lumi_uncertainty=0.02)
+    m2, d2 = model_and_data(spec)
+    assert linear_model(m2) is None
+    r = T.coverage_toys(m2, d2, ntoys=25, seed=3, spec=spec, block_size=25)
+    assert r.n_failed == 0
+    assert r.settings["batched"] is False
+    assert r.parameters == ("s_s",)
+    # per-toy pyhf path equals the batched path on a normfactor model
+    engine = T._engine(model)
+    slow = engine._replace(lm=None, spec=report_like(), names=tuple(T._labels(model)))
+    toys = T.sample_toys(model, model.config.suggested_init(), ntoys=5, seed=9)
+    a = T._fit_engine(engine, toys[:, :34], toys[:, 34:], "likelihood", fixed={"s_s": 0.0})
+    b = T._fit_engine(slow, toys[:, :34], toys[:, 34:], "likelihood", fixed={"s_s": 0.0})
+    fa = T._fit_engine(engine, toys[:, :34], toys[:, 34:], "likelihood")
+    fb = T._fit_engine(slow, toys[:, :34], toys[:, 34:], "likelihood")
+    np.testing.assert_allclose(a.value - fa.value, b.value - fb.value, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_hypotest_matches_asymptotics_at_high_statistics():
+    model, _ = model_and_data(report_like(scale=100.0))
+    # data: background plus a 0.05x signal (s_s error ~0.05) (Asimov-like), so p0 and CLs(μ=0.5) are O(1%-30%)
+    s = np.array(model.spec["channels"][0]["samples"][0]["data"])
+    b = np.array(model.spec["channels"][0]["samples"][1]["data"])
+    data = np.round(1.3 * b + 0.05 * s)
+    r = T.hypotest_toys(model, data, poi_value=0.12, ntoys=4000, seed=8)
+    # ~1e5 events: the asymptotic formulae are exact up to O(1/sqrt(N)) corrections to the
+    # q distributions (relative ~1e-2 at these p-values, i.e. < 1e-3 absolute); the toys carry
+    # a binomial MC error of ~3e-3: allow 3 MC sigma + 0.005 absolute
+    assert r.cls == pytest.approx(r.cls_asymptotic, abs=3 * r.cls_error + 0.005)
+    assert r.p0 == pytest.approx(r.p0_asymptotic, abs=3 * r.p0_error + 0.005)
+    assert 0.005 < r.p0_asymptotic < 0.5
+    assert 0.005 < r.cls_asymptotic < 0.5
+    assert T.HypotestResult.from_json(r.to_json()) == r
+
+
+def test_bad_options(report_model):
+    model, data = report_model
+    with pytest.raises(FitError, match="sampling"):
+        T.coverage_toys(model, data, ntoys=10, sampling="uniform")
+    with pytest.raises(FitError, match="non-negative"):
+        T.coverage_toys(model, data, ntoys=1000, sampling="gaussian", statistic="likelihood")
+    with pytest.raises(FitError, match="grid"):
+        T.coverage_toys(model, data, ntoys=10, minimization="grid", parameters=["s_s"])
