@@ -40,7 +40,7 @@ import numpy as np
 from ._io import atomic_path, write_text
 from .errors import HistogramError, InputFileError, SelectionError
 from .execution import map_tasks
-from .ntuples import DEFAULT_STEP_SIZE, ChunkTask, plan_chunks, read_chunk
+from .ntuples import DEFAULT_STEP_SIZE, ChunkTask, plan_chunks, read_chunk, release_files
 from .selection import Cutflow, check_selection, make_cutflow, merge_cutflows, select
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def _mc_weights(events: ak.Array, xsec_weight: float) -> np.ndarray:
         raise HistogramError(msg)
     w = np.full(len(events), float(xsec_weight))
     for b in WEIGHT_BRANCHES:
-        w *= ak.to_numpy(events[b]).astype(np.float64)
+        w *= ak.to_numpy(events[b])  # float32 factors, multiplied in float64
     return w
 
 
@@ -281,7 +281,37 @@ def build_histograms(
             the file or sample.
     """
     check_selection(selection)
+    try:
+        return _build_histograms(
+            config,
+            data_dir,
+            selection=selection,
+            step_size=step_size,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+            on_plan=on_plan,
+            require_events=require_events,
+        )
+    finally:
+        release_files()
+
+
+def _build_histograms(
+    config: AnalysisConfig,
+    data_dir: str | os.PathLike[str],
+    *,
+    selection: str,
+    step_size: int | str,
+    workers: int,
+    scheduler: str | None,
+    progress: Callable[[int], Any] | None,
+    on_plan: Callable[[int], Any] | None,
+    require_events: bool,
+) -> HistogramSet:
     tasks = plan_chunks(config, data_dir, step_size=step_size)
+    if workers > 1 or scheduler is not None:
+        release_files()  # open files stay in this process only; workers open their own
     if on_plan is not None:
         on_plan(len(tasks))
     names = tuple(s.name for s in config.samples)
@@ -338,12 +368,19 @@ def _format(path: Path) -> str:
     return suffix[1:]
 
 
-def save_histograms(h: hist.Hist, path: str | os.PathLike[str]) -> Path:
+def save_histograms(
+    h: hist.Hist,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+) -> Path:
     """Write the histograms atomically as ROOT (one TH1D per sample) or UHI JSON.
 
     Args:
         h: histogram with a ``sample`` axis and one observable axis.
         path: output file; ``.root`` or ``.json``.
+        title: a note kept in the file (e.g. that the input was generated):
+            the histogram's label in JSON, appended to each TH1's title in ROOT.
 
     Returns:
         The path written.
@@ -356,14 +393,18 @@ def save_histograms(h: hist.Hist, path: str | os.PathLike[str]) -> Path:
     if fmt == "json":
         import uhi.io.json
 
-        write_text(p, json.dumps(h, default=uhi.io.json.default, indent=4, sort_keys=True) + "\n")
+        out = h
+        if title is not None:
+            out = h.copy()
+            out.label = title
+        write_text(p, json.dumps(out, default=uhi.io.json.default, indent=4, sort_keys=True) + "\n")
     else:
         import uproot
 
         with atomic_path(p) as tmp, uproot.recreate(tmp) as f:
             for name in h.axes[SAMPLE_AXIS]:
                 one = _one(h, name)
-                one.name = str(name)
+                one.name = str(name) if title is None else f"{name} ({title})"
                 f[str(name)] = one
     log.info("wrote histograms %s", p)
     return p

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -47,6 +48,7 @@ __all__ = [
     "iterate_file",
     "plan_chunks",
     "read_chunk",
+    "release_files",
     "sample_paths",
     "write_ntuple",
 ]
@@ -228,10 +230,9 @@ def plan_chunks(
     for sample in chosen:
         branches = branches_for(sample)
         for path in sample_paths(sample, data_dir):
-            file, obj = _open_tree(path, config.tree, branches)
-            with file:
-                n = int(obj.num_entries)
-                step = _entries_per_step(obj, branches, step_size, path)
+            obj = _OPEN_TREES.get(path, config.tree, branches)
+            n = int(obj.num_entries)
+            step = _entries_per_step(obj, branches, step_size, path)
             starts = range(0, n, step)
             tasks.extend(
                 ChunkTask(sample.name, str(path), config.tree, branches, a, min(a + step, n))
@@ -242,12 +243,16 @@ def plan_chunks(
     return tasks
 
 
-class _LastTree(threading.local):
-    """Per-thread cache of the last opened tree, so consecutive chunks of a file reuse it."""
+class _OpenTrees(threading.local):
+    """Per-thread cache of opened trees, keyed by file identity (path, inode, size, mtime).
 
-    key: tuple[Any, ...] | None = None
-    file: Any = None
-    tree: Any = None
+    Planning and the chunks of a file then parse the tree's metadata once.
+    A changed file (rewritten, truncated) gets a new key and is reopened.
+    """
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self.maxsize = maxsize
+        self.entries: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
 
     def get(self, path: Path, tree: str, branches: Sequence[str]) -> Any:
         try:
@@ -256,36 +261,45 @@ class _LastTree(threading.local):
             msg = f"input file not found: {path}"
             raise InputFileError(msg) from None
         key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, tree)
-        if key != self.key:
-            self.clear()
-            self.file, self.tree = _open_tree(path, tree, branches)
-            self.key = key
+        hit = self.entries.get(key)
+        if hit is None:
+            hit = _open_tree(path, tree, branches)
+            self.entries[key] = hit
+            while len(self.entries) > self.maxsize:
+                _, (old, _tree) = self.entries.popitem(last=False)
+                old.close()
         else:
-            present = set(self.tree.keys())
+            self.entries.move_to_end(key)
+            present = set(hit[1].keys())
             missing = [b for b in branches if b not in present]
             if missing:
-                msg = f"tree {tree!r} in ROOT file {path} lacks branch(es) {', '.join(missing)}"
+                msg = f"tree {tree!r} in ROOT file {path} lacks branch{'es' if len(missing) > 1 else ''} {', '.join(missing)}"
                 raise InputFileError(msg)
-        return self.tree
+        return hit[1]
 
     def clear(self) -> None:
-        if self.file is not None:
-            self.file.close()
-        self.key = self.file = self.tree = None
+        while self.entries:
+            _, (file, _tree) = self.entries.popitem()
+            file.close()
 
 
-_LAST_TREE = _LastTree()
+_OPEN_TREES = _OpenTrees()
+
+
+def release_files() -> None:
+    """Close the files kept open (in this thread) by :func:`plan_chunks` and :func:`read_chunk`."""
+    _OPEN_TREES.clear()
 
 
 def read_chunk(task: ChunkTask) -> ak.Array:
     """Read the branches of one chunk as an awkward record array (MeV units).
 
-    Consecutive chunks of the same (unchanged) file reuse the opened tree.
+    Chunks of the same (unchanged) file reuse the opened tree (see :func:`release_files`).
 
     Raises:
         InputFileError: naming the file if it cannot be read (e.g. truncated baskets).
     """
-    obj = _LAST_TREE.get(Path(task.path), task.tree, task.branches)
+    obj = _OPEN_TREES.get(Path(task.path), task.tree, task.branches)
     try:
         return obj.arrays(
             list(task.branches),
@@ -294,7 +308,7 @@ def read_chunk(task: ChunkTask) -> ak.Array:
             library="ak",
         )
     except Exception as err:
-        _LAST_TREE.clear()
+        _OPEN_TREES.clear()
         msg = f"cannot read {task.describe()} (corrupt or truncated?): {_reason(err)}"
         raise InputFileError(msg) from None
 

@@ -46,6 +46,15 @@ MEASUREMENT = "hzz4l"
 DEFAULT_GENERATED_OUTPUT = Path("workspaces") / "hzz4l_generated.json"
 #: Default output of ``build-workspace`` on real input.
 DEFAULT_OUTPUT = Path("workspaces") / "hzz4l.json"
+#: Entries of the generator's marker copied into the provenance.
+_GENERATOR_KEYS = ("generator", "generator_version", "note", "seed", "scale", "config_fingerprint")
+_TRUTH_KEYS = (
+    "true_normfactors",
+    "expected_signal_yield_window",
+    "expected_background_yield_window",
+    "expected_data_yield_window",
+    "window_gev",
+)
 
 
 def generated_info(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -191,11 +200,9 @@ def build_from_ntuples(
     )
     gen = None
     if generated:
-        gen = {
-            k: generated[k]
-            for k in sorted(generated)
-            if k not in ("directory", "files", "path", "created")
-        }
+        gen = {k: generated[k] for k in _GENERATOR_KEYS if k in generated}
+        truth = generated.get("truth") or {}
+        gen["truth"] = {k: truth[k] for k in _TRUTH_KEYS if k in truth}
     provenance = {
         "generated": bool(generated),
         "generator": gen,

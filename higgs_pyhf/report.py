@@ -38,10 +38,8 @@ from .workspace import load_workspace, model_and_data
 __all__ = [
     "PLOT_KINDS",
     "ReportResult",
-    "default_grid_2d",
     "make_plots",
     "make_report",
-    "n_nuisance",
 ]
 
 log = logging.getLogger(__name__)
@@ -96,8 +94,8 @@ class _Stages:
         t0 = time.perf_counter()
         try:
             out = func()
-        except (ImportError, AttributeError) as err:
-            # a stage whose module/function is not (yet) part of the package
+        except ImportError as err:
+            # a stage whose module/function is not part of this installation
             reason = f"not available in this installation ({type(err).__name__}: {err})"
             log.warning("report: skipping %s: %s", name, reason)
             self.skipped[name] = reason
@@ -116,6 +114,15 @@ class _Stages:
 
 def _module(name: str) -> Any:
     return importlib.import_module(f"higgs_pyhf.inference.{name}")
+
+
+def _function(module: str, name: str) -> Any:
+    """``higgs_pyhf.inference.<module>.<name>``; ImportError if either is missing."""
+    func = getattr(_module(module), name, None)
+    if func is None:
+        msg = f"higgs_pyhf.inference.{module} has no {name!r}"
+        raise ImportError(msg)
+    return func
 
 
 def _jsonable(obj: Any) -> Any:
@@ -139,47 +146,21 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _fit(model: Any, data: Any) -> Any:
-    return _module("fit").fit(model, data, minos=(SIGNAL_PAR, BACKGROUND_PAR))
+    return _function("fit", "fit")(model, data, minos=(SIGNAL_PAR, BACKGROUND_PAR))
 
 
-def _scans_1d(model: Any, data: Any) -> dict[str, Any]:
-    scan_1d = _module("scan").scan_1d
+def _scans_1d(model: Any, data: Any, n_points: int = 101) -> dict[str, Any]:
+    scan_1d = _function("scan", "scan_1d")
     out: dict[str, Any] = {}
     for par in (SIGNAL_PAR, BACKGROUND_PAR):
         for kind in ("profile", "conditional"):
-            out[f"{par}_{kind}"] = scan_1d(model, data, par, kind=kind)
+            out[f"{par}_{kind}"] = scan_1d(model, data, par, kind=kind, n_points=n_points)
     return out
 
 
-def n_nuisance(model: Any) -> int:
-    """Number of free parameters of ``model`` besides ``s_s`` and ``s_b`` (profiled in scans)."""
-    fixed = model.config.suggested_fixed()
-    n = 0
-    for name in model.config.par_order:
-        if name in (SIGNAL_PAR, BACKGROUND_PAR):
-            continue
-        n += sum(not f for f in fixed[model.config.par_slice(name)])
-    return n
-
-
-def default_grid_2d(model: Any) -> tuple[int, int]:
-    """2D scan grid size: 101×101 when the scan is one array operation (no nuisance parameters).
-
-    With nuisance parameters every grid point is a fit, so the grid is
-    coarser (41×41 for up to 2 nuisance parameters, else 21×21) to keep the
-    report within about a minute.
-    """
-    n = n_nuisance(model)
-    if n == 0:
-        return (101, 101)
-    return (41, 41) if n <= 2 else (21, 21)
-
-
-def _scan_2d(model: Any, data: Any, n_points: tuple[int, int] | None = None) -> Any:
-    grid = n_points if n_points is not None else default_grid_2d(model)
-    return _module("scan").scan_2d(
-        model, data, (SIGNAL_PAR, BACKGROUND_PAR), kind="profile", n_points=grid
-    )
+def _scan_2d(model: Any, data: Any, n_points: tuple[int, int] = (101, 101)) -> Any:
+    scan_2d = _function("scan", "scan_2d")
+    return scan_2d(model, data, (SIGNAL_PAR, BACKGROUND_PAR), kind="profile", n_points=n_points)
 
 
 # --------------------------------------------------------------------------- figures
@@ -234,6 +215,7 @@ def _draw_figures(
                 generated=gen,
                 lumi_fb=t.lumi_fb,
                 xlabel=t.xlabel,
+                data_label=t.data_label,
             ),
         )
     fit = results.get("fit")
@@ -244,7 +226,15 @@ def _draw_figures(
             save(
                 "postfit",
                 fitplots.plot_postfit(
-                    t.edges, t.signal, t.background, t.data, fit, generated=gen, lumi_fb=t.lumi_fb, xlabel=t.xlabel
+                    t.edges,
+                    t.signal,
+                    t.background,
+                    t.data,
+                    fit,
+                    generated=gen,
+                    lumi_fb=t.lumi_fb,
+                    xlabel=t.xlabel,
+                    data_label=t.data_label,
                 ),
             )
     scans = results.get("scans_1d") or {}
@@ -349,9 +339,8 @@ def make_plots(
 
 def _chi2grid(spec: dict[str, Any], templates: fitplots.StackTemplates) -> Any:
     """The seed report's grid χ² procedure (:func:`higgs_pyhf.inference.chi2grid.report_method`)."""
-    mod = _module("chi2grid")
-    sig, bkg, obs = mod.templates_from_workspace(spec)
-    return mod.report_method(sig, bkg, obs)
+    sig, bkg, obs = _function("chi2grid", "templates_from_workspace")(spec)
+    return _function("chi2grid", "report_method")(sig, bkg, obs)
 
 
 def _grid_scans(grid: Any) -> dict[str, Any]:
@@ -407,12 +396,18 @@ def _intro(
         if templates.edges_known
         else f"{nbins} bins (bin edges unknown: plotted against bin index)"
     )
-    source = (
-        f"**Generated input** — {GENERATED_LABEL}: pseudo-data drawn from open-data-shaped templates, "
-        "so the numbers below test the machinery, not the physics."
-        if templates.generated
-        else "**ATLAS Open Data** (13 TeV, 4-lepton channel) against the simulated signal and background templates."
-    )
+    if templates.generated:
+        source = (
+            f"**Generated input** — {GENERATED_LABEL}: pseudo-data drawn from open-data-shaped templates, "
+            "so the numbers below test the machinery, not the physics."
+        )
+    elif templates.data_label == "ATLAS Open Data":
+        source = "**ATLAS Open Data** (13 TeV, 4-lepton channel) against the simulated signal and background templates."
+    else:
+        source = (
+            "**Input of unrecorded origin**: no provenance file next to the workspace and no 'generated' in the "
+            "measurement name."
+        )
     pars = ", ".join(f"`{p}`" for p in model.config.par_order)
     return "\n".join(
         [
@@ -437,14 +432,30 @@ def _intro(
 
 def _fit_section(fit: Any) -> str:
     rows = []
-    for lab in fit.labels:
+    vectors: dict[str, list[int]] = {}
+    for k, lab in enumerate(fit.labels):
+        if "[" in lab:  # an element of a vector parameter (staterror γ): summarised below
+            vectors.setdefault(lab.split("[")[0], []).append(k)
+            continue
         v, e = fit.value(lab), fit.error(lab)
         mi = fit.minos.get(lab)
         rows.append([f"`{lab}`", f"{v:.4f}", f"{e:.4f}", _fmt_asym(v, mi[0], mi[1]) if mi else "—"])
+    order = {SIGNAL_PAR: 0, BACKGROUND_PAR: 1}
+    rows.sort(key=lambda r: order.get(str(r[0]).strip("`"), 2))
     text = [
         "## Maximum-likelihood fit",
         "",
         _md_table(["parameter", "best fit", "Hesse error", "Minos interval"], rows),
+        "",
+    ]
+    for name, idx in vectors.items():
+        vals = np.asarray(fit.bestfit)[idx]
+        errs = np.asarray(fit.uncertainty)[idx]
+        text.append(
+            f"`{name}`: {len(idx)} parameters, best fits in [{vals.min():.4f}, {vals.max():.4f}], "
+            f"Hesse errors in [{errs.min():.4f}, {errs.max():.4f}] (all in results.json)."
+        )
+    text += [
         "",
         f"−2lnL at the minimum: {fit.twice_nll:.4f}; converged: {'yes' if fit.converged else '**no**'}.",
     ]
@@ -597,7 +608,7 @@ def _generic_section(title: str, obj: Any, intro: str = "") -> str:
     if intro:
         text += [intro, ""]
     if hasattr(obj, "to_markdown"):
-        text.append(obj.to_markdown())
+        text.append(obj.to_markdown().rstrip())
         return "\n".join(text)
     flat: list[list[Any]] = []
 
@@ -703,17 +714,23 @@ _CAPTIONS = {
     "(68.27% Garwood Poisson intervals). Seed report figure 2.1.",
     "postfit": "Post-fit m4l distribution: templates scaled by the best-fit s_s and s_b of the likelihood fit. "
     "Seed report figure 2.2b.",
-    "scan_s_s": "Δ(−2lnL) of s_s, profiled over s_b and conditional on the best-fit s_b, with the report's "
-    "grid Δχ² (s_b fixed at 1); the band is the profile 68.27% interval.",
-    "scan_s_b": "Δ(−2lnL) of s_b, profiled and conditional, with the report's grid Δχ² (s_s fixed at 1).",
+    "scan_s_s": "Δ(−2lnL) of s_s, profiled over the other parameters and conditional on their best fit; "
+    "the band is the profile 68.27% interval.",
+    "scan_s_b": "Δ(−2lnL) of s_b, profiled and conditional; the band is the profile 68.27% interval.",
     "contour_likelihood": "2D profile likelihood Δ(−2lnL) in (s_b, s_s) with the 68.27% (2.30) and 95% (5.99) "
-    "contours, and the report's grid χ² contours overlaid.",
+    "contours.",
     "contour_chi2grid": "The report's method: grid Pearson Δχ² in (s_b, s_s) with its 2.30/5.99 contours. "
     "Seed report figure 2.2a.",
 }
+#: Caption additions when the report's grid χ² is drawn on the same figure.
+_GRID_CAPTIONS = {
+    "scan_s_s": " Dotted: the report's grid Δχ² (s_b fixed at 1, s_s ∈ [1, 3]).",
+    "scan_s_b": " Dotted: the report's grid Δχ² (s_s fixed at 1, s_b ∈ [1.15, 1.4]).",
+    "contour_likelihood": " Orange: the report's grid χ² contours, cut at the edges of its grid (dotted box).",
+}
 
 
-def _figures_section(figures: dict[str, Path], outdir: Path) -> str:
+def _figures_section(figures: dict[str, Path], outdir: Path, *, with_grid: bool) -> str:
     text = ["## Figures", ""]
     for name in (
         "prefit",
@@ -725,7 +742,8 @@ def _figures_section(figures: dict[str, Path], outdir: Path) -> str:
     ):
         if name in figures:
             rel = os.path.relpath(figures[name], outdir)
-            text += [f"![{name}]({Path(rel).as_posix()})", "", f"*{_CAPTIONS[name]}*", ""]
+            caption = _CAPTIONS[name] + (_GRID_CAPTIONS.get(name, "") if with_grid else "")
+            text += [f"![{name}]({Path(rel).as_posix()})", "", f"*{caption}*", ""]
     return "\n".join(text).rstrip()
 
 
@@ -736,7 +754,8 @@ def make_report(
     workspace_path: str | os.PathLike[str],
     outdir: str | os.PathLike[str],
     *,
-    n_points_2d: tuple[int, int] | None = None,
+    n_points_1d: int = 101,
+    n_points_2d: tuple[int, int] = (101, 101),
 ) -> ReportResult:
     """Run the whole inference chain on a workspace and write the report directory.
 
@@ -746,8 +765,12 @@ def make_report(
             whether the input is generated).
         outdir: output directory (created if needed); ``report.md``,
             ``results.json`` and the PNG figures are written there atomically.
-        n_points_2d: grid of the 2D profile scan; default
-            :func:`default_grid_2d` (101×101 for the normfactor-only model).
+        n_points_1d: points of each 1D likelihood scan (±4 Hesse errors
+            around the best fit).
+        n_points_2d: grid of the 2D profile scan. The scans are array
+            operations for the models :mod:`higgs_pyhf.workspace` builds
+            (normfactors, staterror, lumi); for other modifiers every grid
+            point is a pyhf fit, and a coarser grid keeps the report fast.
 
     Returns:
         The paths written and the sections skipped.
@@ -762,10 +785,12 @@ def make_report(
     model, data = model_and_data(spec)
     stages = _Stages()
     stages.run("fit", lambda: _fit(model, data))
-    stages.run("scans_1d", lambda: _scans_1d(model, data))
+    stages.run("scans_1d", lambda: _scans_1d(model, data, n_points_1d))
     stages.run("scan_2d", lambda: _scan_2d(model, data, n_points_2d))
     stages.run("chi2grid", lambda: _chi2grid(spec, templates))
-    stages.run("compare", lambda: _module("compare").compare(spec, label=Path(workspace_path).name))
+    stages.run(
+        "compare", lambda: _function("compare", "compare")(spec, label=Path(workspace_path).name)
+    )
     stages.run("gof", lambda: _gof(model, data, stages.results.get("fit")))
     stages.run("significance", lambda: _significance(model, data))
 
@@ -789,7 +814,7 @@ def make_report(
         sections.append(_gof_section(res["gof"]))
     if "significance" in res:
         sections.append(_significance_section(res["significance"]))
-    sections.append(_figures_section(figures, out))
+    sections.append(_figures_section(figures, out, with_grid="chi2grid" in res))
     if stages.skipped:
         sections.append(
             "## Skipped sections\n\n"
@@ -810,13 +835,12 @@ def make_report(
 
 
 def _gof(model: Any, data: Any, fit: Any) -> Any:
-    return _module("gof").goodness_of_fit(model, data, fit_result=fit)
+    return _function("gof", "goodness_of_fit")(model, data, fit_result=fit)
 
 
 def _significance(model: Any, data: Any) -> dict[str, Any]:
-    mod = _module("significance")
     return {
-        "discovery": mod.discovery(model, data),
-        "cls": mod.cls(model, data, poi_value=1.0),
-        "upper_limit": mod.upper_limit(model, data),
+        "discovery": _function("significance", "discovery")(model, data),
+        "cls": _function("significance", "cls")(model, data, poi_value=1.0),
+        "upper_limit": _function("significance", "upper_limit")(model, data),
     }

@@ -120,11 +120,6 @@ def _check_fields(events: ak.Array, fields: Iterable[str]) -> None:
         raise SelectionError(msg)
 
 
-class _FourLeptons(NamedTuple):
-    rows: np.ndarray  # indices of the events with exactly four leptons
-    arrays: dict[str, np.ndarray]  # field -> (len(rows), 4) array
-
-
 def _jagged_parts(col: ak.Array, name: str) -> tuple[np.ndarray, np.ndarray]:
     """``(offsets, flat values)`` of a jagged numeric array, without copying when possible."""
     layout = ak.to_layout(col)
@@ -141,43 +136,67 @@ def _jagged_parts(col: ak.Array, name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[0], np.cumsum(counts)]), flat
 
 
-def _four_leptons(events: ak.Array, fields: Iterable[str]) -> _FourLeptons:
-    """Indices of four-lepton events and their per-lepton values as (n, 4) numpy arrays."""
-    offsets, _ = _jagged_parts(events["lep_pt"], "lep_pt")
-    counts = np.diff(offsets)
-    four = (counts == 4) & (ak.to_numpy(events["lep_n"]) == 4)
-    rows = np.flatnonzero(four)
-    index = offsets[:-1][rows, np.newaxis] + np.arange(4)
-    arrays = {}
-    for f in fields:
-        off, flat = _jagged_parts(events[f], f)
-        if not np.array_equal(np.diff(off), counts):
-            msg = f"branch {f} has a different number of entries per event than lep_pt"
-            raise SelectionError(msg)
-        arrays[f] = flat[index + (off[0] - offsets[0])]
-    return _FourLeptons(rows, arrays)
+class _Leptons:
+    """Per-lepton fields of a batch as flat numpy arrays, gathered as (4, n) for four-lepton events.
+
+    The (4, n) layout keeps each lepton slot contiguous, so per-event sums,
+    minima and maxima are three element-wise operations.
+    """
+
+    def __init__(self, events: ak.Array, fields: Iterable[str]) -> None:
+        offsets, _ = _jagged_parts(events["lep_pt"], "lep_pt")
+        counts = np.diff(offsets)
+        self.n_events = len(counts)
+        self.starts = offsets[:-1]
+        self.rows = np.flatnonzero((counts == 4) & (ak.to_numpy(events["lep_n"]) == 4))
+        self.flat: dict[str, np.ndarray] = {}
+        for f in fields:
+            off, flat = _jagged_parts(events[f], f)
+            same = off is offsets or np.array_equal(off, offsets)
+            if not same and not np.array_equal(np.diff(off), counts):
+                msg = f"branch {f} has a different number of entries per event than lep_pt"
+                raise SelectionError(msg)
+            shift = int(off[0] - offsets[0]) if len(off) else 0
+            self.flat[f] = (
+                flat[shift:] if shift >= 0 else np.concatenate([np.zeros(-shift, flat.dtype), flat])
+            )
+        self._index = self.index(self.rows)
+
+    def index(self, rows: np.ndarray) -> np.ndarray:
+        """(4, len(rows)) positions in the flat arrays of the leptons of four-lepton events ``rows``."""
+        return self.starts[rows] + np.arange(4)[:, np.newaxis]
+
+    def four(self, field: str, index: np.ndarray | None = None) -> np.ndarray:
+        """(4, n) values of ``field`` for the four-lepton events (or the events of ``index``)."""
+        return self.flat[field][self._index if index is None else index]
 
 
-def _lepton_cuts(lep: Mapping[str, np.ndarray], cuts: Iterable[str]) -> dict[str, np.ndarray]:
-    """The lepton-level cuts on (n, 4) arrays; one boolean per event."""
+def _lepton_cuts(lep: _Leptons, cuts: Iterable[str]) -> dict[str, np.ndarray]:
+    """The lepton-level cuts of the four-lepton events; one boolean per such event."""
     out: dict[str, np.ndarray] = {}
-    pt = lep["lep_pt"]
+    pt = lep.four("lep_pt")
     for cut in cuts:
         if cut == "charge":
-            out[cut] = lep["lep_charge"].sum(axis=1) == 0
+            q = lep.four("lep_charge").astype(np.int64)
+            out[cut] = (q[0] + q[1] + q[2] + q[3]) == 0
         elif cut == "flavour":
-            s = lep["lep_type"].astype(np.int64).sum(axis=1)
-            out[cut] = np.isin(s, FLAVOUR_SUMS)
+            t = lep.four("lep_type").astype(np.int64)
+            total = t[0] + t[1] + t[2] + t[3]
+            out[cut] = (
+                (total == FLAVOUR_SUMS[0]) | (total == FLAVOUR_SUMS[1]) | (total == FLAVOUR_SUMS[2])
+            )
         elif cut == "pt_lead":
-            out[cut] = pt.max(axis=1) > PT_LEAD_MEV
+            out[cut] = np.maximum(np.maximum(pt[0], pt[1]), np.maximum(pt[2], pt[3])) > PT_LEAD_MEV
         elif cut == "pt_min":
-            out[cut] = pt.min(axis=1) > PT_MIN_MEV
+            out[cut] = np.minimum(np.minimum(pt[0], pt[1]), np.minimum(pt[2], pt[3])) > PT_MIN_MEV
         elif cut == "eta":
-            out[cut] = (np.abs(lep["lep_eta"]) < ETA_MAX).all(axis=1)
+            ok = np.abs(lep.four("lep_eta")) < ETA_MAX
+            out[cut] = ok[0] & ok[1] & ok[2] & ok[3]
         elif cut in ("iso_pt", "iso_et"):
-            cone = lep["lep_ptcone30" if cut == "iso_pt" else "lep_etcone20"]
+            cone = lep.four("lep_ptcone30" if cut == "iso_pt" else "lep_etcone20")
             with np.errstate(divide="ignore", invalid="ignore"):
-                out[cut] = (cone / pt < ISO_MAX).all(axis=1)
+                ok = cone / pt < ISO_MAX
+            out[cut] = ok[0] & ok[1] & ok[2] & ok[3]
     return out
 
 
@@ -198,38 +217,51 @@ def cut_masks(events: ak.Array, *, selection: str = "intended") -> dict[str, np.
     return _evaluate(events, selection)[0]
 
 
-def _evaluate(events: ak.Array, selection: str) -> tuple[dict[str, np.ndarray], _FourLeptons]:
+def _evaluate(events: ak.Array, selection: str) -> tuple[dict[str, np.ndarray], _Leptons]:
     cuts = check_selection(selection)
     _check_fields(events, _LEPTON_FIELDS + _EVENT_FIELDS)
-    n = len(events)
     fields = ["lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_charge", "lep_type", "lep_ptcone30"]
     if "iso_et" in cuts:
         fields.append("lep_etcone20")
-    four = _four_leptons(events, fields)
-    sub = _lepton_cuts(four.arrays, cuts)
+    lep = _Leptons(events, fields)
+    sub = _lepton_cuts(lep, cuts)
     masks: dict[str, np.ndarray] = {}
     for cut in cuts:
+        m = np.zeros(lep.n_events, dtype=bool)
         if cut == "nlep":
-            m = np.zeros(n, dtype=bool)
-            m[four.rows] = True
+            m[lep.rows] = True
         elif cut == "trigger":
             m = ak.to_numpy(events["trigE"]).astype(bool) | ak.to_numpy(events["trigM"]).astype(
                 bool
             )
         else:
-            m = np.zeros(n, dtype=bool)
-            m[four.rows] = sub[cut]
+            m[lep.rows] = sub[cut]
         masks[cut] = m
-    return masks, four
+    return masks, lep
 
 
-def _mass_gev(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, energy: np.ndarray) -> np.ndarray:
-    pt = pt.astype(np.float64)
-    phi = phi.astype(np.float64)
-    px = (pt * np.cos(phi)).sum(axis=1)
-    py = (pt * np.sin(phi)).sum(axis=1)
-    pz = (pt * np.sinh(eta.astype(np.float64))).sum(axis=1)
-    e = energy.astype(np.float64).sum(axis=1)
+def _mass_gev(lep: _Leptons, rows: np.ndarray) -> np.ndarray:
+    """m4l (GeV) of the four-lepton events ``rows``.
+
+    cos φ and sin φ are evaluated in float32 (the precision of the stored φ;
+    numpy vectorises them), sinh η = (e^η − e^−η)/2 and the four-vector sums
+    and the mass in float64.
+    """
+    index = lep.index(rows)
+    pt = lep.four("lep_pt", index)
+    eta = lep.four("lep_eta", index)
+    phi = lep.four("lep_phi", index)
+    energy = lep.four("lep_E", index)
+
+    def total(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float64)
+        return x[0] + x[1] + x[2] + x[3]  # type: ignore[no-any-return]
+
+    px = total(pt * np.cos(phi))
+    py = total(pt * np.sin(phi))
+    exp_eta = np.exp(eta.astype(np.float64))
+    pz = total(pt * (0.5 * (exp_eta - 1.0 / exp_eta)))
+    e = total(energy)
     m2 = e * e - (px * px + py * py + pz * pz)
     return np.sqrt(np.maximum(m2, 0.0)) / 1000.0
 
@@ -245,10 +277,9 @@ def four_lepton_mass(events: ak.Array) -> np.ndarray:
         float64 numpy array, one entry per event.
     """
     _check_fields(events, ("lep_n", "lep_pt", "lep_eta", "lep_phi", "lep_E"))
-    four = _four_leptons(events, ("lep_pt", "lep_eta", "lep_phi", "lep_E"))
+    lep = _Leptons(events, ("lep_pt", "lep_eta", "lep_phi", "lep_E"))
     out = np.full(len(events), np.nan)
-    a = four.arrays
-    out[four.rows] = _mass_gev(a["lep_pt"], a["lep_eta"], a["lep_phi"], a["lep_E"])
+    out[lep.rows] = _mass_gev(lep, lep.rows)
     return out
 
 
@@ -282,13 +313,11 @@ def select(events: ak.Array, *, selection: str = "intended") -> Selection:
         SelectionError: on an unknown selection, missing fields or
             inconsistent lepton multiplicities.
     """
-    masks, four = _evaluate(events, selection)
-    passed = np.ones(len(events), dtype=bool)
+    masks, lep = _evaluate(events, selection)
+    passed = np.ones(lep.n_events, dtype=bool)
     for m in masks.values():
         passed &= m
-    keep = passed[four.rows]
-    a = four.arrays
-    m4l = _mass_gev(a["lep_pt"][keep], a["lep_eta"][keep], a["lep_phi"][keep], a["lep_E"][keep])
+    m4l = _mass_gev(lep, np.flatnonzero(passed))
     return Selection(selection, masks, passed, m4l)
 
 
@@ -387,7 +416,7 @@ def make_cutflow(
         keep &= m
         cuts.append(name)
         events.append(int(np.count_nonzero(keep)))
-        weighted.append(float(w[keep].sum()))
+        weighted.append(float(np.sum(w, where=keep)))
     return Cutflow(sample, selection, tuple(cuts), tuple(events), tuple(weighted))
 
 

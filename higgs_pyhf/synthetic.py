@@ -61,7 +61,7 @@ from . import __version__
 from ._io import atomic_path, write_json
 from .configuration import AnalysisConfig, Sample, default_config
 from .errors import ConfigError, InputFileError
-from .ntuples import BRANCHES, TREE
+from .ntuples import BRANCHES
 
 __all__ = [
     "CATEGORIES",
@@ -132,6 +132,13 @@ _ISO_FAKE_RANGE = (0.35, 1.5)  # relative isolation of the non-isolated lepton
 _MASS_GRID = np.linspace(60.0, 400.0, 17_001)  # GeV, 0.02 GeV steps
 _MAX_DRAWS = 200
 _MAX_CANDIDATES = 200_000  # candidate events per draw
+_WEIGHT_BRANCHES = (
+    "mcWeight",
+    "scaleFactor_PILEUP",
+    "scaleFactor_ELE",
+    "scaleFactor_MUON",
+    "scaleFactor_LepTRIGGER",
+)
 _BASKET_EVENTS = 50_000  # events per basket in the written files
 _E_MARGIN = 4e-7  # relative upward margin on E so that E² ≥ p² survives float32 arithmetic
 
@@ -157,7 +164,9 @@ def llll_density(m: np.ndarray) -> np.ndarray:
     return np.asarray(peak + tail + continuum + zz)
 
 
-def higgs_density(m: np.ndarray, *, mass: float = 125.0, rel_resolution: float = 0.016) -> np.ndarray:
+def higgs_density(
+    m: np.ndarray, *, mass: float = 125.0, rel_resolution: float = 0.016
+) -> np.ndarray:
     """m4l density of H→ZZ*→4ℓ: a Gaussian of relative width ``rel_resolution`` (the natural width is negligible)."""
     sigma = mass * rel_resolution
     m = np.asarray(m, dtype=float)
@@ -213,10 +222,16 @@ PROCESS_MODELS: dict[str, ProcessModel] = {
         system_pt_mean=12.0,
         negative_weight_fraction=0.005,
     ),
-    "ggH125_ZZ4lep": ProcessModel(9.0, 12_000, higgs_density, _PROMPT_FRACTIONS, system_pt_mean=20.0),
-    "VBFH125_ZZ4lep": ProcessModel(1.0, 4_000, higgs_density, _PROMPT_FRACTIONS, system_pt_mean=35.0),
+    "ggH125_ZZ4lep": ProcessModel(
+        9.0, 12_000, higgs_density, _PROMPT_FRACTIONS, system_pt_mean=20.0
+    ),
+    "VBFH125_ZZ4lep": ProcessModel(
+        1.0, 4_000, higgs_density, _PROMPT_FRACTIONS, system_pt_mean=35.0
+    ),
     "WH125_ZZ4lep": ProcessModel(0.2, 3_000, higgs_density, _PROMPT_FRACTIONS, system_pt_mean=40.0),
-    "ZH125_ZZ4lep": ProcessModel(0.006, 3_000, higgs_density, _PROMPT_FRACTIONS, system_pt_mean=40.0),
+    "ZH125_ZZ4lep": ProcessModel(
+        0.006, 3_000, higgs_density, _PROMPT_FRACTIONS, system_pt_mean=40.0
+    ),
     "Zee": ProcessModel(
         2.0,
         10_000,
@@ -286,7 +301,11 @@ def process_model(sample: Sample) -> ProcessModel:
     model = PROCESS_MODELS.get(sample.name)
     if model is not None:
         return model
-    log.info("no dedicated generator model for sample %r: using a generic %s model", sample.name, sample.kind)
+    log.info(
+        "no dedicated generator model for sample %r: using a generic %s model",
+        sample.name,
+        sample.kind,
+    )
     if sample.kind == "signal":
         return ProcessModel(1.0, 5_000, higgs_density, _PROMPT_FRACTIONS, system_pt_mean=20.0)
     return ProcessModel(
@@ -309,7 +328,9 @@ def _cdf(density: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     return np.asarray(cdf / cdf[-1])
 
 
-def _sample_density(density: Callable[[np.ndarray], np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+def _sample_density(
+    density: Callable[[np.ndarray], np.ndarray], n: int, rng: np.random.Generator
+) -> np.ndarray:
     """Draw ``n`` masses (GeV) from ``density`` on :data:`_MASS_GRID` by inverse CDF."""
     return np.asarray(np.interp(rng.random(n), _cdf(density), _MASS_GRID))
 
@@ -319,7 +340,9 @@ def _two_body_momentum(m: np.ndarray, ma: np.ndarray, mb: np.ndarray) -> np.ndar
     return np.asarray(np.sqrt(np.clip(arg, 0.0, None)) / (2.0 * m))
 
 
-def _isotropic(p: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _isotropic(
+    p: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cos_t = rng.uniform(-1.0, 1.0, p.size)
     sin_t = np.sqrt(1.0 - cos_t**2)
     phi = rng.uniform(0.0, 2.0 * np.pi, p.size)
@@ -340,7 +363,11 @@ def _boost(p4: np.ndarray, parent: np.ndarray) -> np.ndarray:
 
 
 def _two_body_decay(
-    parent: np.ndarray, m_parent: np.ndarray, m_a: np.ndarray, m_b: np.ndarray, rng: np.random.Generator
+    parent: np.ndarray,
+    m_parent: np.ndarray,
+    m_a: np.ndarray,
+    m_b: np.ndarray,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Isotropic two-body decay in the parent's rest frame, boosted to the frame of ``parent`` (n, 4)."""
     p = _two_body_momentum(m_parent, m_a, m_b)
@@ -368,13 +395,16 @@ def _four_leptons(
     m1 = np.abs(M_Z + 0.5 * GAMMA_Z * np.tan(np.pi * (rng.random(n) - 0.5)))
     m1 = np.clip(m1, 10.0, rng.uniform(0.55, 0.9, n) * mass)
     m2 = np.abs(M_Z + 0.5 * GAMMA_Z * np.tan(np.pi * (rng.random(n) - 0.5)))
-    m2 = np.minimum(np.maximum(m2, 3.0), (mass - m1) * rng.uniform(0.5, 1.0, n))  # >= 3 GeV as m1 <= 0.9 m
+    # m2 >= 3 GeV always fits, as m1 <= 0.9 m and m >= 60 GeV
+    m2 = np.minimum(np.maximum(m2, 3.0), (mass - m1) * rng.uniform(0.5, 1.0, n))
     # the 4l system in the lab
     pt = rng.gamma(1.5, system_pt_mean / 1.5, n)
     y = rng.normal(0.0, rapidity_sigma, n)
     phi = rng.uniform(-np.pi, np.pi, n)
     mt = np.sqrt(mass**2 + pt**2)
-    system = np.stack([pt * np.cos(phi), pt * np.sin(phi), mt * np.sinh(y), mt * np.cosh(y)], axis=-1)
+    system = np.stack(
+        [pt * np.cos(phi), pt * np.sin(phi), mt * np.sinh(y), mt * np.cosh(y)], axis=-1
+    )
     z1, z2 = _two_body_decay(system, mass, m1, m2, rng)
     l1, l2 = _two_body_decay(z1, m1, lep_mass[:, 0], lep_mass[:, 1], rng)
     l3, l4 = _two_body_decay(z2, m2, lep_mass[:, 2], lep_mass[:, 3], rng)
@@ -402,7 +432,9 @@ def _accepts(category: str, pt_mev: np.ndarray, eta: np.ndarray) -> np.ndarray:
     return np.asarray(lead & all_pt & eta_ok)
 
 
-def _forward_shift(pt: np.ndarray, eta: np.ndarray, lep_mass: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _forward_shift(
+    pt: np.ndarray, eta: np.ndarray, lep_mass: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Boost 4ℓ systems along the beam so that their most forward lepton has |η| in (2.52, 2.68).
 
     A longitudinal boost keeps every pT and the 4ℓ mass: rapidities shift by
@@ -424,7 +456,11 @@ class _Kinematics(NamedTuple):
 
 
 def _draw_kinematics(
-    category: str, mass: np.ndarray, lep_mass: np.ndarray, model: ProcessModel, rng: np.random.Generator
+    category: str,
+    mass: np.ndarray,
+    lep_mass: np.ndarray,
+    model: ProcessModel,
+    rng: np.random.Generator,
 ) -> _Kinematics:
     """Draw decays until every event satisfies the category's kinematic requirements.
 
@@ -446,7 +482,9 @@ def _draw_kinematics(
     n_candidates = 0
     for draw in range(_MAX_DRAWS):
         if pending.size == 0:
-            log.debug("%d %r events built in %d draws, %d candidates", n, category, draw, n_candidates)
+            log.debug(
+                "%d %r events built in %d draws, %d candidates", n, category, draw, n_candidates
+            )
             break
         cand = np.repeat(pending, tries)
         if category == "pt_lead":
@@ -456,7 +494,11 @@ def _draw_kinematics(
         else:
             cand_mass = mass[cand]
         p, e, f = _four_leptons(
-            cand_mass, lep_mass[cand], rng, system_pt_mean=pt_mean, rapidity_sigma=model.rapidity_sigma
+            cand_mass,
+            lep_mass[cand],
+            rng,
+            system_pt_mean=pt_mean,
+            rapidity_sigma=model.rapidity_sigma,
         )
         if category == "eta":
             e = _forward_shift(p, e, lep_mass[cand], rng)
@@ -472,9 +514,13 @@ def _draw_kinematics(
         pending = pending[~found]
         acceptance = max(float(ok.mean()), 1e-3)
         n_candidates += cand.size
-        tries = int(np.clip(np.ceil(1.5 / acceptance), 1, max(1, _MAX_CANDIDATES // max(pending.size, 1))))
+        tries = int(
+            np.clip(np.ceil(1.5 / acceptance), 1, max(1, _MAX_CANDIDATES // max(pending.size, 1)))
+        )
     if pending.size:  # pragma: no cover - would be a bug in the models
-        msg = f"could not build {pending.size} events of category {category!r} in {_MAX_DRAWS} draws"
+        msg = (
+            f"could not build {pending.size} events of category {category!r} in {_MAX_DRAWS} draws"
+        )
         raise RuntimeError(msg)
     return _Kinematics(mass, pt, eta, phi)
 
@@ -488,8 +534,10 @@ def _energy_mev(pt: np.ndarray, eta: np.ndarray, lep_type: np.ndarray) -> np.nda
     return np.where(e32 < energy, np.nextafter(e32, np.float32(np.inf)), e32)
 
 
-def _mass_from_stored(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, energy: np.ndarray) -> np.ndarray:
-    """m of the sum of the leptons along the last axis (GeV), float64 arithmetic on stored values."""
+def _mass_from_stored(
+    pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, energy: np.ndarray
+) -> np.ndarray:
+    """Invariant mass (GeV) of the leptons along the last axis, float64 arithmetic on stored values."""
     pt64 = pt.astype(np.float64)
     px = (pt64 * np.cos(phi)).sum(axis=-1)
     py = (pt64 * np.sin(phi)).sum(axis=-1)
@@ -526,10 +574,16 @@ def _build_events(
     model: ProcessModel, n: int, rng: np.random.Generator, *, is_data: bool
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Generate ``n`` events of one process: (branch arrays, categories, generated masses)."""
-    categories = np.asarray(CATEGORIES)[rng.choice(len(CATEGORIES), size=n, p=model.category_fractions)]
+    categories = np.asarray(CATEGORIES)[
+        rng.choice(len(CATEGORIES), size=n, p=model.category_fractions)
+    ]
     rows = np.arange(n)
     # flavours and charges of the four primary leptons (Z1: 0, 1; Z2: 2, 3)
-    z1 = np.where(rng.random(n) < 0.5, 11, 13) if model.z1_flavour == 0 else np.full(n, model.z1_flavour)
+    z1 = (
+        np.where(rng.random(n) < 0.5, 11, 13)
+        if model.z1_flavour == 0
+        else np.full(n, model.z1_flavour)
+    )
     z2 = np.where(rng.random(n) < 0.5, 11, 13)
     lep_type = np.stack([z1, z1, z2, z2], axis=1)
     q1 = np.where(rng.random(n) < 0.5, 1, -1)
@@ -548,7 +602,9 @@ def _build_events(
             mass[idx], pt[idx], eta[idx], phi[idx] = kin
 
     # prompt isolation: ptcone30/pT mostly 0, etcone20/pT around 0 (can be negative)
-    iso_pt = np.where(rng.random((n, 6)) < 0.65, 0.0, np.minimum(rng.exponential(0.04, (n, 6)), _ISO_PROMPT_MAX))
+    iso_pt = np.where(
+        rng.random((n, 6)) < 0.65, 0.0, np.minimum(rng.exponential(0.04, (n, 6)), _ISO_PROMPT_MAX)
+    )
     iso_et = np.clip(rng.normal(0.01, 0.03, (n, 6)), -0.1, _ISO_PROMPT_MAX)
 
     # single-cut failures that do not touch the kinematics
@@ -567,14 +623,13 @@ def _build_events(
     extra = np.zeros(n, dtype=int)
     sel = categories == "nlep"
     extra[sel] = rng.choice([-1, 1, 2], size=int(sel.sum()), p=[0.4, 0.4, 0.2])
-    pad = np.zeros((n, 2))
     pt6 = np.concatenate([pt, (rng.uniform(8.0, 18.0, (n, 2)) * 1000.0).astype(np.float32)], axis=1)
     eta6 = np.concatenate([eta, rng.uniform(-2.4, 2.4, (n, 2)).astype(np.float32)], axis=1)
     phi6 = np.concatenate([phi, rng.uniform(-np.pi, np.pi, (n, 2)).astype(np.float32)], axis=1)
     q_extra = np.where(rng.random(n) < 0.5, 1, -1)
     charge6 = np.concatenate([charge, np.stack([q_extra, -q_extra], axis=1)], axis=1)
     type6 = np.concatenate([lep_type, np.where(rng.random((n, 2)) < 0.5, 11, 13)], axis=1)
-    valid = np.concatenate([np.ones((n, 4), bool), pad.astype(bool)], axis=1)
+    valid = np.concatenate([np.ones((n, 4), bool), np.zeros((n, 2), bool)], axis=1)
     valid[:, 4] = extra >= 1
     valid[:, 5] = extra >= 2
     # drop a lepton other than the leading one
@@ -597,7 +652,9 @@ def _build_events(
 
     # trigger: single-electron / single-muon triggers on a lepton above 25 GeV
     def fires(flavour: int) -> np.ndarray:
-        return np.asarray(((type6 == flavour) & valid & (pt6 > 25_000.0)).any(axis=1) & (rng.random(n) < 0.97))
+        return np.asarray(
+            ((type6 == flavour) & valid & (pt6 > 25_000.0)).any(axis=1) & (rng.random(n) < 0.97)
+        )
 
     trig_e, trig_m = fires(11), fires(13)
     neither = ~(trig_e | trig_m)
@@ -623,9 +680,9 @@ def _build_events(
         "trigE": trig_e,
         "trigM": trig_m,
     }
+    weights: dict[str, np.ndarray]
     if is_data:
-        weights = {k: np.ones(n, np.float32) for k in ("mcWeight", "scaleFactor_PILEUP", "scaleFactor_ELE")}
-        weights |= {k: np.ones(n, np.float32) for k in ("scaleFactor_MUON", "scaleFactor_LepTRIGGER")}
+        weights = {k: np.ones(n) for k in _WEIGHT_BRANCHES}
     else:
         sign = np.where(rng.random(n) < model.negative_weight_fraction, -1.0, 1.0)
         spread = np.clip(1.0 + model.weight_spread * rng.standard_normal(n), 0.5, 1.5)
@@ -651,8 +708,9 @@ def _in_window(m: np.ndarray) -> np.ndarray:
 
 
 def _weight_product(fields: Mapping[str, Any]) -> np.ndarray:
-    w = np.asarray(fields["mcWeight"], dtype=np.float64)
-    for k in ("scaleFactor_PILEUP", "scaleFactor_ELE", "scaleFactor_MUON", "scaleFactor_LepTRIGGER"):
+    """Product of mcWeight and the four scale factors (float64)."""
+    w = np.ones(len(fields["mcWeight"]))
+    for k in _WEIGHT_BRANCHES:
         w = w * np.asarray(fields[k], dtype=np.float64)
     return w
 
@@ -673,11 +731,15 @@ def _expected_data_events(sample: Sample, config: AnalysisConfig) -> float:
     return selected / (model.category_fractions[0] * in_window)
 
 
-def _generate_mc(sample: Sample, rng: np.random.Generator, n_events: int | None, scale: float) -> GeneratedSample:
+def _generate_mc(
+    sample: Sample, rng: np.random.Generator, n_events: int | None, scale: float
+) -> GeneratedSample:
     model = process_model(sample)
-    n = int(round(model.n_events * scale)) if n_events is None else int(n_events)
+    n = round(model.n_events * scale) if n_events is None else int(n_events)
     if n < 1:
-        msg = f"need at least one event for sample {sample.name!r}, got n_events={n} (scale={scale})"
+        msg = (
+            f"need at least one event for sample {sample.name!r}, got n_events={n} (scale={scale})"
+        )
         raise ConfigError(msg)
     fields, categories, mass = _build_events(model, n, rng, is_data=False)
     # calibrate mcWeight: yield of selected events in the target window at the reference luminosity
@@ -701,7 +763,9 @@ def _generate_data(config: AnalysisConfig, rng: np.random.Generator) -> Generate
         fields, categories, mass = _build_events(process_model(mc), n, rng, is_data=True)
         parts.append((fields, categories, mass, np.full(n, mc.name)))
     if not parts:
-        msg = "no data events were generated: the expected yields of the configuration are too small"
+        msg = (
+            "no data events were generated: the expected yields of the configuration are too small"
+        )
         raise ConfigError(msg)
     perm = rng.permutation(sum(p[1].size for p in parts))
     events = ak.concatenate([_to_record(p[0]) for p in parts])[perm]
@@ -795,20 +859,29 @@ def _write_tree(path: Path, events: ak.Array, tree: str) -> None:
     with atomic_path(path) as tmp, uproot.recreate(tmp) as out:
         for start in range(0, max(len(events), 1), _BASKET_EVENTS):
             chunk = events[start : start + _BASKET_EVENTS]
-            branches: dict[str, Any] = {"lep": ak.zip({k[len("lep_") :]: chunk[k] for k in lep_fields})}
+            branches: dict[str, Any] = {
+                "lep": ak.zip({k[len("lep_") :]: chunk[k] for k in lep_fields})
+            }
             branches |= {k: ak.to_numpy(chunk[k]) for k in flat_fields}
-            if start == 0:  # mktree (not out[tree] = ..., which writes an RNTuple) fills the first basket
+            # mktree fills the first basket (out[tree] = ... would write an RNTuple, not a TTree)
+            if start == 0:
                 ttree = out.mktree(tree, branches)
             else:
                 ttree.extend(branches)
 
 
 def _config_fingerprint(config: AnalysisConfig) -> str:
-    doc = {"tree": config.tree, "lumi_fb": config.lumi_fb, "samples": [s._asdict() for s in config.samples]}
+    doc = {
+        "tree": config.tree,
+        "lumi_fb": config.lumi_fb,
+        "samples": [s._asdict() for s in config.samples],
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def _yields(m4l: np.ndarray, weights: np.ndarray, selected: np.ndarray, edges: np.ndarray) -> tuple[float, list[float]]:
+def _yields(
+    m4l: np.ndarray, weights: np.ndarray, selected: np.ndarray, edges: np.ndarray
+) -> tuple[float, list[float]]:
     window = selected & _in_window(m4l)
     per_bin, _ = np.histogram(m4l[selected], bins=edges, weights=weights[selected])
     return float(weights[window].sum()), [float(x) for x in per_bin]
@@ -867,7 +940,9 @@ def make_inputs(
             "expected_yield_per_bin": per_bin,
             "target_yield_window_per_10fb": process_model(sample).target_yield,
         }
-        log.info("generated %d events for %s (expected yield %.3f)", len(gen.events), sample.name, total)
+        log.info(
+            "generated %d events for %s (expected yield %.3f)", len(gen.events), sample.name, total
+        )
 
     data_truth: dict[str, Any] = {}
     data_files = [(s, directory / f) for s in config.data_samples for f in s.files]
@@ -885,12 +960,18 @@ def make_inputs(
             "n_events": len(gen.events),
             "n_selected_window": int(n_window),
             "observed_per_bin": [int(x) for x in per_bin],
-            "events_per_process": {s.name: int((gen.process == s.name).sum()) for s in config.mc_samples},
+            "events_per_process": {
+                s.name: int((gen.process == s.name).sum()) for s in config.mc_samples
+            },
             "category_counts": {c: int((gen.categories == c).sum()) for c in CATEGORIES},
         }
 
-    signal = sum(t["expected_yield_window"] for t in samples_truth.values() if t["kind"] == "signal")
-    background = sum(t["expected_yield_window"] for t in samples_truth.values() if t["kind"] == "background")
+    signal = sum(
+        t["expected_yield_window"] for t in samples_truth.values() if t["kind"] == "signal"
+    )
+    background = sum(
+        t["expected_yield_window"] for t in samples_truth.values() if t["kind"] == "background"
+    )
     truth = {
         "lumi_fb": config.lumi_fb,
         "edges_gev": [float(e) for e in edges],
@@ -899,7 +980,8 @@ def make_inputs(
         "true_normfactors": dict(TRUE_NORMFACTORS),
         "expected_signal_yield_window": signal,
         "expected_background_yield_window": background,
-        "expected_data_yield_window": TRUE_NORMFACTORS["s_s"] * signal + TRUE_NORMFACTORS["s_b"] * background,
+        "expected_data_yield_window": TRUE_NORMFACTORS["s_s"] * signal
+        + TRUE_NORMFACTORS["s_b"] * background,
         "samples": samples_truth,
         "data": data_truth,
     }
@@ -912,7 +994,9 @@ def make_inputs(
         "seed": int(seed),
         "scale": float(scale),
         "config_fingerprint": _config_fingerprint(config),
-        "files": {name: [str(p.relative_to(directory)) for p in paths] for name, paths in files.items()},
+        "files": {
+            name: [str(p.relative_to(directory)) for p in paths] for name, paths in files.items()
+        },
         "truth": truth,
     }
     write_json(directory / MARKER, marker)
@@ -930,7 +1014,9 @@ def _m4l_of_events(events: ak.Array) -> np.ndarray:
         def first4(name: str) -> np.ndarray:
             return np.asarray(ak.to_numpy(ak.pad_none(sub[name], 4, clip=True)).astype(np.float32))
 
-        m[has4] = _mass_from_stored(first4("lep_pt"), first4("lep_eta"), first4("lep_phi"), first4("lep_E"))
+        m[has4] = _mass_from_stored(
+            first4("lep_pt"), first4("lep_eta"), first4("lep_phi"), first4("lep_E")
+        )
     return m
 
 

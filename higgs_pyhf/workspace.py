@@ -208,7 +208,7 @@ def workspace_from_histograms(
         vals = np.zeros(len(config.edges) - 1)
         var = np.zeros_like(vals)
         for n in names:
-            h = hists[{"sample": n}]
+            h: Any = hists[{"sample": n}]
             vals += h.values()
             v = h.variances()
             var += v if v is not None else h.values()

@@ -40,8 +40,7 @@ def broken_dir(plain_dir, tmp_path):
 
 
 def run(*args):
-    result = CliRunner().invoke(main, ["--no-progress", *map(str, args)], catch_exceptions=False)
-    return result
+    return CliRunner().invoke(main, ["--no-progress", *map(str, args)], catch_exceptions=False)
 
 
 def assert_error(result, *fragments):
@@ -66,11 +65,22 @@ def test_make_inputs_then_build_workspace_is_labelled_generated(tmp_path):
     info = json.loads(made.stdout)
     assert info["generated"] is True
     assert info["seed"] == 7
+    assert info["scale"] == 0.05
+    assert info["files"]["data"] == [str(data / "Data" / f"data_{x}.4lep.root") for x in "ABCD"]
     assert (data / MARKER).is_file()
     assert (data / "MC" / "mc_345060.ggH125_ZZ4lep.4lep.root").is_file()
-    assert sorted(p.name for p in (data / "Data").iterdir()) == [f"data_{x}.4lep.root" for x in "ABCD"]
+    assert sorted(p.name for p in (data / "Data").iterdir()) == [
+        f"data_{x}.4lep.root" for x in "ABCD"
+    ]
 
     out = tmp_path / "ws.json"
+    hist_out = tmp_path / "h.root"
+    histos = run("build-histograms", "--data-dir", data, "-o", hist_out)
+    assert histos.exit_code == 0, histos.output
+    assert json.loads(histos.stdout)["generated"] is True
+    with uproot.open(hist_out) as f:
+        assert f["data"].member("fTitle") == "data (GENERATED input, not ATLAS data)"
+
     built = run("build-workspace", "--data-dir", data, "--output", out, "--step-size", 2000)
     assert built.exit_code == 0, built.output
     summary = json.loads(built.stdout)
@@ -92,7 +102,18 @@ def test_make_inputs_then_build_workspace_is_labelled_generated(tmp_path):
 
 def test_build_workspace_default_generates_input(tmp_path):
     out = tmp_path / "gen.json"
-    result = run("build-workspace", "--scale", 0.05, "--seed", 3, "-o", out, "--mc-stat", "--lumi-uncertainty", 0.017)
+    result = run(
+        "build-workspace",
+        "--scale",
+        0.05,
+        "--seed",
+        3,
+        "-o",
+        out,
+        "--mc-stat",
+        "--lumi-uncertainty",
+        0.017,
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["generated"] is True
@@ -131,22 +152,46 @@ def test_build_histograms_root_and_json(plain_dir, tmp_path):
         assert summary["nbins"] == 34
         h = load_histograms(out)
         assert list(h.axes[SAMPLE_AXIS]) == [s.name for s in config.samples]
-        np.testing.assert_array_equal(h.view(flow=True).value, direct.histograms.view(flow=True).value)
-        np.testing.assert_array_equal(h.view(flow=True).variance, direct.histograms.view(flow=True).variance)
-        signal = sum(h[{SAMPLE_AXIS: s.name}].values().sum() for s in config.samples if s.kind == "signal")
+        np.testing.assert_array_equal(
+            h.view(flow=True).value, direct.histograms.view(flow=True).value
+        )
+        np.testing.assert_array_equal(
+            h.view(flow=True).variance, direct.histograms.view(flow=True).variance
+        )
+        signal = sum(
+            h[{SAMPLE_AXIS: s.name}].values().sum() for s in config.samples if s.kind == "signal"
+        )
         assert summary["yields"]["signal"] == pytest.approx(signal, rel=1e-12)
 
 
 def test_workers_and_selection_options(plain_dir, tmp_path):
     one, two, rep = tmp_path / "1.json", tmp_path / "2.json", tmp_path / "r.json"
-    assert run("build-histograms", "--data-dir", plain_dir, "-o", one, "--step-size", 500).exit_code == 0
-    assert run("build-histograms", "--data-dir", plain_dir, "-o", two, "--step-size", 500, "--workers", 2).exit_code == 0
+    assert (
+        run("build-histograms", "--data-dir", plain_dir, "-o", one, "--step-size", 500).exit_code
+        == 0
+    )
+    assert (
+        run(
+            "build-histograms",
+            "--data-dir",
+            plain_dir,
+            "-o",
+            two,
+            "--step-size",
+            500,
+            "--workers",
+            2,
+        ).exit_code
+        == 0
+    )
     assert load_histograms(one) == load_histograms(two)
     result = run("build-histograms", "--data-dir", plain_dir, "-o", rep, "--selection", "report")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["selection"] == "report"
     report_yields = {k: float(v) for k, v in json.loads(result.stdout)["yields"].items()}
-    intended = json.loads(run("build-histograms", "--data-dir", plain_dir, "-o", one).stdout)["yields"]
+    intended = json.loads(run("build-histograms", "--data-dir", plain_dir, "-o", one).stdout)[
+        "yields"
+    ]
     assert report_yields["data"] > intended["data"]
 
 
@@ -158,12 +203,25 @@ def test_cutflow_command(plain_dir, tmp_path):
     assert doc["selection"] == "intended"
     assert [cf["sample"] for cf in doc["cutflows"]] == [s.name for s in default_config().samples]
     rows = next(cf for cf in doc["cutflows"] if cf["sample"] == "llll")["cuts"]
-    assert [r["cut"] for r in rows] == ["all", "nlep", "charge", "flavour", "pt_lead", "pt_min", "eta", "iso_pt", "iso_et", "trigger"]
+    assert [r["cut"] for r in rows] == [
+        "all",
+        "nlep",
+        "charge",
+        "flavour",
+        "pt_lead",
+        "pt_min",
+        "eta",
+        "iso_pt",
+        "iso_et",
+        "trigger",
+    ]
     events = [r["events"] for r in rows]
     assert events == sorted(events, reverse=True)
     assert events[-1] > 0
     out = tmp_path / "cf.json"
-    assert run("cutflow", "--data-dir", plain_dir, "--selection", "report", "-o", out).exit_code == 0
+    assert (
+        run("cutflow", "--data-dir", plain_dir, "--selection", "report", "-o", out).exit_code == 0
+    )
     assert json.loads(out.read_text())["cutflows"][3]["cuts"][-1]["cut"] == "iso_pt"
 
 
@@ -182,7 +240,9 @@ def _ws_cmd(data_dir, out, *extra):
 def _assert_no_output(out):
     assert not out.exists()
     assert not provenance_path(out).exists()
-    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temp leftovers
+    assert [
+        p.name for p in out.parent.iterdir() if p.name.startswith(".")
+    ] == []  # no temp leftovers
 
 
 def test_missing_file(broken_dir, tmp_path):
@@ -233,7 +293,9 @@ def test_empty_selection(broken_dir, tmp_path):
     events = ak.with_field(events, np.zeros(len(events), dtype=bool), "trigM")
     write_ntuple(path, events)
     out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(broken_dir, out), "no event of sample ZH125_ZZ4lep passes the 'intended' selection")
+    assert_error(
+        _ws_cmd(broken_dir, out), "no event of sample ZH125_ZZ4lep passes the 'intended' selection"
+    )
     _assert_no_output(out)
     # the cutflow command still reports it
     result = run("cutflow", "--data-dir", broken_dir)
@@ -249,7 +311,13 @@ def test_nan_weights(broken_dir, tmp_path):
     weights[5] = np.nan
     write_ntuple(path, ak.with_field(events, weights, "mcWeight"))
     out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(broken_dir, out), "sample ttbar_lep", "NaN", "mc_410000.ttbar_lep.4lep.root", "entry 5")
+    assert_error(
+        _ws_cmd(broken_dir, out),
+        "sample ttbar_lep",
+        "NaN",
+        "mc_410000.ttbar_lep.4lep.root",
+        "entry 5",
+    )
     _assert_no_output(out)
 
 
@@ -264,19 +332,30 @@ def test_invalid_config_json(plain_dir, tmp_path):
     bad.write_text(json.dumps(doc))
     assert_error(_ws_cmd(plain_dir, out, "--config", bad), "samples[0].xsec_pb")
     _assert_no_output(out)
-    assert_error(_ws_cmd(plain_dir, out, "--config", tmp_path / "missing.json"), "cannot read configuration file")
+    assert_error(
+        _ws_cmd(plain_dir, out, "--config", tmp_path / "missing.json"),
+        "cannot read configuration file",
+    )
 
 
 def _default_config_doc():
     from importlib import resources
 
-    return json.loads(resources.files("higgs_pyhf").joinpath("data/default_config.json").read_text("utf-8"))
+    return json.loads(
+        resources.files("higgs_pyhf").joinpath("data/default_config.json").read_text("utf-8")
+    )
 
 
 def test_bad_options(plain_dir, tmp_path):
-    assert_error(run("build-histograms", "--data-dir", plain_dir, "-o", tmp_path / "h.txt"), "must end in .root or .json")
+    assert_error(
+        run("build-histograms", "--data-dir", plain_dir, "-o", tmp_path / "h.txt"),
+        "must end in .root or .json",
+    )
     assert not (tmp_path / "h.txt").exists()
-    assert_error(run("build-workspace", "--data-dir", plain_dir, "-o", tmp_path / "w.json", "--lumi", -1), "luminosity must be positive")
+    assert_error(
+        run("build-workspace", "--data-dir", plain_dir, "-o", tmp_path / "w.json", "--lumi", -1),
+        "luminosity must be positive",
+    )
     usage = run("build-workspace", "--data-dir", plain_dir, "--step-size", "lots")
     assert usage.exit_code == 2
     assert "--step-size" in usage.stderr

@@ -24,8 +24,7 @@ def workspace(tmp_path_factory):
 
 
 def run(*args):
-    result = CliRunner().invoke(main, ["--no-progress", "toys", *args])
-    return result
+    return CliRunner().invoke(main, ["--no-progress", "toys", *args])
 
 
 def test_coverage_prints_critical_value_and_settings(workspace, tmp_path):
@@ -57,7 +56,17 @@ def test_coverage_report_settings(workspace):
 
 def test_gof_writes_output_and_figure(workspace, tmp_path):
     target = tmp_path / "gof.json"
-    r = run("gof", workspace, "--ntoys", "1000", "-o", str(target), "--figdir", str(tmp_path), "--generated-label")
+    r = run(
+        "gof",
+        workspace,
+        "--ntoys",
+        "1000",
+        "-o",
+        str(target),
+        "--figdir",
+        str(tmp_path),
+        "--generated-label",
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(target.read_text())
     assert out["ndof"] == 34

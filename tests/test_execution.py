@@ -47,7 +47,6 @@ def _assert_identical(a, b):
     assert a.cutflows == b.cutflows
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_in_process_pool_and_dask_are_identical(inputs):
     distributed = pytest.importorskip("distributed")
     directory, config = inputs

@@ -280,6 +280,8 @@ def test_root_round_trip(filled, tmp_path):
     np.testing.assert_array_equal(back.view(flow=True).value, filled.view(flow=True).value)
     np.testing.assert_array_equal(back.view(flow=True).variance, filled.view(flow=True).variance)
     assert back == filled
+    with uproot.open(save_histograms(filled, tmp_path / "g.root", title="GENERATED")) as f:
+        assert f["sig"].member("fTitle") == "sig (GENERATED)"
 
 
 def test_json_round_trip(filled, tmp_path):
@@ -290,6 +292,10 @@ def test_json_round_trip(filled, tmp_path):
     back = load_histograms(path)
     assert back == filled
     assert sample_yields(back) == sample_yields(filled)
+    labelled = load_histograms(save_histograms(filled, tmp_path / "g.json", title="GENERATED"))
+    assert labelled.label == "GENERATED"
+    assert labelled == filled
+    assert getattr(filled, "label", None) is None  # the input is left untouched
 
 
 def test_save_is_atomic(filled, tmp_path, monkeypatch):

@@ -259,9 +259,15 @@ def test_templates_from_workspace() -> None:
     np.testing.assert_allclose(t.data, DATA)
     assert t.generated
     assert t.lumi_fb == 10.0
+    assert t.data_label == "Pseudo-data (generated)"
 
     real = build_workspace(SIGNAL, BACKGROUND, DATA, measurement_name="hzz4l")
     assert not templates_from_workspace(real).generated
+    assert templates_from_workspace(real).data_label == "Data"  # origin not recorded
+    assert (
+        templates_from_workspace(real, provenance={"generated": False}).data_label
+        == "ATLAS Open Data"
+    )
     prov = {"edges": np.linspace(100, 270, 35).tolist(), "lumi_fb": 36.1, "generated": True}
     t2 = templates_from_workspace(real, provenance=prov)
     np.testing.assert_allclose(t2.edges, prov["edges"])
@@ -271,6 +277,9 @@ def test_templates_from_workspace() -> None:
     small = build_workspace(SIGNAL[:5], BACKGROUND[:5], DATA[:5])
     t3 = templates_from_workspace(small)
     assert not t3.edges_known
+    assert t3.xlabel == "bin index"
+    fig = plot_stacked(t3.edges, t3.signal, t3.background, t3.data, xlabel=t3.xlabel)
+    assert fig.axes[0].get_ylabel() == "Events / bin"
     np.testing.assert_allclose(t3.edges, np.arange(6))
 
 

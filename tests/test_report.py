@@ -168,11 +168,9 @@ def test_report_library_small_workspace(tmp_path) -> None:
     save_workspace(spec, ws)
     figs = make_plots(ws, tmp_path / "figs", kinds=["prefit"])
     assert matplotlib.image.imread(figs["prefit"]).ndim == 3
-    result = make_report(
-        ws, tmp_path / "out", n_points_2d=(15, 15)
-    )  # a fit per point with the lumi parameter
+    result = make_report(ws, tmp_path / "out", n_points_1d=51, n_points_2d=(41, 31))
     text = result.report.read_text(encoding="utf-8")
-    assert "ATLAS Open Data" in text  # not generated: neither the name nor a provenance says so
+    assert "unrecorded origin" in text  # no provenance file, no "generated" in the name
     assert "bin edges unknown" in text
     # the report's chi2 method needs the pure two-normfactor model: skipped with a note, not a crash
     assert "chi2grid" in result.skipped
@@ -180,6 +178,50 @@ def test_report_library_small_workspace(tmp_path) -> None:
     assert "contour_chi2grid" not in result.figures
     assert "## Skipped sections" in text
     assert "## Maximum-likelihood fit" in text
-    assert "(15 × 15 grid)" in text
+    assert "(41 × 31 grid)" in text
+    scan = json.loads(result.results.read_text(encoding="utf-8"))["results"]["scan_2d"]
+    assert len(scan["x_values"]) == 41
+    assert len(scan["y_values"]) == 31
     obj = json.loads(result.results.read_text(encoding="utf-8"))
     assert "lumi" in obj["results"]["fit"]["parameters"]
+
+
+def test_missing_inference_module_is_skipped(workspace_file, tmp_path, monkeypatch, caplog) -> None:
+    """A stage whose module is absent is skipped with a logged reason, not a crash."""
+    import higgs_pyhf.report as report_mod
+
+    real = report_mod._module
+
+    def fake(name: str):
+        if name == "fit":
+            msg = "No module named 'higgs_pyhf.inference.fit'"
+            raise ModuleNotFoundError(msg)
+        return real(name)
+
+    monkeypatch.setattr(report_mod, "_module", fake)
+    with caplog.at_level("WARNING", logger="higgs_pyhf.report"):
+        figs = make_plots(workspace_file, tmp_path, kinds=["prefit", "postfit"])
+    assert set(figs) == {"prefit"}
+    assert "fit" in caplog.text
+    assert "not available" in caplog.text
+
+
+def test_fit_table_summarises_vector_parameters() -> None:
+    from higgs_pyhf.inference.results import FitResult
+    from higgs_pyhf.report import _fit_section
+
+    labels = ("lumi", "s_b", "s_s", "staterror_c[0]", "staterror_c[1]", "staterror_c[2]")
+    fit = FitResult(
+        labels=labels,
+        bestfit=np.array([1.0, 1.3, 1.4, 0.98, 1.0, 1.03]),
+        uncertainty=np.array([0.02, 0.1, 0.5, 0.05, 0.04, 0.06]),
+        correlation=np.eye(6),
+        twice_nll=123.0,
+        converged=True,
+        minos={"s_s": (-0.4, 0.5)},
+    )
+    text = _fit_section(fit)
+    table_rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert [r.split("|")[1].strip() for r in table_rows] == ["`s_s`", "`s_b`", "`lumi`"]
+    assert "1.400 +0.500 −0.400" in text
+    assert "`staterror_c`: 3 parameters, best fits in [0.9800, 1.0300]" in text

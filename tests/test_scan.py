@@ -168,7 +168,13 @@ def test_linear_structure_matches_pyhf_with_fixed_nuisances():
     best = fit(model, data)
     st = normfactor_structure(model, data, ["s_s", "s_b"], best.bestfit, require_only_free=False)
     assert st is not None
-    assert normfactor_structure(model, data, ["s_s", "s_b"], best.bestfit) is None
+    # lumi and staterror can be profiled in closed form / by golden section; a normsys cannot
+    assert normfactor_structure(model, data, ["s_s", "s_b"], best.bestfit) is not None
+    other, other_data = normsys_model()
+    assert (
+        normfactor_structure(other, other_data, ["s_s", "s_b"], fit(other, other_data).bestfit)
+        is None
+    )
     theta = np.array([[0.5, 1.1], [2.0, 1.4], [1.0, 0.9]])
     ours = st.twice_nll(theta, data[: model.config.nmaindata])
     with pyhf_state():
@@ -180,17 +186,25 @@ def test_linear_structure_matches_pyhf_with_fixed_nuisances():
             )
 
 
-def test_2d_profile_with_nuisances_point_by_point():
-    sig, bkg, n = report_like(seed=4)
+def normsys_model(seed: int = 4):
+    """A model our closed-form profiling does not cover: a normsys on the background."""
+    sig, bkg, n = report_like(seed=seed)
     spec = build_workspace(sig, bkg, n, lumi_uncertainty=0.05)
-    model, data = model_and_data(spec)
+    spec["channels"][0]["samples"][1]["modifiers"].append(
+        {"name": "bkg_xsec", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}}
+    )
+    return model_and_data(spec)
+
+
+def test_2d_profile_point_by_point_fallback():
+    model, data = normsys_model()
     xs, ys = np.linspace(0.5, 3.0, 5), np.linspace(1.1, 1.5, 4)
     prof = scan_2d(model, data, ("s_s", "s_b"), x_values=xs, y_values=ys)
     cond = scan_2d(model, data, ("s_s", "s_b"), x_values=xs, y_values=ys, kind="conditional")
     best = fit(model, data)
     one = fit(model, data, fixed={"s_s": xs[1], "s_b": ys[2]})
     assert prof.delta_twice_nll[1, 2] == pytest.approx(one.twice_nll - best.twice_nll, abs=2e-4)
-    # profiling lumi can only lower -2lnL
+    # profiling the nuisance parameters can only lower -2lnL
     assert np.all(prof.delta_twice_nll <= cond.delta_twice_nll + 1e-4)
 
 
@@ -272,7 +286,7 @@ def test_staterror_model_scans_without_fits_equal_pyhf_fits(monkeypatch):
     assert one.interval[1] == pytest.approx(best.value("s_s") + minos[1], abs=2e-3)
     # grid points equal pyhf fits of the 34 γ with s_s, s_b fixed (closed form is the exact minimum)
     ref = best.twice_nll
-    for a, b in [(3, 17), (15, 10), (27, 2)]:
+    for a, b in [(3, 17), (27, 2)]:
         pt = fit(model, data, fixed={"s_s": two.x_values[a], "s_b": two.y_values[b]})
         assert two.delta_twice_nll[a, b] == pytest.approx(pt.twice_nll - ref, abs=2e-4)
         assert two.delta_twice_nll[a, b] <= pt.twice_nll - ref + 1e-6
@@ -281,11 +295,40 @@ def test_staterror_model_scans_without_fits_equal_pyhf_fits(monkeypatch):
     assert one.delta_twice_nll[k] == pytest.approx(pt.twice_nll - ref, abs=2e-4)
 
 
-def test_lumi_model_falls_back_to_fits():
+def test_lumi_profiled_without_fits(monkeypatch):
     sig, bkg, n = report_like(seed=6)
-    model, data = model_and_data(build_workspace(sig, bkg, n, lumi_uncertainty=0.05))
+    spec = build_workspace(sig, bkg, n, lumi_uncertainty=0.05)
+    model, data = model_and_data(spec)
+    best = fit(model, data, minos=["s_b"])
+    lo, hi = best.minos["s_b"]
+
+    def no_fits(*_args, **_kwargs):
+        msg = "lumi and γ must be profiled without fits"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(scan_mod._Profiler, "__call__", no_fits)
+    res = scan_1d(model, data, "s_b", n_points=15)
+    two = scan_2d(model, data, ("s_s", "s_b"), n_points=(9, 7))
+    monkeypatch.undo()
+    assert res.interval[0] == pytest.approx(best.value("s_b") + lo, abs=2e-3)
+    assert res.interval[1] == pytest.approx(best.value("s_b") + hi, abs=2e-3)
+    pt = fit(model, data, fixed={"s_s": two.x_values[2], "s_b": two.y_values[5]})
+    ref = min(best.twice_nll, float(np.min(two.delta_twice_nll)) + best.twice_nll)
+    assert two.delta_twice_nll[2, 5] == pytest.approx(pt.twice_nll - ref, abs=2e-4)
+
+
+def test_normsys_model_falls_back_to_fits():
+    model, data = normsys_model(seed=6)
     res = scan_1d(model, data, "s_b", n_points=15)
     best = fit(model, data, minos=["s_b"])
     lo, hi = best.minos["s_b"]
     assert res.interval[0] == pytest.approx(best.value("s_b") + lo, abs=2e-3)
     assert res.interval[1] == pytest.approx(best.value("s_b") + hi, abs=2e-3)
+
+
+def test_scan_outside_bounds_is_an_error(simple):
+    model, data, *_ = simple
+    with pytest.raises(FitError, match="leaves its bounds"):
+        scan_1d(model, data, "s_s", bounds=(-1.0, 2.0))
+    with pytest.raises(FitError, match="leaves its bounds"):
+        scan_2d(model, data, ("s_s", "s_b"), y_values=np.linspace(1.0, 6.0, 5))

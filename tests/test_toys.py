@@ -17,7 +17,9 @@ from higgs_pyhf.workspace import build_workspace, model_and_data
 def report_like(scale: float = 1.0, seed: int = 7, **kw):
     edges = np.linspace(80, 250, 35)
     x = 0.5 * (edges[1:] + edges[:-1])
-    b = scale * (25 * np.exp(-0.5 * ((x - 91) / 3.5) ** 2) + 2.5 + 3.5 / (1 + np.exp(-(x - 185) / 4)))
+    b = scale * (
+        25 * np.exp(-0.5 * ((x - 91) / 3.5) ** 2) + 2.5 + 3.5 / (1 + np.exp(-(x - 185) / 4))
+    )
     s = scale * 8 * np.diff(stats.norm.cdf(edges, 125, 2))
     d = np.random.default_rng(seed).poisson(1.4 * s + 1.3 * b)
     return build_workspace(s, b, d, signal_sumw2=0.01 * s, background_sumw2=0.01 * b, **kw)
@@ -41,12 +43,12 @@ def pyhf_minuit():
 def test_sampling_seed_blocks_and_global_state(report_model):
     model, _ = report_model
     pars = model.config.suggested_init()
-    state = np.random.get_state()[1].copy()
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 - checking the legacy global RNG is untouched
     a = T.sample_toys(model, pars, ntoys=2500, seed=11)
     b = T.sample_toys(model, pars, ntoys=1200, seed=11)
     assert np.array_equal(a[:1200], b)
     assert not np.array_equal(a, T.sample_toys(model, pars, ntoys=2500, seed=12))
-    assert np.array_equal(np.random.get_state()[1], state)
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
     mean = model.expected_actualdata(pars)
     # Poisson moments within 5 sigma of the MC error
     np.testing.assert_allclose(a.mean(0), mean, atol=5 * np.sqrt(mean.max() / a.shape[0]))
@@ -55,7 +57,9 @@ def test_sampling_seed_blocks_and_global_state(report_model):
     small = build_workspace([0.1, 0.1], [0.2, 0.3], [0, 1])
     m2, _ = model_and_data(small)
     keep = T.sample_toys(m2, m2.config.suggested_init(), ntoys=500, seed=0, sampling="gaussian")
-    clip = T.sample_toys(m2, m2.config.suggested_init(), ntoys=500, seed=0, sampling="gaussian", negative="clip")
+    clip = T.sample_toys(
+        m2, m2.config.suggested_init(), ntoys=500, seed=0, sampling="gaussian", negative="clip"
+    )
     assert (keep < 0).any()
     assert np.array_equal(clip, np.maximum(keep, 0))
 
@@ -75,11 +79,15 @@ def test_aux_sampling_gaussian_width():
 
 
 def test_grid_statistic_matches_chi2grid(report_model):
-    model, data = report_model
+    model, _data = report_model
     lm = linear_model(model)
     n = T.sample_toys(model, model.config.suggested_init(), ntoys=7, seed=3)[:, :34]
     grid = np.array([[1.2, 0.5], [1.3, 1.4], [1.5, 2.7]])
-    for stat, ref in (("pearson", pearson_chi2), ("neyman", neyman_chi2), ("likelihood", poisson_chi2)):
+    for stat, ref in (
+        ("pearson", pearson_chi2),
+        ("neyman", neyman_chi2),
+        ("likelihood", poisson_chi2),
+    ):
         got = grid_statistic(lm, n, grid, stat)
         want = ref(n[:, None, :], lm.expected(grid)[None, :, :])
         np.testing.assert_allclose(got, want, rtol=1e-10)
@@ -93,7 +101,9 @@ def _scipy_min(func, n, lm):
         return float(func(n, nu)) if np.all(nu > 0) else 1e300
 
     opts = {"xatol": 1e-11, "fatol": 1e-13, "maxiter": 20_000}
-    return optimize.minimize(fun, np.ones(len(lm.par_names)), method="Nelder-Mead", bounds=lm.bounds, options=opts)
+    return optimize.minimize(
+        fun, np.ones(len(lm.par_names)), method="Nelder-Mead", bounds=lm.bounds, options=opts
+    )
 
 
 @settings(
@@ -108,7 +118,9 @@ def test_batched_equals_pyhf_fits(pyhf_minuit, seed, nbins, mc_stat):
     rng = np.random.default_rng(seed)
     s = rng.uniform(0.5, 15, nbins)
     b = rng.uniform(2, 40, nbins)
-    spec = build_workspace(s, b, np.round(s + b), signal_sumw2=0.02 * s, background_sumw2=0.01 * b, mc_stat=mc_stat)
+    spec = build_workspace(
+        s, b, np.round(s + b), signal_sumw2=0.02 * s, background_sumw2=0.01 * b, mc_stat=mc_stat
+    )
     model, _ = model_and_data(spec)
     lm = linear_model(model)
     assert lm is not None
@@ -170,10 +182,18 @@ def test_chunking_and_workers_identical(report_model):
 def test_localcluster_identical(report_model):
     distributed = pytest.importorskip("distributed")
     model, data = report_model
-    kw = {"ntoys": 2300, "seed": 5, "block_size": 500, "statistic": "pearson", "minimization": "grid"}
+    kw = {
+        "ntoys": 2300,
+        "seed": 5,
+        "block_size": 500,
+        "statistic": "pearson",
+        "minimization": "grid",
+    }
     ref = T.coverage_toys(model, data, **kw).to_json()
     four = T.coverage_toys(model, data, workers=4, **kw).to_json()
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
         dask = T.coverage_toys(model, data, scheduler=cluster.scheduler_address, **kw).to_json()
     assert four == ref
     assert dask == ref
@@ -182,7 +202,9 @@ def test_localcluster_identical(report_model):
 @pytest.mark.slow
 def test_wilks_two_normfactors_high_counts():
     model, data = model_and_data(report_like(scale=50.0))
-    r = T.coverage_toys(model, data, ntoys=20_000, seed=2026, sampling="poisson", statistic="likelihood")
+    r = T.coverage_toys(
+        model, data, ntoys=20_000, seed=2026, sampling="poisson", statistic="likelihood"
+    )
     lo, hi = r.critical_value_band
     half = (hi - lo) / 2
     expected = stats.chi2.ppf(T.CONFIDENCE_68, 2)
@@ -195,7 +217,7 @@ def test_wilks_two_normfactors_high_counts():
 
 def test_coverage_table_pins_the_pearson_bias(report_model):
     model, data = report_model
-    tab = T.coverage_table(model, data, ntoys=4000, seed=1)
+    tab = T.coverage_table(model, data, ntoys=2000, seed=1)
     rows = {r["label"]: r for r in tab.rows}
     report = rows["report (gaussian, pearson, grid)"]["critical_value"]
     textbook = rows["textbook (poisson, likelihood, continuous)"]["critical_value"]
@@ -224,7 +246,7 @@ def test_gof_fixed_and_refit(report_model):
 
 
 def test_pyhf_fallback_counts_and_agrees(report_model):
-    model, data = report_model
+    model, _data = report_model
     spec = report_like(lumi_uncertainty=0.02)
     m2, d2 = model_and_data(spec)
     assert linear_model(m2) is None
@@ -232,6 +254,11 @@ def test_pyhf_fallback_counts_and_agrees(report_model):
     assert r.n_failed == 0
     assert r.settings["batched"] is False
     assert r.parameters == ("s_s",)
+    g = T.gof_toys(
+        m2, d2, ntoys=10, seed=3, spec=spec, statistic="likelihood", mode="refit", block_size=10
+    )
+    assert g.ndof == 34 - 2  # lumi is constrained: only s_s and s_b count
+    assert g.n_failed == 0
     # per-toy pyhf path equals the batched path on a normfactor model
     engine = T._engine(model)
     slow = engine._replace(lm=None, spec=report_like(), names=tuple(T._labels(model)))
@@ -269,3 +296,21 @@ def test_bad_options(report_model):
         T.coverage_toys(model, data, ntoys=1000, sampling="gaussian", statistic="likelihood")
     with pytest.raises(FitError, match="grid"):
         T.coverage_toys(model, data, ntoys=10, minimization="grid", parameters=["s_s"])
+
+
+def test_plots_draw_on_given_axes(report_model):
+    import matplotlib.figure
+
+    from higgs_pyhf.plotting.toys import plot_coverage, plot_gof
+
+    model, data = report_model
+    cov = T.coverage_toys(model, data, ntoys=500, seed=1)
+    fig = matplotlib.figure.Figure()
+    ax = fig.add_subplot()
+    assert plot_coverage(cov, ax=ax) is fig
+    assert any("2.30" in t.get_text() for t in ax.get_legend().get_texts())
+    gof = T.gof_toys(model, data, ntoys=300, seed=1)
+    new = plot_gof(gof, generated_label=True)
+    assert new is not fig
+    assert any("not ATLAS data" in t.get_text() for t in new.texts)
+    assert T.CoverageResult.from_json(cov.to_json()).to_json() == cov.to_json()

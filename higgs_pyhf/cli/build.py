@@ -24,6 +24,9 @@ from ._common import emit_json, output_option, progress_bar, scheduler_options
 
 __all__ = ["COMMANDS"]
 
+#: Note written into histogram files made from generated input.
+GENERATED_TITLE = "GENERATED input, not ATLAS data"
+
 log = logging.getLogger(__name__)
 
 
@@ -165,8 +168,9 @@ def make_inputs_cmd(
     emit_json(
         {
             "directory": str(out.directory),
-            "files": sorted(str(Path(f)) for f in out.files),
+            "files": {name: [str(p) for p in paths] for name, paths in out.files.items()},
             "generated": True,
+            "scale": scale,
             "seed": out.seed,
         }
     )
@@ -216,7 +220,7 @@ def build_histograms_cmd(
             )
     finally:
         bar.close()
-    save_histograms(hs.histograms, output)
+    save_histograms(hs.histograms, output, title=GENERATED_TITLE if generated else None)
     emit_json(
         {
             "output": str(output),

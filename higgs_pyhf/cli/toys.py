@@ -18,7 +18,10 @@ log = logging.getLogger(__name__)
 
 def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
-        "--figdir", type=click.Path(file_okay=False), default=None, help="Write the figures to this directory."
+        "--figdir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Write the figures to this directory.",
     )(func)
     func = click.option(
         "--generated-label/--no-generated-label",
@@ -35,9 +38,15 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Sample the auxiliary data of constrained parameters, or keep them fixed.",
     )(func)
     func = click.option(
-        "--block-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Toys per seeding block."
+        "--block-size",
+        type=click.IntRange(min=1),
+        default=1000,
+        show_default=True,
+        help="Toys per seeding block.",
     )(func)
-    func = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the toys.")(func)
+    func = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the toys.")(
+        func
+    )
     return click.argument("workspace", type=click.Path(exists=True, dir_okay=False))(func)
 
 
@@ -91,7 +100,9 @@ def toys() -> None:
 @toys.command("gof")
 @_common_options
 @_sampling_options
-@click.option("--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of toys.")
+@click.option(
+    "--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of toys."
+)
 @click.option(
     "--statistic",
     type=click.Choice(["pearson", "neyman", "likelihood"]),
@@ -152,7 +163,9 @@ def gof_cmd(
 @toys.command("coverage")
 @_common_options
 @_sampling_options
-@click.option("--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of toys.")
+@click.option(
+    "--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of toys."
+)
 @click.option(
     "--statistic",
     type=click.Choice(["likelihood", "pearson", "neyman"]),
@@ -206,18 +219,31 @@ def coverage_cmd(
         )
     from ..plotting.toys import plot_coverage
 
-    _figure(figdir, "toys_coverage.png", lambda: plot_coverage(res, generated_label=generated_label))
+    _figure(
+        figdir, "toys_coverage.png", lambda: plot_coverage(res, generated_label=generated_label)
+    )
     emit_json(res.to_json(), output)
 
 
 @toys.command("coverage-table")
 @click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
-@click.option("--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Toys per combination.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed shared by every combination.")
+@click.option(
+    "--ntoys",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Toys per combination.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed shared by every combination."
+)
 @scheduler_options
 @output_option()
 @click.option(
-    "--markdown", type=click.Path(dir_okay=False), default=None, help="Also write the table as Markdown to this file."
+    "--markdown",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the table as Markdown to this file.",
 )
 def coverage_table_cmd(
     workspace: str,
@@ -235,7 +261,13 @@ def coverage_table_cmd(
     model, data, _ = _load(workspace)
     with progress_bar(len(TABLE_ROWS) * _chunks(ntoys, 1000), "toys") as bar:
         res = coverage_table(
-            model, data, ntoys=ntoys, seed=seed, workers=workers, scheduler=scheduler, progress=bar.update
+            model,
+            data,
+            ntoys=ntoys,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            progress=bar.update,
         )
     if markdown is not None:
         write_text(markdown, res.to_markdown())
@@ -244,7 +276,13 @@ def coverage_table_cmd(
 
 @toys.command("hypotest")
 @_common_options
-@click.option("--ntoys", type=click.IntRange(min=1), default=5_000, show_default=True, help="Toys per ensemble.")
+@click.option(
+    "--ntoys",
+    type=click.IntRange(min=1),
+    default=5_000,
+    show_default=True,
+    help="Toys per ensemble.",
+)
 @click.option(
     "--sampling",
     type=click.Choice(["poisson", "gaussian"]),
@@ -252,8 +290,12 @@ def coverage_table_cmd(
     show_default=True,
     help="Poisson toys, or Gaussian (clipped at 0).",
 )
-@click.option("--poi-value", type=float, default=1.0, show_default=True, help="Tested POI value for CLs.")
-@click.option("--no-asymptotic", is_flag=True, default=False, help="Skip pyhf's asymptotic comparison.")
+@click.option(
+    "--poi-value", type=float, default=1.0, show_default=True, help="Tested POI value for CLs."
+)
+@click.option(
+    "--no-asymptotic", is_flag=True, default=False, help="Skip pyhf's asymptotic comparison."
+)
 def hypotest_cmd(
     workspace: str,
     seed: int,

@@ -85,7 +85,7 @@ class LinearModel(NamedTuple):
         return self.constant + th @ self.templates
 
     def full_parameters(self, theta: Any, gamma: Any = None) -> np.ndarray:
-        """pyhf parameter vector(s) for θ (..., k) and optional γ (..., nbins)."""
+        """Pyhf parameter vector(s) for θ (..., k) and optional γ (..., nbins)."""
         th = np.asarray(theta, dtype=float)
         out = np.broadcast_to(self.init, (*th.shape[:-1], self.init.size)).copy()
         out[..., list(self.par_index)] = th
@@ -191,7 +191,9 @@ def linear_model(model: Any) -> LinearModel | None:
     )
 
 
-def _profile_gamma(nu: np.ndarray, n: np.ndarray, aux: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _profile_gamma(
+    nu: np.ndarray, n: np.ndarray, aux: np.ndarray, sigma: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """γ̂ solving γ² + (νσ² − a)γ − nσ² = 0 (positive root) and dγ̂/dν; γ = 1 where σ = 0."""
     s2 = sigma**2
     has = s2 > 0
@@ -231,7 +233,7 @@ def evaluate(
         prediction is ≤ 0 with data in it; gamma (m, nbins) the profiled γ̂ or None.
     """
     n = observed
-    nu0 = theta @ lm.templates + lm.constant
+    nu0 = np.einsum("mk,kb->mb", theta, lm.templates) + lm.constant
     t = lm.templates
     gamma = None
     if lm.gamma_index is not None:
@@ -287,8 +289,10 @@ def evaluate(
     else:
         msg = f"unknown statistic {statistic!r}; expected one of {STATISTICS}"
         raise FitError(msg)
-    grad = w1 @ t.T
-    hess = np.einsum("mb,kb,jb->mkj", w2, t, t, optimize=False)
+    grad = np.einsum("mb,kb->mk", w1, t)
+    k = t.shape[0]
+    pairs = np.einsum("kb,jb->bkj", t, t).reshape(-1, k * k)
+    hess = np.einsum("mb,bq->mq", w2, pairs).reshape(-1, k, k)
     return value, grad, hess, gamma
 
 
@@ -317,8 +321,152 @@ def _solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
     if k == 2:
         a, b, c, d = h[:, 0, 0], h[:, 0, 1], h[:, 1, 0], h[:, 1, 1]
         det = a * d - b * c
-        return np.stack([(d * g[:, 0] - b * g[:, 1]) / det, (a * g[:, 1] - c * g[:, 0]) / det], axis=-1)
+        return np.stack(
+            [(d * g[:, 0] - b * g[:, 1]) / det, (a * g[:, 1] - c * g[:, 0]) / det], axis=-1
+        )
     return np.linalg.solve(h, g[..., None])[..., 0]
+
+
+class _Problem:
+    """Per-toy constants and fast value/derivative evaluations (einsum, no BLAS threads)."""
+
+    def __init__(
+        self, lm: LinearModel, n: np.ndarray, statistic: str, aux: np.ndarray | None
+    ) -> None:
+        if statistic not in STATISTICS:
+            msg = f"unknown statistic {statistic!r}; expected one of {STATISTICS}"
+            raise FitError(msg)
+        if lm.has_staterror and statistic != "likelihood":
+            msg = f"the {statistic} statistic is not defined with staterror; use statistic='likelihood'"
+            raise FitError(msg)
+        self.lm, self.n, self.statistic, self.aux = lm, n, statistic, aux
+        k = lm.templates.shape[0]
+        self.t = lm.templates
+        self.tsum = lm.templates.sum(axis=-1)
+        self.pairs = np.einsum("kb,jb->bkj", lm.templates, lm.templates).reshape(-1, k * k)
+        if statistic == "likelihood":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                nlogn = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0)), 0.0)
+            self.extra = nlogn.sum(axis=-1) - n.sum(axis=-1)
+        elif statistic == "pearson":
+            self.n2 = n * n
+            self.extra = -2.0 * n.sum(axis=-1)
+        else:
+            self.w = 1.0 / np.maximum(n, 1.0)
+
+    def nu(self, theta: np.ndarray) -> np.ndarray:
+        return np.einsum("mk,kb->mb", theta, self.t) + self.lm.constant  # type: ignore[no-any-return]
+
+    def value(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        lm, n = self.lm, self.n[idx]
+        if lm.has_staterror:
+            aux = None if self.aux is None else self.aux[idx]
+            return evaluate(lm, n, theta, "likelihood", aux, derivatives=False)[0]
+        nu = self.nu(theta)
+        if not (nu > 0).all():
+            return evaluate(lm, n, theta, self.statistic, None, derivatives=False)[0]
+        if self.statistic == "likelihood":
+            return 2.0 * (nu.sum(axis=-1) - np.einsum("mb,mb->m", n, np.log(nu)) + self.extra[idx])  # type: ignore[no-any-return]
+        if self.statistic == "pearson":
+            return np.einsum("mb,mb->m", self.n2[idx], 1.0 / nu) + self.extra[idx] + nu.sum(axis=-1)  # type: ignore[no-any-return]
+        r = n - nu
+        return np.einsum("mb,mb->m", self.w[idx], r * r)  # type: ignore[no-any-return]
+
+    def all(self, theta: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Value, gradient and Hessian from one evaluation of ν (one log, one division)."""
+        lm, n = self.lm, self.n[idx]
+        k = self.t.shape[0]
+        nu = None if lm.has_staterror else self.nu(theta)
+        if nu is None or not (nu > 0).all():
+            aux = None if self.aux is None else self.aux[idx]
+            v, g, h, _ = evaluate(lm, n, theta, self.statistic, aux)
+            assert g is not None
+            assert h is not None
+            return v, g, h
+        if self.statistic == "likelihood":
+            v = 2.0 * (nu.sum(axis=-1) - np.einsum("mb,mb->m", n, np.log(nu)) + self.extra[idx])
+            r = n / nu
+            g = 2.0 * (self.tsum - np.einsum("mb,kb->mk", r, self.t))
+            r /= nu
+            r *= 2.0
+        elif self.statistic == "pearson":
+            inv = 1.0 / nu
+            n2 = self.n2[idx]
+            v = np.einsum("mb,mb->m", n2, inv) + self.extra[idx] + nu.sum(axis=-1)
+            r = n2 * inv
+            r *= inv
+            g = self.tsum - np.einsum("mb,kb->mk", r, self.t)
+            r *= inv
+            r *= 2.0
+        else:
+            w = self.w[idx]
+            res = n - nu
+            wr = w * res
+            v = np.einsum("mb,mb->m", wr, res)
+            g = -2.0 * np.einsum("mb,kb->mk", wr, self.t)
+            r = 2.0 * w
+        h = np.einsum("mb,bq->mq", r, self.pairs).reshape(-1, k, k)
+        return v, g, h
+
+    def derivatives(self, theta: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        g, h, _ = self.checked_derivatives(theta, idx)
+        return g, h
+
+    def checked_derivatives(
+        self, theta: np.ndarray, idx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gradient, Hessian, and whether every bin prediction is positive (derivatives valid)."""
+        lm, n = self.lm, self.n[idx]
+        k = self.t.shape[0]
+        nu = self.nu(theta)
+        pos = nu > 0
+        valid: np.ndarray = (
+            np.ones(n.shape[0], dtype=bool)
+            if self.statistic == "neyman"
+            else np.asarray(pos.all(axis=-1))
+        )
+        if lm.has_staterror:
+            aux = None if self.aux is None else self.aux[idx]
+            _, g, h, _ = evaluate(lm, n, theta, "likelihood", aux)
+            assert g is not None
+            assert h is not None
+            return g, h, valid
+        safe = nu if valid.all() else np.where(pos, nu, 1.0)
+        if self.statistic == "likelihood":
+            r = n / safe
+            g = 2.0 * (self.tsum - np.einsum("mb,kb->mk", r, self.t))
+            w2 = 2.0 * r / safe
+        elif self.statistic == "pearson":
+            r = n / safe
+            r *= r
+            g = self.tsum - np.einsum("mb,kb->mk", r, self.t)
+            w2 = 2.0 * r / safe
+        else:
+            w = self.w[idx]
+            g = -2.0 * np.einsum("mb,kb->mk", w * (n - nu), self.t)
+            w2 = 2.0 * w
+        h = np.einsum("mb,bq->mq", w2, self.pairs).reshape(-1, k, k)
+        return g, h, valid
+
+
+def _least_squares_start(
+    lm: LinearModel, n: np.ndarray, theta: np.ndarray, free: np.ndarray
+) -> np.ndarray:
+    """Starting values from the weighted linear least squares Σ (n − ν)²/max(n, 1) (one solve)."""
+    k = theta.shape[1]
+    w = 1.0 / np.maximum(n, 1.0)
+    fixed_part = np.einsum("mk,kb->mb", np.where(free, 0.0, theta), lm.templates)
+    y = n - lm.constant - fixed_part
+    pairs = np.einsum("kb,jb->bkj", lm.templates, lm.templates).reshape(-1, k * k)
+    h = np.einsum("mb,bq->mq", w, pairs).reshape(-1, k, k)
+    b = np.einsum("mb,kb->mk", w * y, lm.templates)
+    eye = np.eye(k)
+    h = h * (free[:, None] & free[None, :]) + eye * ~free[:, None]
+    b = np.where(free, b, theta)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        start = _solve(h, b)
+    good = np.all(np.isfinite(start), axis=-1)
+    return np.where(good[:, None], start, theta)
 
 
 def fit_batched(
@@ -329,10 +477,17 @@ def fit_batched(
     aux: Any = None,
     init: Any = None,
     fixed: dict[str, float] | None = None,
-    tol: float = 1e-12,
+    tol: float = 1e-6,
     max_iter: int = 200,
 ) -> BatchedFit:
     """Minimize ``statistic`` over the normfactors for every toy at once.
+
+    Projected Newton with an active set for the bounds; a step is accepted
+    without evaluating the statistic when the directional derivative at the
+    new point is still ≤ 0 (convexity then guarantees a decrease), otherwise
+    by Armijo backtracking; a toy stops when a full, unclipped Newton step is smaller
+    than ``tol`` (1 + |θ|) — Newton converges quadratically, so the error left
+    is of order ``tol``² — or when no decrease is possible any more.
 
     Args:
         lm: the linear model (:func:`linear_model`).
@@ -341,7 +496,7 @@ def fit_batched(
         aux: (m, nbins) auxiliary data per bin for staterror γ (default 1).
         init: (k,) or (m, k) starting values (default: pyhf's inits, clipped).
         fixed: normfactor name → value held constant (conditional fits).
-        tol: convergence tolerance on parameter steps, relative to 1 + |θ|.
+        tol: convergence tolerance on full Newton steps, relative to 1 + |θ|.
         max_iter: maximum Newton iterations.
 
     Returns:
@@ -353,6 +508,7 @@ def fit_batched(
         msg = "the Poisson likelihood needs non-negative pseudo-data; clip Gaussian toys (negative='clip')"
         raise FitError(msg)
     a = None if aux is None else np.atleast_2d(np.asarray(aux, dtype=float))
+    prob = _Problem(lm, n, statistic, a)
     lo, hi = lm.bounds[:, 0], lm.bounds[:, 1]
     theta = np.empty((m, k))
     theta[:] = lm.init[list(lm.par_index)] if init is None else np.asarray(init, dtype=float)
@@ -361,26 +517,23 @@ def fit_batched(
         j = lm.par_names.index(name)
         theta[:, j] = val
         free[j] = False
+    if init is None and free.any():
+        theta = _least_squares_start(lm, n, theta, free)
     theta[:, free] = np.clip(theta[:, free], lo[free], hi[free])
-    value = np.empty(m)
+    everyone = np.arange(m)
+    grad, hess, _ = prob.checked_derivatives(theta, everyone)
     converged = np.zeros(m, dtype=bool)
     iterations = np.zeros(m, dtype=int)
+    todo = everyone if free.any() else everyone[:0]
     if not free.any():
-        value[:] = evaluate(lm, n, theta, statistic, a, derivatives=False)[0]
         converged[:] = True
-        gamma = evaluate(lm, n, theta, statistic, a, derivatives=False)[3]
-        return BatchedFit(theta, value, gamma, converged, iterations)
     eye = np.eye(k)
-    todo = np.arange(m)
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1e3)
     for it in range(max_iter):
         if todo.size == 0:
             break
-        nt, th = n[todo], theta[todo]
-        at = None if a is None else a[todo]
-        f, g, h, _ = evaluate(lm, nt, th, statistic, at)
-        assert g is not None
-        assert h is not None
-        active = ((th <= lo + 1e-14) & (g > 0)) | ((th >= hi - 1e-14) & (g < 0)) | ~free
+        th, g, h = theta[todo], grad[todo], hess[todo]
+        active = ((th <= lo) & (g > 0)) | ((th >= hi) & (g < 0)) | ~free
         keep = ~active
         hr = h * (keep[:, :, None] & keep[:, None, :]) + eye * active[:, :, None]
         ridge = 1e-12 * np.maximum(np.abs(np.einsum("mii->m", hr)), 1e-300)
@@ -389,36 +542,61 @@ def fit_batched(
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             step = -_solve(hr, gr)
         singular = ~np.all(np.isfinite(step), axis=-1)
-        if singular.any():  # flat directions (e.g. no events): a long gradient step, cut by bounds/line search
-            span = np.where(np.isfinite(hi - lo), hi - lo, 1e3)
+        if (
+            singular.any()
+        ):  # flat directions (e.g. no events): a long gradient step, cut by bounds/line search
             step[singular] = -np.sign(gr[singular]) * span
-        alpha = np.ones(todo.size)
         new = np.clip(th + step, lo, hi)
-        fnew = evaluate(lm, nt, new, statistic, at, derivatives=False)[0]
-        for _ in range(60):
-            ok = fnew <= f + 1e-4 * np.sum(g * (new - th), axis=-1) + 1e-13 * np.abs(f)
-            if ok.all():
-                break
-            redo = np.flatnonzero(~ok)
-            alpha[redo] *= 0.5
-            cand = np.clip(th[redo] + alpha[redo, None] * step[redo], lo, hi)
-            new[redo] = cand
-            fnew[redo] = evaluate(
-                lm, nt[redo], cand, statistic, None if at is None else at[redo], derivatives=False
-            )[0]
-        ok = fnew <= f + 1e-13 * np.abs(f)
-        new = np.where(ok[:, None], new, th)
-        fnew = np.where(ok, fnew, f)
+        tiny = np.all(np.abs(step) <= tol * (1.0 + np.abs(th)), axis=-1) & np.all(
+            new == th + step, axis=-1
+        )
+        gnew, hnew, valid = prob.checked_derivatives(new, todo)
+        # convexity: f(new) <= f(old) + g(new)·(new - old), so g(new)·d <= 0 proves a decrease
+        # without evaluating f (no logarithms); only the other toys take the Armijo line search
+        ok = valid & (np.sum(gnew * (new - th), axis=-1) <= 0) & np.all(np.isfinite(gnew), axis=-1)
+        searched = np.flatnonzero(~ok)
+        if searched.size:
+            sub = todo[searched]
+            ths, steps, gs = th[searched], step[searched], g[searched]
+            f = prob.value(ths, sub)
+            cand = new[searched]
+            fnew = prob.value(cand, sub)
+            alpha = np.ones(searched.size)
+            for _ in range(60):
+                acc = fnew <= f + 1e-4 * np.sum(gs * (cand - ths), axis=-1) + 1e-13 * np.abs(f)
+                if acc.all():
+                    break
+                redo = np.flatnonzero(~acc)
+                alpha[redo] *= 0.5
+                cand[redo] = np.clip(ths[redo] + alpha[redo, None] * steps[redo], lo, hi)
+                fnew[redo] = prob.value(cand[redo], sub[redo])
+            acc = fnew <= f + 1e-13 * np.abs(f)
+            cand = np.where(acc[:, None], cand, ths)
+            new[searched] = cand
+            tiny[searched] = False
+            ok[searched] = acc
+            stuck = np.zeros(todo.size, dtype=bool)
+            stuck[searched] = ~acc | (f - fnew <= 1e-12 * (1 + np.abs(f)))
+            if acc.any():
+                gs_new, hs_new = prob.derivatives(cand, sub)
+                gnew[searched], hnew[searched] = gs_new, hs_new
+        else:
+            stuck = np.zeros(todo.size, dtype=bool)
         theta[todo] = new
-        value[todo] = fnew
+        grad[todo] = np.where(ok[:, None], gnew, g)
+        hess[todo] = np.where(ok[:, None, None], hnew, h)
         iterations[todo] = it + 1
-        small = np.all(np.abs(new - th) <= tol * (1.0 + np.abs(th)), axis=-1)
+        moved = np.abs(new - th)
+        small = tiny | np.all(moved <= 1e-3 * tol * (1.0 + np.abs(th)), axis=-1)
         done = small | ~ok
-        converged[todo[done]] = small[done] | (f[done] - fnew[done] <= 1e-12 * (1 + np.abs(f[done])))
+        converged[todo[done]] = small[done] | stuck[done]
         todo = todo[~done]
+    value = prob.value(theta, everyone)
     gamma = evaluate(lm, n, theta, statistic, a, derivatives=False)[3] if lm.has_staterror else None
     if todo.size:
-        log.warning("%d of %d batched fits did not converge in %d iterations", todo.size, m, max_iter)
+        log.warning(
+            "%d of %d batched fits did not converge in %d iterations", todo.size, m, max_iter
+        )
     return BatchedFit(theta, value, gamma, converged, iterations)
 
 
@@ -456,7 +634,9 @@ def grid_statistic(lm: LinearModel, observed: Any, grid: Any, statistic: str) ->
             raise FitError(msg)
         with np.errstate(divide="ignore", invalid="ignore"):
             nlogn = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0)), 0.0).sum(axis=-1)
-        out = 2.0 * (nu.sum(axis=-1)[None, :] - n.sum(axis=-1)[:, None] + nlogn[:, None] - n @ np.log(safe).T)
+        out = 2.0 * (
+            nu.sum(axis=-1)[None, :] - n.sum(axis=-1)[:, None] + nlogn[:, None] - n @ np.log(safe).T
+        )
         badpts = ~pos
         if badpts.any():
             hit = (n > 0).astype(float) @ badpts.T.astype(float)

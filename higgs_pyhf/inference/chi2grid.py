@@ -390,6 +390,10 @@ def grid_scan_1d(
     chi2 = _statistic(statistic)(obs, pred)
     ibest = int(np.argmin(chi2))  # first minimum, as the loop's strict `<`
     best = float(vals[ibest])
+    if ibest in (0, vals.size - 1):
+        log.warning(
+            "the best %s grid point %g is at the edge of the grid: widen the grid", parameter, best
+        )
     delta = chi2 - chi2[ibest]
     coeffs = np.polyfit(vals, delta, 2)
     crit = (np.poly1d(coeffs) - level).roots
@@ -518,7 +522,9 @@ def grid_scan_2d(
     }
     errors = {k: (abs(best[k] - lo), abs(best[k] - hi)) for k, (lo, hi) in slices.items()}
     if inside[[0, -1], :].any() or inside[:, [0, -1]].any():
-        log.warning("the Δχ² ≤ %g region reaches the edge of the grid: intervals are truncated", level)
+        log.warning(
+            "the Δχ² ≤ %g region reaches the edge of the grid: intervals are truncated", level
+        )
     nbins = np.asarray(data).size
     scan = Scan2DResult(
         parameters=("s_s", "s_b"),
@@ -814,38 +820,56 @@ def _projected_newton(prob: _Problem, x0: np.ndarray, lo: np.ndarray, hi: np.nda
 
     Newton steps on the parameters not held by an active bound (at a bound
     with the gradient pointing outwards), projected onto the box, with an
-    Armijo backtracking line search; a gradient step where the free Hessian
-    is not positive definite. Stops when a step no longer changes θ.
+    Armijo backtracking line search; where the Newton step fails (singular
+    or ill-conditioned Hessian, e.g. Pearson with many empty bins) a
+    projected steepest-descent step is tried. Stops when neither decreases
+    the function any more.
     """
+    width = hi - lo
     theta = np.clip(np.asarray(x0, dtype=float), lo, hi)
     f = prob.value(theta)
-    for _ in range(200):
+
+    def line_search(
+        direction: np.ndarray, g: np.ndarray, t: float
+    ) -> tuple[np.ndarray, float] | None:
+        t = min(t, float(np.min(width[direction != 0] / np.abs(direction[direction != 0]))))
+        for _ in range(60):
+            new = np.clip(theta + t * direction, lo, hi)
+            f_new = prob.value(new)
+            if f_new <= f + 1e-4 * float(g @ (new - theta)) and np.any(new != theta):
+                return new, f_new
+            t *= 0.5
+        return None
+
+    for _ in range(500):
         g, h = prob.grad_hess(theta)
-        active = ((theta <= lo) & (g > 0)) | ((theta >= hi) & (g < 0))
-        free = ~active
+        free = ~(((theta <= lo) & (g > 0)) | ((theta >= hi) & (g < 0)))
         if not free.any():
             break
         gf, hf = g[free], h[np.ix_(free, free)]
-        direction = np.zeros_like(theta)
+        candidates = []
         try:
             step = -np.linalg.solve(hf, gf)
-            if not gf @ step < 0:
-                raise np.linalg.LinAlgError
+            if gf @ step < 0 and np.all(np.isfinite(step)):
+                if -(gf @ step) < 1e-13 * max(1.0, abs(f)):
+                    break  # Newton decrement at rounding level: converged
+                candidates.append((step, 1.0))
         except np.linalg.LinAlgError:
-            step = -gf / max(float(np.max(np.abs(np.diag(hf)))), float(np.max(np.abs(gf))), 1e-12)
-        direction[free] = step
-        t = 1.0
-        while t > 1e-14:
-            new = np.clip(theta + t * direction, lo, hi)
-            f_new = prob.value(new)
-            if f_new <= f + 1e-4 * float(g @ (new - theta)):
+            pass
+        if np.any(gf != 0):
+            candidates.append((-gf, np.inf))
+        found = None
+        for step, t0 in candidates:
+            direction = np.zeros_like(theta)
+            direction[free] = step
+            found = line_search(direction, g, t0)
+            if found is not None:
                 break
-            t *= 0.5
-        else:
+        if found is None:
             break  # no decrease possible at machine precision: at the minimum
-        moved = np.max(np.abs(new - theta) / np.maximum(np.abs(theta), 1e-3))
-        theta, f = new, f_new
-        if moved < 1e-15:
+        decrease = f - found[1]
+        theta, f = found
+        if decrease <= 1e-15 * max(1.0, abs(f)):
             break
     return theta
 

@@ -74,7 +74,9 @@ def fit(
     Returns:
         The fit result; ``twice_nll`` is pyhf's −2lnL at the minimum, Hesse
         errors and correlations are 0 for fixed parameters, Minos errors are
-        signed (lower ≤ 0 ≤ upper).
+        signed (lower ≤ 0 ≤ upper). Minuit computes Hesse errors in
+        bound-transformed coordinates: for a parameter within ~2σ of a bound
+        they can be off by ~1%; Minos (or :func:`~.scan.scan_1d`) is exact.
 
     Raises:
         FitError: on unknown parameter names, bad bounds, or a failed minimization.

@@ -12,9 +12,10 @@ the grid spacing; ``nan`` where the curve does not cross inside the range.
 
 Fits are avoided wherever the model allows: when the prediction is linear in
 the normfactors and every other free parameter is a staterror γ scaling one
-whole bin, −2lnL = 2Σ(γν − n ln γν) + Σ(a − γ)²/σ² + const is evaluated as
-one array expression (identical to pyhf's ``twice_nll``) with each γ profiled
-in closed form. A 2D grid of the two normfactors is then a single
+whole bin or a ``lumi`` factor L, −2lnL = 2Σ(Lγν − n ln Lγν) + Σ(a − γ)²/σ²
++ (a_L − L)²/σ_L² + const is evaluated as array expressions (identical to
+pyhf's ``twice_nll``) with each γ profiled in closed form and L by a
+vectorized golden-section search. A 2D grid of the two normfactors is then a single
 (nx, ny, nbins) operation; a 1D profile minimizes over the one other
 normfactor with a vectorized golden-section search. Conditional scans are
 vectorized whenever the prediction is linear in the scanned parameters.
@@ -38,7 +39,7 @@ import pyhf
 import scipy.optimize
 
 from ..errors import FitError
-from ._model import free_labels, label_index, labels, normfactor_structure, pyhf_state
+from ._model import free_labels, golden_min, label_index, labels, normfactor_structure, pyhf_state
 from .fit import fit
 from .results import FitResult, Scan1DResult, Scan2DResult
 
@@ -100,6 +101,13 @@ def _grid(
     return vals
 
 
+def _check_in_bounds(model: pyhf.pdf.Model, i: int, name: str, vals: np.ndarray) -> None:
+    lo, hi = model.config.suggested_bounds()[i]
+    if vals[0] < lo or vals[-1] > hi:
+        msg = f"scan of {name} over [{vals[0]}, {vals[-1]}] leaves its bounds [{lo}, {hi}]"
+        raise FitError(msg)
+
+
 def crossings(
     values: np.ndarray, delta: np.ndarray, bestfit: float, level: float
 ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
@@ -124,18 +132,59 @@ def crossings(
     return left, right
 
 
+def _refine_vectorized(
+    fvec: Callable[[np.ndarray], np.ndarray],
+    brackets: list[tuple[float, float]],
+    level: float,
+    rounds: int = 2,
+    points: int = 65,
+) -> list[float]:
+    """Crossings of ``fvec = level``, one per bracket, by subdividing all brackets in one call per round.
+
+    Each round evaluates ``points`` values per bracket and keeps the sub-bracket
+    with the sign change; the result is the linear interpolation in the last one
+    (``nan`` if a bracket shows no sign change).
+    """
+    br = [list(b) for b in brackets]
+    out = [math.nan] * len(br)
+    ok = [True] * len(br)
+    for _ in range(rounds):
+        xs = np.concatenate([np.linspace(a, b, points) for a, b in br])
+        ys = (fvec(xs) - level).reshape(len(br), points)
+        xs = xs.reshape(len(br), points)
+        for m, (x, y) in enumerate(zip(xs, ys, strict=True)):
+            change = np.flatnonzero(np.signbit(y[:-1]) != np.signbit(y[1:]))
+            if not ok[m] or change.size == 0:
+                ok[m] = False
+                continue
+            k = int(change[0])
+            br[m] = [float(x[k]), float(x[k + 1])]
+            out[m] = float(x[k] + (0.0 - y[k]) / (y[k + 1] - y[k]) * (x[k + 1] - x[k]))
+    return [o if good else math.nan for o, good in zip(out, ok, strict=True)]
+
+
 def _interval(
     func: Callable[[float], float],
     values: np.ndarray,
     delta: np.ndarray,
     bestfit: float,
     level: float,
+    fvec: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[float, float]:
     left, right = crossings(values, delta, bestfit, level)
+    found = [b for b in (left, right) if b is not None]
+    refined = (
+        dict(zip(found, _refine_vectorized(fvec, found, level), strict=True))
+        if fvec and found
+        else {}
+    )
     out = []
     for bracket in (left, right):
         if bracket is None:
             out.append(math.nan)
+            continue
+        if np.isfinite(refined.get(bracket, math.nan)):
+            out.append(refined[bracket])
             continue
         a, b = bracket
         fa, fb = func(a) - level, func(b) - level
@@ -203,26 +252,6 @@ def _clip_init(model: pyhf.pdf.Model, init: dict[str, float]) -> dict[str, float
     return out
 
 
-def _golden_min(
-    f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, m: int, iters: int = 90
-) -> np.ndarray:
-    """Vectorized golden-section minimization of m unimodal functions on [lo, hi]; returns the minima."""
-    g = (math.sqrt(5.0) - 1.0) / 2.0
-    a, b = np.full(m, lo), np.full(m, hi)
-    c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = f(c), f(d)
-    for _ in range(iters):
-        left = fc < fd
-        a = np.where(left, a, c)
-        b = np.where(left, d, b)
-        c_new = np.where(left, b - g * (b - a), d)
-        d_new = np.where(left, c, a + g * (b - a))
-        f_new = f(np.where(left, c_new, d_new))
-        fc, fd = np.where(left, f_new, fd), np.where(left, fc, f_new)
-        c, d = c_new, d_new
-    return np.minimum(np.minimum(fc, fd), np.minimum(f(np.full(m, lo)), f(np.full(m, hi))))
-
-
 def _linear_profile_1d(
     model: pyhf.pdf.Model, data: np.ndarray, parameter: str, best: FitResult
 ) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -255,7 +284,7 @@ def _linear_profile_1d(
         def f(q: np.ndarray) -> np.ndarray:
             return st.twice_nll(np.stack([vals, q], axis=-1), n)
 
-        return _golden_min(f, lo, hi, vals.size)
+        return golden_min(f, lo, hi, vals.size)
 
     return profile
 
@@ -300,6 +329,7 @@ def scan_1d(
         lambda n: _default_values(best, model, i, n),
         f"scan of {parameter}",
     )
+    _check_in_bounds(model, i, parameter, vals)
     fast = _linear_profile_1d(model, obs, parameter, best) if kind == "profile" else None
     if fast is not None:
         log.info(
@@ -314,6 +344,7 @@ def scan_1d(
             nll - ref,
             float(best.bestfit[i]),
             level,
+            fvec=lambda v: fast(v) - ref,
         )
         return Scan1DResult(
             parameter=parameter,
@@ -453,6 +484,8 @@ def scan_2d(
         lambda n: _default_values(best, model, iy, n),
         f"scan of {py}",
     )
+    _check_in_bounds(model, ix, px, xs)
+    _check_in_bounds(model, iy, py, ys)
     structure = normfactor_structure(
         model, obs, [px, py], best.bestfit, require_only_free=prof.profile
     )
@@ -462,6 +495,14 @@ def scan_2d(
         log.info("2D %s scan of %s, %s: vectorized over %d points", kind, px, py, nll.size)
     else:
         nll = np.empty((xs.size, ys.size))
+        if prof.profile and nll.size > 2000:
+            log.warning(
+                "2D profile scan of %s, %s needs one pyhf fit per point (%d points); this is slow, "
+                "consider fewer points",
+                px,
+                py,
+                nll.size,
+            )
         log.info("2D %s scan of %s, %s: %d point-by-point evaluations", kind, px, py, nll.size)
         prev = best.bestfit
         for a in range(xs.size):

@@ -88,6 +88,9 @@ class StackTemplates(NamedTuple):
         lumi_fb: integrated luminosity in fb⁻¹ (None when unknown).
         edges_known: False when ``edges`` are bin indices.
         xlabel: axis label of the observable.
+        data_label: legend entry of the data: ``Pseudo-data (generated)``,
+            ``ATLAS Open Data`` (a provenance file says it is not generated)
+            or ``Data`` (origin not recorded).
     """
 
     edges: np.ndarray
@@ -98,6 +101,7 @@ class StackTemplates(NamedTuple):
     lumi_fb: float | None
     edges_known: bool = True
     xlabel: str = r"$m_{4\ell}$ [GeV]"
+    data_label: str = "Data"
 
 
 def _edges_from_provenance(prov: dict[str, Any], nbins: int) -> np.ndarray | None:
@@ -200,20 +204,24 @@ def templates_from_workspace(
                 nbins,
             )
             edges = np.arange(nbins + 1, dtype=float)
-    config = prov.get("config") if isinstance(prov.get("config"), dict) else {}
+    raw_config = prov.get("config")
+    config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
     lumi = prov.get("lumi_fb", config.get("lumi_fb"))
     xlabel = config.get("observable_label") or r"$m_{4\ell}$ [GeV]"
     if not edges_known:
         xlabel = "bin index"
+    generated = _is_generated(spec, prov)
+    data_label = "Pseudo-data (generated)" if generated else "ATLAS Open Data" if prov else "Data"
     return StackTemplates(
         edges=edges,
         signal=samples[signal_sample],
         background=samples[background_sample],
         data=data,
-        generated=_is_generated(spec, prov),
+        generated=generated,
         lumi_fb=float(lumi) if lumi is not None else 10.0,
         edges_known=edges_known,
         xlabel=str(xlabel),
+        data_label=data_label,
     )
 
 
@@ -364,7 +372,8 @@ def plot_stacked(
         raise ValueError(msg)
     widths = np.diff(edges)
     if ylabel is None:
-        ylabel = f"Events / {widths[0]:g} GeV" if np.allclose(widths, widths[0]) else "Events / bin"
+        uniform = np.allclose(widths, widths[0]) and "GeV" in xlabel
+        ylabel = f"Events / {widths[0]:g} GeV" if uniform else "Events / bin"
     if data_label is None:
         data_label = "Pseudo-data (generated)" if generated else "ATLAS Open Data"
     with style_context():
@@ -398,9 +407,14 @@ def plot_stacked(
             capsize=0,
             label=data_label,
         )
-        top = float(max(np.max(high), np.max(bkg + sig)))
+        content = np.maximum(high, bkg + sig)
+        top = float(np.max(content))
+        # the labels and the legend fill the upper ~45% of the right half: keep the
+        # content there below them (the m4l Z peak sits on the left)
+        right = centers > edges[0] + 0.55 * (edges[-1] - edges[0])
+        top_right = float(np.max(content[right])) if np.any(right) else 0.0
         ax.set_xlim(edges[0], edges[-1])
-        ax.set_ylim(0, 1.45 * top)
+        ax.set_ylim(0, max(1.3 * top, top_right / 0.52))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         lines = [r"$H \rightarrow ZZ^* \rightarrow 4\ell$"]
@@ -443,6 +457,7 @@ def plot_postfit(
     signal_par: str = "s_s",
     background_par: str = "s_b",
     xlabel: str = r"$m_{4\ell}$ [GeV]",
+    data_label: str | None = None,
 ) -> matplotlib.figure.Figure:
     """The stack scaled to the best fit of ``fit`` (report figure 2.2b).
 
@@ -473,6 +488,7 @@ def plot_postfit(
         generated=generated,
         lumi_fb=lumi_fb,
         xlabel=xlabel,
+        data_label=data_label,
     )
 
 
@@ -700,7 +716,7 @@ def plot_scan_2d(
             cmap="viridis",
             vmin=0,
             vmax=clip,
-            shading="auto",
+            shading="gouraud",
             rasterized=True,
         )
         cbar = fig.colorbar(mesh, ax=ax, pad=0.02)

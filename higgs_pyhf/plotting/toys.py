@@ -35,7 +35,16 @@ def _new_axes(ax: Axes | None) -> tuple[matplotlib.figure.Figure, Axes]:
 
 def _caption(fig: matplotlib.figure.Figure, generated: bool) -> None:
     if generated:
-        fig.text(0.01, 0.005, GENERATED_LABEL, fontsize=9, color="0.35", style="italic", ha="left", va="bottom")
+        fig.text(
+            0.01,
+            0.005,
+            GENERATED_LABEL,
+            fontsize=9,
+            color="0.35",
+            style="italic",
+            ha="left",
+            va="bottom",
+        )
 
 
 def plot_gof(
@@ -59,21 +68,41 @@ def plot_gof(
     with style_context():
         fig, ax = _new_axes(ax)
         vals = np.asarray(result.toy_values, dtype=float)
-        hi = max(float(np.quantile(vals, 0.999)) if vals.size else 1.0, result.observed, stats.chi2.ppf(0.999, result.ndof))
+        hi = max(
+            float(np.quantile(vals, 0.999)) if vals.size else 1.0,
+            result.observed,
+            stats.chi2.ppf(0.999, result.ndof),
+        )
         edges = np.linspace(0.0, 1.05 * hi, bins + 1)
-        ax.hist(vals, bins=edges, density=True, histtype="stepfilled", alpha=0.5, label=f"{vals.size} toys")
+        ax.hist(
+            vals,
+            bins=edges.tolist(),
+            density=True,
+            histtype="stepfilled",
+            alpha=0.5,
+            label=f"{vals.size} toys",
+        )
         x = np.linspace(edges[0], edges[-1], 400)
-        ax.plot(x, stats.chi2.pdf(x, result.ndof), "r-", lw=2, label=rf"$\chi^2$ pdf (ndof = {result.ndof})")
+        ax.plot(
+            x,
+            stats.chi2.pdf(x, result.ndof),
+            "r-",
+            lw=2,
+            label=rf"$\chi^2$ pdf (ndof = {result.ndof})",
+        )
         ax.axvline(
             result.observed,
             color="k",
             ls="--",
             label=f"data: {result.observed:.1f}, toy p = {result.p_value:.3f} ± {result.p_value_error:.3f}",
         )
-        ax.set_xlabel(f"{_STAT_LABEL.get(result.statistic, result.statistic)} ({result.mode} model)")
+        ax.set_xlabel(
+            f"{_STAT_LABEL.get(result.statistic, result.statistic)} ({result.mode} model)"
+        )
         ax.set_ylabel("probability density")
         ax.set_xlim(edges[0], edges[-1])
-        ax.legend(loc="upper right", fontsize=11)
+        ax.set_ylim(0.0, 1.4 * ax.get_ylim()[1])  # room for the legend above the curves
+        ax.legend(loc="upper right", fontsize=11, frameon=True, framealpha=0.9, edgecolor="none")
         _caption(fig, generated_label)
     return fig
 
@@ -99,11 +128,26 @@ def plot_coverage(
         d, f, e = result.d_values, result.fraction, result.fraction_error
         n = result.settings.get("ntoys", "?")
         ax.fill_between(d, f - e, f + e, color="tab:blue", alpha=0.3, lw=0)
-        ax.plot(d, f, color="tab:blue", ls="-", label=f"toys ({n}): {result.settings.get('sampling')}, {result.statistic}, {result.minimization}")
-        ax.plot(d, stats.chi2.cdf(d, result.ndof), color="0.4", ls=":", label=rf"$\chi^2$ cdf (ndof = {result.ndof})")
+        ax.plot(
+            d,
+            f,
+            color="tab:blue",
+            ls="-",
+            label=f"toys ({n}): {result.settings.get('sampling')}, {result.statistic}, {result.minimization}",
+        )
+        ax.plot(
+            d,
+            stats.chi2.cdf(d, result.ndof),
+            color="0.4",
+            ls=":",
+            label=rf"$\chi^2$ cdf (ndof = {result.ndof})",
+        )
         ax.axhline(result.confidence, color="0.5", lw=1)
         ax.axvline(
-            result.expected_critical_value, color="tab:orange", ls="--", label=f"expected d = {result.expected_critical_value:.2f}"
+            result.expected_critical_value,
+            color="tab:orange",
+            ls="--",
+            label=f"expected d = {result.expected_critical_value:.2f}",
         )
         lo, hi = result.critical_value_band
         ax.axvspan(lo, hi, color="tab:red", alpha=0.25, lw=0)
@@ -113,7 +157,10 @@ def plot_coverage(
             ls="-",
             label=f"toys: d = {result.critical_value:.2f} [{lo:.2f}, {hi:.2f}]",
         )
-        ax.set_xlabel(r"critical value $d$ of $\Delta$" + ("$\\chi^2$" if result.statistic != "likelihood" else "(-2lnL)"))
+        ax.set_xlabel(
+            r"critical value $d$ of $\Delta$"
+            + ("$\\chi^2$" if result.statistic != "likelihood" else "(-2lnL)")
+        )
         ax.set_ylabel(r"fraction $f$ of toys with $\Delta \leq d$ at the truth")
         ax.set_xlim(d[0], d[-1])
         ax.set_ylim(0.0, 1.02)

@@ -1,0 +1,221 @@
+"""The workspace built from histograms, the shipped workspaces, and pyhf's own CLI on them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyhf
+import pytest
+from click.testing import CliRunner
+
+from higgs_pyhf.cli import main
+from higgs_pyhf.configuration import default_config
+from higgs_pyhf.histograms import SAMPLE_AXIS
+from higgs_pyhf.pipeline import GENERATED_MEASUREMENT, build_from_ntuples, generated_info
+from higgs_pyhf.synthetic import make_inputs
+from higgs_pyhf.workspace import BACKGROUND, SIGNAL, provenance_path
+
+WORKSPACES = Path(__file__).resolve().parent.parent / "workspaces"
+SHIPPED = sorted(p for p in WORKSPACES.glob("*.json") if not p.name.endswith(".provenance.json"))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("generated_ws")
+    make_inputs(directory, seed=11, scale=0.05)
+    return directory
+
+
+def _sample(spec, name):
+    return next(s for s in spec["channels"][0]["samples"] if s["name"] == name)
+
+
+def _sum(h, config, kind, what="values"):
+    return sum(getattr(h[{SAMPLE_AXIS: s.name}], what)() for s in config.samples if s.kind == kind)
+
+
+def test_workspace_yields_equal_histogram_sums(generated):
+    config = default_config()
+    build = build_from_ntuples(config, generated, mc_stat=True, lumi_uncertainty=0.017)
+    h = build.histograms.histograms
+    spec = build.spec
+    sig = np.asarray(_sample(spec, SIGNAL)["data"])
+    bkg = np.asarray(_sample(spec, BACKGROUND)["data"])
+    obs = np.asarray(spec["observations"][0]["data"])
+    np.testing.assert_allclose(sig, _sum(h, config, "signal"), rtol=1e-12)
+    np.testing.assert_allclose(bkg, _sum(h, config, "background"), rtol=1e-12)
+    np.testing.assert_array_equal(obs, _sum(h, config, "data"))
+    assert len(sig) == len(config.edges) - 1 == 34
+    # totals as recorded in the provenance
+    assert build.provenance["yields"]["signal"] == pytest.approx(sig.sum(), rel=1e-12)
+    assert build.provenance["yields"]["background"] == pytest.approx(bkg.sum(), rel=1e-12)
+    assert build.provenance["yields"]["data"] == obs.sum()
+    # staterror = sqrt(sumw2) of the summed histograms
+    stat = next(m for m in _sample(spec, SIGNAL)["modifiers"] if m["type"] == "staterror")
+    np.testing.assert_allclose(
+        stat["data"], np.sqrt(_sum(h, config, "signal", "variances")), rtol=1e-12
+    )
+    assert {m["type"] for m in _sample(spec, BACKGROUND)["modifiers"]} == {
+        "normfactor",
+        "staterror",
+        "lumi",
+    }
+    lumi = next(p for p in spec["measurements"][0]["config"]["parameters"] if p["name"] == "lumi")
+    assert lumi["sigmas"] == [0.017]
+    # the model's expected data at s_s = s_b = 1 are the histogram sums
+    model = pyhf.Workspace(spec).model()
+    expected = model.expected_actualdata(model.config.suggested_init())
+    np.testing.assert_allclose(expected, sig + bkg, rtol=1e-9)
+
+
+def test_generated_workspace_is_labelled_and_sensible(generated):
+    config = default_config()
+    build = build_from_ntuples(config, generated)
+    assert build.spec["measurements"][0]["name"] == GENERATED_MEASUREMENT
+    prov = build.provenance
+    assert prov["generated"] is True
+    assert prov["generator"]["seed"] == 11
+    assert prov["generator"]["truth"]["true_normfactors"] == {"s_s": 1.4, "s_b": 1.3}
+    assert "NOT ATLAS data" in prov["generator"]["note"]
+    marker = generated_info(generated)
+    # the selected yields match what the generator expects in the window (same selection)
+    truth = marker["truth"]
+    assert prov["yields"]["signal"] == pytest.approx(
+        truth["expected_signal_yield_window"], rel=1e-6
+    )
+    assert prov["yields"]["background"] == pytest.approx(
+        truth["expected_background_yield_window"], rel=1e-6
+    )
+    assert prov["yields"]["data"] == truth["data"]["n_selected_window"]
+
+
+def _pyhf_command() -> list[str]:
+    script = Path(sys.executable).parent / "pyhf"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from pyhf.cli import cli; sys.exit(cli())"]
+
+
+def _pyhf(*args, cwd=None):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [*_pyhf_command(), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_workspaces_are_shipped():
+    names = {p.name for p in SHIPPED}
+    assert "hzz4l_generated.json" in names
+    assert provenance_path(WORKSPACES / "hzz4l_generated.json").is_file()
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_pyhf_cli_accepts_shipped_workspace(path, tmp_path):
+    # the acceptance command as is for the main workspace; Minuit (faster with many
+    # staterror parameters) for the others
+    options = [] if path.name == "hzz4l_generated.json" else ["--optimizer", "minuit"]
+    cls = _pyhf("cls", *options, path)
+    assert cls.returncode == 0, cls.stderr
+    result = json.loads(cls.stdout)
+    assert 0.0 < result["CLs_obs"] <= 1.0
+    assert len(result["CLs_exp"]) == 5
+    assert all(0.0 <= x <= 1.0 for x in result["CLs_exp"])
+    inspect = _pyhf("inspect", path, "--output-file", tmp_path / "inspect.json")
+    assert inspect.returncode == 0, inspect.stderr
+    summary = json.loads((tmp_path / "inspect.json").read_text())
+    assert summary["channels"] == [["hzz4l_m4l", 34]] or summary["channels"][0][1] == 34
+    assert summary["samples"] == [BACKGROUND, SIGNAL]
+    assert summary["measurements"][0][1] == "s_s"
+    (tmp_path / "xml").mkdir()
+    xml = _pyhf("json2xml", path, "--output-dir", tmp_path / "xml")
+    assert xml.returncode == 0, xml.stderr
+    assert (tmp_path / "xml" / "FitConfig.xml").is_file()
+    assert (tmp_path / "xml" / "config" / "FitConfig_hzz4l_m4l.xml").is_file()
+    assert (tmp_path / "xml" / "data" / "data.root").stat().st_size > 0
+
+
+def _assert_json_close(actual, expected, hint, where="$"):
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), (hint, where)
+        assert sorted(actual) == sorted(expected), (hint, where)
+        for key in expected:
+            _assert_json_close(actual[key], expected[key], hint, f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list), (hint, where)
+        assert len(actual) == len(expected), (hint, where)
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _assert_json_close(a, e, hint, f"{where}[{i}]")
+    elif isinstance(expected, float):
+        assert actual == pytest.approx(expected, rel=1e-9, abs=1e-12), (hint, where)
+    else:
+        assert actual == expected, (hint, where)
+
+
+def _options_from_provenance(prov):
+    args = [
+        "--selection",
+        prov["selection"],
+        "--lumi",
+        prov["lumi_fb"],
+        "--step-size",
+        prov["step_size"],
+    ]
+    if prov["mc_stat"]:
+        args.append("--mc-stat")
+    if prov["lumi_uncertainty"] is not None:
+        args += ["--lumi-uncertainty", prov["lumi_uncertainty"]]
+    if prov["generator"] is not None:
+        args += ["--seed", prov["generator"]["seed"], "--scale", prov["generator"]["scale"]]
+    return [str(a) for a in args]
+
+
+@pytest.mark.slow
+def test_shipped_workspaces_equal_what_build_workspace_produces_now(tmp_path, monkeypatch):
+    """Regenerate every shipped workspace with the options in its provenance: byte-identical."""
+    monkeypatch.chdir(tmp_path)
+    rebuilt = 0
+    for path in SHIPPED:
+        if not provenance_path(path).is_file():
+            continue  # not made by build-workspace
+        prov = json.loads(provenance_path(path).read_text())
+        if (
+            not prov.get("generated")
+            or prov.get("config_source") != "default"
+            or "mc_stat" not in prov
+        ):
+            continue  # built from real files or another configuration: cannot be rebuilt here
+        options = _options_from_provenance(prov)
+        if path.name == "hzz4l_generated.json":
+            options = []  # the default command, default output path (relative to the working directory)
+            out = Path("workspaces") / "hzz4l_generated.json"
+        else:
+            out = tmp_path / path.name
+            options += ["--output", str(out)]
+        result = CliRunner().invoke(
+            main, ["--no-progress", "build-workspace", *options], catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["output"] == str(out)
+        hint = f"{path.name} is stale: rerun build-workspace {' '.join(options)}"
+        # identical on the machine that wrote them; the last digits may differ on other
+        # CPUs (vectorised transcendental functions in the generator), so numbers are
+        # compared to 1e-9 and everything else exactly
+        _assert_json_close(json.loads(out.read_text()), json.loads(path.read_text()), hint)
+        _assert_json_close(
+            json.loads(provenance_path(out).read_text()),
+            json.loads(provenance_path(path).read_text()),
+            hint,
+        )
+        rebuilt += 1
+    assert rebuilt >= 1
