@@ -162,7 +162,7 @@ class AnalysisConfig(NamedTuple):
 
 
 def _where(error: jsonschema.ValidationError) -> str:
-    parts = []
+    parts: list[str] = []
     for p in error.absolute_path:
         parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
     return "".join(parts) or "<top level>"

@@ -7,9 +7,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import matplotlib as mpl
 import matplotlib.figure
 import mplhep
+from matplotlib import style as mpl_style
 
 from .._io import atomic_path
 
@@ -22,7 +22,7 @@ GENERATED_LABEL = "generated open-data-shaped input (not ATLAS data)"
 @contextlib.contextmanager
 def style_context() -> Iterator[None]:
     """Apply the mplhep ATLAS style for the duration of the block only."""
-    with mpl.style.context(mplhep.style.ATLAS):
+    with mpl_style.context(mplhep.style.ATLAS):
         yield
 
 
