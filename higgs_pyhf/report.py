@@ -756,6 +756,7 @@ def make_report(
     *,
     n_points_1d: int = 101,
     n_points_2d: tuple[int, int] = (101, 101),
+    upper_limit: bool = True,
 ) -> ReportResult:
     """Run the whole inference chain on a workspace and write the report directory.
 
@@ -771,6 +772,9 @@ def make_report(
             operations for the models :mod:`higgs_pyhf.workspace` builds
             (normfactors, staterror, lumi); for other modifiers every grid
             point is a pyhf fit, and a coarser grid keeps the report fast.
+        upper_limit: compute the 95% CLs upper limit (root finding with
+            pyhf hypotests: a few seconds on the normfactor model, minutes
+            with many nuisance parameters).
 
     Returns:
         The paths written and the sections skipped.
@@ -792,7 +796,7 @@ def make_report(
         "compare", lambda: _function("compare", "compare")(spec, label=Path(workspace_path).name)
     )
     stages.run("gof", lambda: _gof(model, data, stages.results.get("fit")))
-    stages.run("significance", lambda: _significance(model, data))
+    stages.run("significance", lambda: _significance(model, data, upper_limit=upper_limit))
 
     figures = _draw_figures(out, PLOT_KINDS, templates, stages.results, stages.skipped)
     res = stages.results
@@ -838,9 +842,11 @@ def _gof(model: Any, data: Any, fit: Any) -> Any:
     return _function("gof", "goodness_of_fit")(model, data, fit_result=fit)
 
 
-def _significance(model: Any, data: Any) -> dict[str, Any]:
-    return {
+def _significance(model: Any, data: Any, *, upper_limit: bool = True) -> dict[str, Any]:
+    out = {
         "discovery": _function("significance", "discovery")(model, data),
         "cls": _function("significance", "cls")(model, data, poi_value=1.0),
-        "upper_limit": _function("significance", "upper_limit")(model, data),
     }
+    if upper_limit:
+        out["upper_limit"] = _function("significance", "upper_limit")(model, data)
+    return out

@@ -168,7 +168,9 @@ def test_report_library_small_workspace(tmp_path) -> None:
     save_workspace(spec, ws)
     figs = make_plots(ws, tmp_path / "figs", kinds=["prefit"])
     assert matplotlib.image.imread(figs["prefit"]).ndim == 3
-    result = make_report(ws, tmp_path / "out", n_points_1d=51, n_points_2d=(41, 31))
+    result = make_report(
+        ws, tmp_path / "out", n_points_1d=51, n_points_2d=(41, 31), upper_limit=False
+    )
     text = result.report.read_text(encoding="utf-8")
     assert "unrecorded origin" in text  # no provenance file, no "generated" in the name
     assert "bin edges unknown" in text
@@ -184,6 +186,7 @@ def test_report_library_small_workspace(tmp_path) -> None:
     assert len(scan["y_values"]) == 31
     obj = json.loads(result.results.read_text(encoding="utf-8"))
     assert "lumi" in obj["results"]["fit"]["parameters"]
+    assert set(obj["results"]["significance"]) == {"discovery", "cls"}  # upper limit not requested
 
 
 def test_missing_inference_module_is_skipped(workspace_file, tmp_path, monkeypatch, caplog) -> None:

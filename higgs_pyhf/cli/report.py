@@ -47,14 +47,20 @@ def plot_cmd(workspace: str, figdir: str, kinds: tuple[str, ...], output: str | 
     required=True,
     help="Output directory for report.md, results.json and the figures.",
 )
-def report_cmd(workspace: str, outdir: str) -> None:
+@click.option(
+    "--upper-limit/--no-upper-limit",
+    default=True,
+    show_default=True,
+    help="Compute the 95% CLs upper limit on s_s (slow with many nuisance parameters).",
+)
+def report_cmd(workspace: str, outdir: str, upper_limit: bool) -> None:
     """Run every inference step on WORKSPACE and write OUTDIR/report.md, results.json and PNGs.
 
     Prints a JSON summary (paths written, skipped sections, seconds) on stdout.
     """
     from ..report import make_report
 
-    emit_json(make_report(workspace, outdir).to_json())
+    emit_json(make_report(workspace, outdir, upper_limit=upper_limit).to_json())
 
 
 COMMANDS: list[click.Command] = [plot_cmd, report_cmd]
