@@ -131,7 +131,9 @@ def build_workspace(
                 msg = f"mc_stat needs the sum of squared weights of the {what} sample"
                 raise WorkspaceError(msg)
             err = np.sqrt(_as_bins(f"{what} sumw2", sumw2, nb))
-            mods.append({"name": f"staterror_{channel_name}", "type": "staterror", "data": err.tolist()})
+            mods.append(
+                {"name": f"staterror_{channel_name}", "type": "staterror", "data": err.tolist()}
+            )
         if lumi_uncertainty is not None:
             mods.append({"name": "lumi", "type": "lumi", "data": None})
         return mods
@@ -158,7 +160,11 @@ def build_workspace(
             {
                 "name": channel_name,
                 "samples": [
-                    {"name": SIGNAL, "data": sig.tolist(), "modifiers": modifiers(POI, signal_sumw2, SIGNAL)},
+                    {
+                        "name": SIGNAL,
+                        "data": sig.tolist(),
+                        "modifiers": modifiers(POI, signal_sumw2, SIGNAL),
+                    },
                     {
                         "name": BACKGROUND,
                         "data": bkg.tolist(),
@@ -168,7 +174,9 @@ def build_workspace(
             }
         ],
         "observations": [{"name": channel_name, "data": obs.tolist()}],
-        "measurements": [{"name": measurement_name, "config": {"poi": POI, "parameters": parameters}}],
+        "measurements": [
+            {"name": measurement_name, "config": {"poi": POI, "parameters": parameters}}
+        ],
         "version": "1.0.0",
     }
     validate_workspace(spec)

@@ -35,7 +35,11 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="higgs-pyhf")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
-@click.option("--progress/--no-progress", default=True, help="Progress bars on stderr (when it is a terminal).")
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    help="Progress bars on stderr (when it is a terminal).",
+)
 def main(verbose: int, progress: bool) -> None:
     """higgs_pyhf: ATLAS Open Data H→ZZ*→4ℓ as a pyhf statistical model."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG

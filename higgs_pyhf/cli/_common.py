@@ -31,12 +31,18 @@ def progress_bar(total: int, desc: str) -> Any:
     enabled = True
     if ctx is not None:
         enabled = ctx.find_root().params.get("progress", True)
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None if enabled else True, leave=False)
+    return tqdm(
+        total=total, desc=desc, file=sys.stderr, disable=None if enabled else True, leave=False
+    )
 
 
-def output_option(help_text: str = "Write the JSON result to this file instead of stdout.") -> Callable[..., Any]:
+def output_option(
+    help_text: str = "Write the JSON result to this file instead of stdout.",
+) -> Callable[..., Any]:
     """The ``-o/--output`` option for commands that print JSON."""
-    return click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help=help_text)
+    return click.option(
+        "-o", "--output", type=click.Path(dir_okay=False), default=None, help=help_text
+    )
 
 
 def scheduler_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,5 +54,9 @@ def scheduler_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Address of an existing Dask distributed scheduler (tcp://host:8786).",
     )(func)
     return click.option(
-        "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes."
+        "--workers",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Local worker processes.",
     )(func)

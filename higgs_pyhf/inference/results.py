@@ -91,7 +91,9 @@ class FitResult(NamedTuple):
             correlation=corr,
             twice_nll=float(obj["twice_nll"]),
             converged=bool(obj["converged"]),
-            minos={k: tuple(v["minos"]) for k, v in obj["parameters"].items() if v["minos"] is not None},  # type: ignore[misc]
+            minos={
+                k: tuple(v["minos"]) for k, v in obj["parameters"].items() if v["minos"] is not None
+            },  # type: ignore[misc]
             fixed=tuple(k for k, v in obj["parameters"].items() if v.get("fixed")),
         )
 

@@ -26,7 +26,9 @@ def style_context() -> Iterator[None]:
         yield
 
 
-def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
+def save_figure(
+    fig: matplotlib.figure.Figure, path: str | os.PathLike[str], *, dpi: int = 120
+) -> Path:
     """Save ``fig`` atomically to ``path`` (format from the suffix) and return the path."""
     target = Path(path)
     with atomic_path(target) as tmp:
