@@ -248,7 +248,8 @@ def _draw_figures(
         g = grid.get(f"scan_{par}")
         if g is not None:
             curves.append(g)
-            labels.append(r"Report grid $\chi^2$")
+            other = BACKGROUND_PAR if par == SIGNAL_PAR else SIGNAL_PAR
+            labels.append(rf"Report grid $\chi^2$ (${other.replace('_', '_{')}}}$ = 1 fixed)")
         if not curves:
             skipped.setdefault(f"figure {name}", "no 1D scan result")
             continue

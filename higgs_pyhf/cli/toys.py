@@ -25,8 +25,9 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
     func = click.option(
         "--generated-label/--no-generated-label",
-        default=False,
-        help="Caption the figures as made from generated (synthetic) input.",
+        default=None,
+        help="Caption the figures as made from generated (synthetic) input "
+        "[default: when the workspace's measurement name says 'generated'].",
     )(func)
     func = output_option()(func)
     func = scheduler_options(func)
@@ -65,6 +66,13 @@ def _sampling_options(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Poisson toys or the report's Gaussian with sigma = sqrt(mean).",
     )(func)
+
+
+def _label(flag: bool | None, spec: dict[str, Any]) -> bool:
+    """The generated-input caption: as asked, else when a measurement name says 'generated'."""
+    if flag is not None:
+        return flag
+    return any("generated" in m["name"] for m in spec.get("measurements", []))
 
 
 def _load(workspace: str) -> tuple[Any, Any, dict[str, Any]]:
@@ -125,7 +133,7 @@ def gof_cmd(
     workers: int,
     scheduler: str | None,
     output: str | None,
-    generated_label: bool,
+    generated_label: bool | None,
     figdir: str | None,
     sampling: str,
     negative: str,
@@ -156,7 +164,7 @@ def gof_cmd(
         )
     from ..plotting.toys import plot_gof
 
-    _figure(figdir, "toys_gof.png", lambda: plot_gof(res, generated_label=generated_label))
+    _figure(figdir, "toys_gof.png", lambda: plot_gof(res, generated_label=_label(generated_label, spec)))
     emit_json(res.to_json(), output)
 
 
@@ -188,7 +196,7 @@ def coverage_cmd(
     workers: int,
     scheduler: str | None,
     output: str | None,
-    generated_label: bool,
+    generated_label: bool | None,
     figdir: str | None,
     sampling: str,
     negative: str,
@@ -220,7 +228,7 @@ def coverage_cmd(
     from ..plotting.toys import plot_coverage
 
     _figure(
-        figdir, "toys_coverage.png", lambda: plot_coverage(res, generated_label=generated_label)
+        figdir, "toys_coverage.png", lambda: plot_coverage(res, generated_label=_label(generated_label, spec))
     )
     emit_json(res.to_json(), output)
 
@@ -304,7 +312,7 @@ def hypotest_cmd(
     workers: int,
     scheduler: str | None,
     output: str | None,
-    generated_label: bool,
+    generated_label: bool | None,
     figdir: str | None,
     ntoys: int,
     sampling: str,
