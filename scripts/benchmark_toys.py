@@ -47,9 +47,13 @@ def main() -> None:
     pars = model.config.suggested_init()
     toys = T.sample_toys(model, pars, ntoys=args.batched_toys, seed=1)
 
-    t0, c0 = time.perf_counter(), time.process_time()
-    fits = T.fit_toys(model, toys)
-    t_batched, c_batched = time.perf_counter() - t0, time.process_time() - c0
+    T.fit_toys(model, toys[:2000])  # warm-up (first-call allocations)
+    t_batched = c_batched = float("inf")
+    for _ in range(3):  # best of 3, as for any timing on a shared machine
+        t0, c0 = time.perf_counter(), time.process_time()
+        fits = T.fit_toys(model, toys)
+        t_batched = min(t_batched, time.perf_counter() - t0)
+        c_batched = min(c_batched, time.process_time() - c0)
     batched_rate = args.batched_toys / t_batched
     print(
         f"batched: {args.batched_toys} fits in {t_batched:.3f} s wall ({c_batched:.3f} s CPU) "
@@ -59,12 +63,16 @@ def main() -> None:
     old = pyhf.tensorlib, pyhf.optimizer
     pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(verbose=0))
     try:
-        t0, c0 = time.perf_counter(), time.process_time()
-        ref = [
-            pyhf.infer.mle.fit(toys[i], model, return_fitted_val=True)
-            for i in range(args.pyhf_toys)
-        ]
-        t_pyhf, c_pyhf = time.perf_counter() - t0, time.process_time() - c0
+        pyhf.infer.mle.fit(toys[0], model, return_fitted_val=True)  # warm-up
+        t_pyhf = c_pyhf = float("inf")
+        for _ in range(2):  # best of 2
+            t0, c0 = time.perf_counter(), time.process_time()
+            ref = [
+                pyhf.infer.mle.fit(toys[i], model, return_fitted_val=True)
+                for i in range(args.pyhf_toys)
+            ]
+            t_pyhf = min(t_pyhf, time.perf_counter() - t0)
+            c_pyhf = min(c_pyhf, time.process_time() - c0)
     finally:
         pyhf.set_backend(*old)
     pyhf_rate = args.pyhf_toys / t_pyhf

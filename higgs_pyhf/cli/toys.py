@@ -164,7 +164,9 @@ def gof_cmd(
         )
     from ..plotting.toys import plot_gof
 
-    _figure(figdir, "toys_gof.png", lambda: plot_gof(res, generated_label=_label(generated_label, spec)))
+    _figure(
+        figdir, "toys_gof.png", lambda: plot_gof(res, generated_label=_label(generated_label, spec))
+    )
     emit_json(res.to_json(), output)
 
 
@@ -228,7 +230,9 @@ def coverage_cmd(
     from ..plotting.toys import plot_coverage
 
     _figure(
-        figdir, "toys_coverage.png", lambda: plot_coverage(res, generated_label=_label(generated_label, spec))
+        figdir,
+        "toys_coverage.png",
+        lambda: plot_coverage(res, generated_label=_label(generated_label, spec)),
     )
     emit_json(res.to_json(), output)
 

@@ -362,7 +362,7 @@ def fit_toys(
 ) -> ToyFits:
     """Fit many pseudo-datasets (rows: main bins + auxdata, as :func:`sample_toys` returns).
 
-    Batched for normfactor (+ staterror) models (in slices of 5000 toys, to
+    Batched for normfactor (+ staterror) models (in slices of 2000 toys, to
     stay in cache), else one pyhf fit per toy (``spec`` needed); failed
     per-toy fits have ``converged=False`` and NaN values.
     """
@@ -370,7 +370,7 @@ def fit_toys(
     arr = np.atleast_2d(np.asarray(toys, dtype=float))
     parts = [
         _fit_engine(engine, c[:, : engine.nbins], c[:, engine.nbins :], statistic, fixed)
-        for c in np.array_split(arr, max(1, math.ceil(arr.shape[0] / 5000)))
+        for c in np.array_split(arr, max(1, math.ceil(arr.shape[0] / 2000)))
     ]
     return ToyFits(
         engine.names,
