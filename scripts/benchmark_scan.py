@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pyhf
-from scipy import stats
 
 from higgs_pyhf.inference._model import pyhf_state
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.scan import scan_2d
+from higgs_pyhf.synthetic import report_like_histograms
 from higgs_pyhf.workspace import build_workspace, model_and_data
 
 DEFAULT = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_generated.json"
@@ -31,16 +31,7 @@ N = 200
 
 
 def report_like_workspace() -> dict:
-    edges = np.linspace(80.0, 250.0, 35)
-    c = 0.5 * (edges[1:] + edges[:-1])
-    bkg = (
-        3.0
-        + 22.0 * np.exp(-0.5 * ((c - 91.0) / 4.0) ** 2)
-        + 3.0 / (1.0 + np.exp(-(c - 185.0) / 6.0))
-    )
-    sig = 8.0 * np.diff(stats.norm.cdf(edges, 125.0, 2.0))
-    data = np.random.default_rng(1).poisson(1.4 * sig + 1.3 * bkg).astype(float)
-    return build_workspace(sig, bkg, data)
+    return build_workspace(*report_like_histograms(seed=1))
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pyhf
 import pytest
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference import scan as scan_mod
@@ -11,24 +11,14 @@ from higgs_pyhf.inference._model import normfactor_structure, pyhf_state
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.results import Scan1DResult, Scan2DResult
 from higgs_pyhf.inference.scan import contour_intervals, scan_1d, scan_2d
+from higgs_pyhf.synthetic import report_like_histograms
 from higgs_pyhf.workspace import build_workspace, model_and_data
 
 
 def report_like(
     seed: int = 5, scale: float = 1.0, width: float = 2.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """34 bins 80-250 GeV: Z peak ~25/bin, ~3/bin near 125, ZZ rise to ~6/bin; 8-event H at 125."""
-    edges = np.linspace(80.0, 250.0, 35)
-    c = 0.5 * (edges[1:] + edges[:-1])
-    bkg = (
-        3.0
-        + 22.0 * np.exp(-0.5 * ((c - 91.0) / 4.0) ** 2)
-        + 3.0 / (1.0 + np.exp(-(c - 185.0) / 6.0))
-    )
-    sig = 8.0 * np.diff(stats.norm.cdf(edges, 125.0, width))
-    mean = scale * (1.4 * sig + 1.3 * bkg)
-    data = np.random.default_rng(seed).poisson(mean).astype(float)
-    return scale * sig, scale * bkg, data
+    return report_like_histograms(seed=seed, scale=scale, signal_width_gev=width)
 
 
 def hand_twice_nll(s: float, b: float, sig: np.ndarray, bkg: np.ndarray, n: np.ndarray) -> float:

@@ -19,20 +19,12 @@ from higgs_pyhf.inference.significance import (
     discovery,
     upper_limit,
 )
+from higgs_pyhf.synthetic import report_like_histograms
 from higgs_pyhf.workspace import build_workspace, model_and_data
 
 
 def report_like(seed: int = 21) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    edges = np.linspace(80.0, 250.0, 35)
-    c = 0.5 * (edges[1:] + edges[:-1])
-    bkg = (
-        3.0
-        + 22.0 * np.exp(-0.5 * ((c - 91.0) / 4.0) ** 2)
-        + 3.0 / (1.0 + np.exp(-(c - 185.0) / 6.0))
-    )
-    sig = 8.0 * np.diff(stats.norm.cdf(edges, 125.0, 2.0))
-    data = np.random.default_rng(seed).poisson(1.4 * sig + 1.3 * bkg).astype(float)
-    return sig, bkg, data
+    return report_like_histograms(seed=seed)
 
 
 @pytest.fixture(scope="module")
