@@ -11,6 +11,7 @@ from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference import toys as T
 from higgs_pyhf.inference._batched import fit_batched, grid_statistic, linear_model
 from higgs_pyhf.inference.chi2grid import neyman_chi2, pearson_chi2, poisson_chi2
+from higgs_pyhf.synthetic import report_like_histograms
 from higgs_pyhf.workspace import build_workspace, model_and_data
 
 
@@ -314,3 +315,23 @@ def test_plots_draw_on_given_axes(report_model):
     assert new is not fig
     assert any("not ATLAS data" in t.get_text() for t in new.texts)
     assert T.CoverageResult.from_json(cov.to_json()).to_json() == cov.to_json()
+
+
+@pytest.mark.parametrize("true_s_s", [1.0, 0.05])
+def test_fast_newton_path_equals_safeguarded_path(true_s_s):
+    # the plain-Newton fast path (likelihood, no staterror) and the projected Newton with
+    # line search must find the same minima, including toys that end on the s_s = 0 bound
+    model, _ = model_and_data(build_workspace(*report_like_histograms(seed=8)))
+    lm = linear_model(model)
+    pars = model.config.suggested_init()
+    pars[model.config.par_slice("s_s")] = [true_s_s]
+    toys = np.asarray(T.sample_toys(model, pars, ntoys=3000, seed=5))[:, : lm.templates.shape[1]]
+    for fixed in (None, {"s_s": 0.0}):
+        fast = fit_batched(lm, toys, fixed=fixed)
+        safe = fit_batched(lm, toys, fixed=fixed, _fast=False)
+        assert fast.converged.all()
+        np.testing.assert_allclose(fast.theta, safe.theta, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(fast.value, safe.value, rtol=0, atol=1e-8)
+    if true_s_s < 0.1:  # the comparison covered many toys on the bound
+        free_fit = fit_batched(lm, toys)
+        assert (free_fit.theta[:, lm.par_names.index("s_s")] == 0).sum() > 100

@@ -508,8 +508,8 @@ def _fit_likelihood_fast(
         sub = idx.size < m
         th_a = th[idx] if sub else th
         n_a = n[idx] if sub else n
-        nu = th_a @ t + const
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            nu = th_a @ t + const
             r = n_a / nu
             grad = tsum - r @ tt
             r /= nu
@@ -526,7 +526,8 @@ def _fit_likelihood_fast(
     # path the iterates took; anything else goes to the safeguarded method.
     clean &= ~active
     clean &= np.all((th >= lo) & (th <= hi), axis=-1)
-    clean &= (th @ t + const).min(axis=-1) > 0
+    with np.errstate(invalid="ignore", over="ignore"):
+        clean &= (th @ t + const).min(axis=-1) > 0
     out = theta.copy()
     out[:, free] = th
     return out, iterations, clean
