@@ -31,6 +31,7 @@ def save_figure(
 ) -> Path:
     """Save ``fig`` atomically to ``path`` (format from the suffix) and return the path."""
     target = Path(path)
-    with atomic_path(target) as tmp:
+    # draw inside the style too: fonts and mathtext are resolved at draw time
+    with style_context(), atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
     return target
