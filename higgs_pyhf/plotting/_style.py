@@ -13,7 +13,7 @@ from matplotlib import style as mpl_style
 
 from .._io import atomic_path
 
-__all__ = ["GENERATED_LABEL", "save_figure", "style_context"]
+__all__ = ["GENERATED_LABEL", "add_generated_caption", "save_figure", "style_context"]
 
 #: Caption added to every plot made from generated (synthetic) inputs.
 GENERATED_LABEL = "generated open-data-shaped input (not ATLAS data)"
@@ -35,3 +35,18 @@ def save_figure(
     with style_context(), atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
     return target
+
+
+def add_generated_caption(fig: matplotlib.figure.Figure, generated: bool = True) -> None:
+    """Write :data:`GENERATED_LABEL` in the lower left corner of ``fig`` (if ``generated``)."""
+    if generated:
+        fig.text(
+            0.01,
+            0.005,
+            GENERATED_LABEL,
+            fontsize=9,
+            color="0.35",
+            style="italic",
+            ha="left",
+            va="bottom",
+        )

@@ -29,7 +29,7 @@ from scipy import stats
 
 from ..errors import WorkspaceError
 from ..inference.results import Scan1DResult, Scan2DResult
-from ._style import GENERATED_LABEL, style_context
+from ._style import add_generated_caption, style_context
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -306,20 +306,6 @@ def _fmt_interval(best: float, interval: tuple[float, float]) -> str:
     return f"${best:.2f}^{{{up}}}_{{{dn}}}$"
 
 
-def _caption(fig: matplotlib.figure.Figure, generated: bool) -> None:
-    if generated:
-        fig.text(
-            0.01,
-            0.005,
-            GENERATED_LABEL,
-            fontsize=9,
-            color="0.35",
-            style="italic",
-            ha="left",
-            va="bottom",
-        )
-
-
 # --------------------------------------------------------------------------- stacked m4l
 
 
@@ -433,7 +419,7 @@ def plot_stacked(
             linespacing=1.5,
         )
         ax.legend(loc="upper right", bbox_to_anchor=(0.99, 0.96 - 0.075 * len(lines)), fontsize=12)
-        _caption(fig, generated)
+        add_generated_caption(fig, generated)
     return fig
 
 
@@ -520,7 +506,7 @@ def plot_prefit_postfit(
     top = max(ax_pre.get_ylim()[1], ax_post.get_ylim()[1])
     ax_pre.set_ylim(0, top)
     with style_context():
-        _caption(fig, generated)
+        add_generated_caption(fig, generated)
     return fig
 
 
@@ -626,7 +612,7 @@ def plot_scan_1d(
             borderaxespad=0.0,
             borderpad=0.2,
         )
-        _caption(fig, generated)
+        add_generated_caption(fig, generated)
     return fig
 
 
@@ -846,5 +832,5 @@ def plot_scan_2d(
             borderaxespad=0.0,
             borderpad=0.2,
         )
-        _caption(fig, generated)
+        add_generated_caption(fig, generated)
     return fig

@@ -8,7 +8,7 @@ import matplotlib.figure
 import numpy as np
 from scipy import stats
 
-from ._style import GENERATED_LABEL, style_context
+from ._style import add_generated_caption, style_context
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -31,20 +31,6 @@ def _new_axes(ax: Axes | None) -> tuple[matplotlib.figure.Figure, Axes]:
         return fig, ax
     fig = matplotlib.figure.Figure(figsize=(8.0, 6.0))
     return fig, fig.add_subplot()
-
-
-def _caption(fig: matplotlib.figure.Figure, generated: bool) -> None:
-    if generated:
-        fig.text(
-            0.01,
-            0.005,
-            GENERATED_LABEL,
-            fontsize=9,
-            color="0.35",
-            style="italic",
-            ha="left",
-            va="bottom",
-        )
 
 
 def plot_gof(
@@ -103,7 +89,7 @@ def plot_gof(
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylim(0.0, 1.4 * ax.get_ylim()[1])  # room for the legend above the curves
         ax.legend(loc="upper right", fontsize=11, frameon=True, framealpha=0.9, edgecolor="none")
-        _caption(fig, generated_label)
+        add_generated_caption(fig, generated_label)
     return fig
 
 
@@ -165,5 +151,5 @@ def plot_coverage(
         ax.set_xlim(d[0], d[-1])
         ax.set_ylim(0.0, 1.02)
         ax.legend(loc="lower right", fontsize=11)
-        _caption(fig, generated_label)
+        add_generated_caption(fig, generated_label)
     return fig
