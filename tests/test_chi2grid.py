@@ -27,25 +27,9 @@ from higgs_pyhf.inference.chi2grid import (
 from higgs_pyhf.workspace import build_workspace, model_and_data
 
 
-def report_like_histograms(seed: int = 20201) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """34 bins 80-250 GeV: Z peak ~25/bin at 91 GeV, ~2-4/bin at 125, ZZ ~6/bin above 180, 8-event H at 125."""
-    edges = np.linspace(80.0, 250.0, 35)
-    centers = 0.5 * (edges[1:] + edges[:-1])
-    background = (
-        0.6
-        + 25.0 * np.exp(-0.5 * ((centers - 91.2) / 4.0) ** 2)
-        + 2.2 * np.exp(-(((centers - 125.0) / 60.0) ** 2))
-        + 5.5 / (1.0 + np.exp(-(centers - 185.0) / 6.0))
-    )
-    signal = 8.0 * np.diff(stats.norm.cdf(edges, 125.0, 2.0))
-    rng = np.random.default_rng(seed)
-    data = rng.poisson(1.4 * signal + 1.3 * background).astype(float)
-    return signal, background, data
-
-
 @pytest.fixture(scope="module")
-def hists() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return report_like_histograms()
+def hists(report_histograms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return report_histograms()
 
 
 # ---------------------------------------------------------------------------
@@ -161,8 +145,8 @@ def report_loops(H_125, H_bkg, H_data):
 
 
 @pytest.mark.parametrize("seed", [20201, 7, 12345])
-def test_report_method_equals_literal_loops(seed: int) -> None:
-    sig, bkg, data = report_like_histograms(seed)
+def test_report_method_equals_literal_loops(seed: int, report_histograms) -> None:
+    sig, bkg, data = report_histograms(seed)
     ref = report_loops(sig, bkg, data)
     res = report_method(sig, bkg, data)
     tol = 1e-10

@@ -22,25 +22,9 @@ from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.workspace import build_workspace, load_workspace, model_and_data, save_workspace
 
 
-def report_like_histograms(seed: int = 20201) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """34 bins 80-250 GeV: Z peak ~25/bin at 91 GeV, ~2-4/bin at 125, ZZ ~6/bin above 180, 8-event H at 125."""
-    edges = np.linspace(80.0, 250.0, 35)
-    centers = 0.5 * (edges[1:] + edges[:-1])
-    background = (
-        0.6
-        + 25.0 * np.exp(-0.5 * ((centers - 91.2) / 4.0) ** 2)
-        + 2.2 * np.exp(-(((centers - 125.0) / 60.0) ** 2))
-        + 5.5 / (1.0 + np.exp(-(centers - 185.0) / 6.0))
-    )
-    signal = 8.0 * np.diff(stats.norm.cdf(edges, 125.0, 2.0))
-    rng = np.random.default_rng(seed)
-    data = rng.poisson(1.4 * signal + 1.3 * background).astype(float)
-    return signal, background, data
-
-
 @pytest.fixture(scope="module")
-def spec() -> dict:
-    return build_workspace(*report_like_histograms())
+def spec(report_histograms) -> dict:
+    return build_workspace(*report_histograms())
 
 
 GENERATED = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_generated.json"
@@ -94,9 +78,9 @@ def test_grid_row_within_one_step_of_continuous_pearson(any_case) -> None:
     assert cont.gof_statistic <= grid.gof_statistic <= cont.gof_statistic + 0.05
 
 
-def test_grid_row_is_the_report_method(table: Comparison) -> None:
+def test_grid_row_is_the_report_method(table: Comparison, report_histograms) -> None:
     grid = table.row(METHODS[0])
-    rep = report_method(*report_like_histograms())
+    rep = report_method(*report_histograms())
     assert (grid.s_s, grid.s_b) == rep.scan_2d.scan.bestfit
     assert grid.s_s_interval == rep.scan_2d.slice_intervals["s_s"]
     assert grid.s_b_interval == rep.scan_2d.slice_intervals["s_b"]
@@ -156,8 +140,8 @@ def test_markdown(table: Comparison) -> None:
     assert f"{table.row(METHODS[1]).s_s:.3f}" in md
 
 
-def test_compare_rejects_other_models() -> None:
-    sig, bkg, data = report_like_histograms()
+def test_compare_rejects_other_models(report_histograms) -> None:
+    sig, bkg, data = report_histograms()
     with pytest.raises(WorkspaceError, match="two-normfactor"):
         compare(build_workspace(sig, bkg, data, lumi_uncertainty=0.02))
 
@@ -172,12 +156,12 @@ def ws_file(tmp_path_factory, spec):
     return save_workspace(spec, tmp_path_factory.mktemp("ws") / "ws.json")
 
 
-def test_cli_chi2_grid(ws_file) -> None:
+def test_cli_chi2_grid(ws_file, report_histograms) -> None:
     runner = CliRunner()
     res = runner.invoke(main, ["chi2-grid", str(ws_file)])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    ref = report_method(*report_like_histograms())
+    ref = report_method(*report_histograms())
     assert out["statistic"] == "pearson"
     assert out["before_fit"]["chi2_per_dof"] == pytest.approx(
         ref.before_fit.chi2_per_dof, rel=1e-12
@@ -218,12 +202,12 @@ def test_cli_compare(ws_file, tmp_path, table) -> None:
     assert md.read_text().count("| Poisson likelihood") == 2
 
 
-def test_cli_errors(tmp_path) -> None:
+def test_cli_errors(tmp_path, report_histograms) -> None:
     runner = CliRunner()
     res = runner.invoke(main, ["chi2-grid", str(tmp_path / "missing.json")])
     assert res.exit_code == 1
     assert res.stderr.startswith("Error: cannot read workspace file")
-    sig, bkg, data = report_like_histograms()
+    sig, bkg, data = report_histograms()
     path = save_workspace(
         build_workspace(sig, bkg, data, lumi_uncertainty=0.02), tmp_path / "lumi.json"
     )
