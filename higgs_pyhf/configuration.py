@@ -23,11 +23,17 @@ from .errors import ConfigError
 
 __all__ = [
     "CONFIG_SCHEMA",
+    "SHIPPED_CONFIGS",
     "AnalysisConfig",
     "Sample",
+    "TemplateRef",
     "default_config",
     "load_config",
+    "package_data_dir",
     "parse_config",
+    "resolve_config",
+    "shipped_config",
+    "template_config",
 ]
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -56,22 +62,53 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "minItems": 1,
             "items": {
                 "type": "object",
-                "required": ["name", "kind", "files"],
+                "required": ["name", "kind"],
                 "properties": {
                     "name": {"type": "string", "pattern": "^[A-Za-z0-9_]+$"},
                     "kind": {"enum": ["signal", "background", "data"]},
                     "files": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "template": {
+                        "type": "object",
+                        "required": ["file", "selection"],
+                        "properties": {
+                            "file": {"type": "string", "minLength": 1},
+                            "histogram": {"type": "string", "minLength": 1},
+                            "selection": {"enum": ["intended", "report"]},
+                        },
+                        "additionalProperties": False,
+                    },
                     "dsid": {"type": "integer"},
                     "xsec_pb": {"type": "number", "exclusiveMinimum": 0},
                     "sumw": {"type": "number", "exclusiveMinimum": 0},
                     "red_eff": {"type": "number", "exclusiveMinimum": 0},
                 },
                 "additionalProperties": False,
+                "oneOf": [{"required": ["files"]}, {"required": ["template"]}],
             },
         },
     },
     "additionalProperties": False,
 }
+
+#: Names of the configurations shipped in the package (``--config NAME``).
+SHIPPED_CONFIGS: dict[str, str] = {
+    "templates": "config_atlas_templates.json",
+    "ntuples": "config_atlas_ntuples.json",
+}
+
+
+class TemplateRef(NamedTuple):
+    """Where a sample's binned template lives.
+
+    Attributes:
+        file: template file (absolute, or relative to the configuration's folder).
+        histogram: entry in the file (default: the sample name).
+        selection: the event selection the template was made with.
+    """
+
+    file: Path
+    histogram: str
+    selection: str
 
 
 class Sample(NamedTuple):
@@ -80,7 +117,9 @@ class Sample(NamedTuple):
     Attributes:
         name: short name, e.g. ``ggH125_ZZ4lep`` or ``data``.
         kind: ``signal``, ``background`` or ``data``.
-        files: ROOT file paths relative to the data directory.
+        files: ROOT file paths relative to the data directory (empty for a
+            template sample).
+        template: the binned template the sample comes from instead of ntuples.
         dsid: ATLAS dataset ID (MC only).
         xsec_pb: cross-section in pb (MC only).
         sumw: sum of generator weights of the full sample (MC only).
@@ -90,6 +129,7 @@ class Sample(NamedTuple):
     name: str
     kind: str
     files: tuple[str, ...]
+    template: TemplateRef | None = None
     dsid: int | None = None
     xsec_pb: float | None = None
     sumw: float | None = None
@@ -99,6 +139,11 @@ class Sample(NamedTuple):
     def is_data(self) -> bool:
         """True for collision data (unit weights)."""
         return self.kind == "data"
+
+    @property
+    def from_template(self) -> bool:
+        """True if the sample is read from a binned template, not from ntuples."""
+        return self.template is not None
 
     def xsec_weight(self, lumi_fb: float) -> float:
         """Per-event normalisation lumi·1000·xsec/(sumw·red_eff) (fb⁻¹ → pb⁻¹), 1 for data."""
@@ -141,6 +186,20 @@ class AnalysisConfig(NamedTuple):
         """The collision-data samples."""
         return tuple(s for s in self.samples if s.is_data)
 
+    @property
+    def ntuple_samples(self) -> tuple[Sample, ...]:
+        """The samples read from ntuples (not from templates)."""
+        return tuple(s for s in self.samples if not s.from_template)
+
+    @property
+    def template_selections(self) -> tuple[str, ...]:
+        """The selections the template samples were made with (distinct, config order)."""
+        return tuple(dict.fromkeys(s.template.selection for s in self.samples if s.template))
+
+    def only(self, kinds: tuple[str, ...]) -> AnalysisConfig:
+        """A copy keeping the samples of the given kinds (e.g. ``("data",)``)."""
+        return self._replace(samples=tuple(s for s in self.samples if s.kind in kinds))
+
     def sample(self, name: str) -> Sample:
         """Return the sample called ``name``.
 
@@ -168,12 +227,22 @@ def _where(error: jsonschema.ValidationError) -> str:
     return "".join(parts) or "<top level>"
 
 
-def parse_config(raw: Any, *, source: str = "<config>") -> AnalysisConfig:
+def _finite_number(value: Any, where: str, source: str) -> None:
+    if not (isinstance(value, int | float) and np.isfinite(value) and abs(value) < 1e300):
+        msg = f"invalid configuration {source} at {where}: {value!r} is not a finite number"
+        raise ConfigError(msg)
+
+
+def parse_config(
+    raw: Any, *, source: str = "<config>", base_dir: str | os.PathLike[str] | None = None
+) -> AnalysisConfig:
     """Validate a configuration document and turn it into an :class:`AnalysisConfig`.
 
     Args:
         raw: the decoded JSON document.
         source: where it came from, for error messages.
+        base_dir: folder that relative template paths are relative to
+            (default: the working directory).
 
     Returns:
         The validated configuration.
@@ -197,14 +266,37 @@ def parse_config(raw: Any, *, source: str = "<config>") -> AnalysisConfig:
     if not np.all(np.diff(edges) > 0):
         msg = f"invalid configuration {source} at observable: bin edges must increase strictly"
         raise ConfigError(msg)
+    _finite_number(raw["lumi_fb"], "lumi_fb", source)
     samples = []
     names = set()
+    base = Path(base_dir) if base_dir is not None else Path()
+    seen_files: dict[str, str] = {}
     for i, s in enumerate(raw["samples"]):
+        for key in ("xsec_pb", "sumw", "red_eff"):
+            if key in s:
+                _finite_number(s[key], f"samples[{i}].{key}", source)
+        for f in s.get("files", ()):
+            if f in seen_files:
+                msg = f"invalid configuration {source} at samples[{i}] ({s['name']}): file {f!r} is listed twice (also in {seen_files[f]})"
+                raise ConfigError(msg)
+            seen_files[f] = s["name"]
+        template = None
+        if "template" in s:
+            t = s["template"]
+            if s["kind"] == "data":
+                msg = f"invalid configuration {source} at samples[{i}] ({s['name']}): data cannot come from a template"
+                raise ConfigError(msg)
+            tfile = Path(t["file"])
+            template = TemplateRef(
+                file=tfile if tfile.is_absolute() else base / tfile,
+                histogram=t.get("histogram", s["name"]),
+                selection=t["selection"],
+            )
         if s["name"] in names:
             msg = f"invalid configuration {source} at samples[{i}]: duplicate sample name {s['name']!r}"
             raise ConfigError(msg)
         names.add(s["name"])
-        if s["kind"] != "data":
+        if s["kind"] != "data" and template is None:
             missing = [k for k in ("xsec_pb", "sumw", "red_eff") if k not in s]
             if missing:
                 msg = f"invalid configuration {source} at samples[{i}] ({s['name']}): MC sample needs {missing}"
@@ -213,7 +305,8 @@ def parse_config(raw: Any, *, source: str = "<config>") -> AnalysisConfig:
             Sample(
                 name=s["name"],
                 kind=s["kind"],
-                files=tuple(s["files"]),
+                files=tuple(s.get("files", ())),
+                template=template,
                 dsid=s.get("dsid"),
                 xsec_pb=s.get("xsec_pb"),
                 sumw=s.get("sumw"),
@@ -253,10 +346,49 @@ def load_config(path: str | os.PathLike[str]) -> AnalysisConfig:
     except json.JSONDecodeError as err:
         msg = f"configuration file {p} is not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}"
         raise ConfigError(msg) from None
-    return parse_config(raw, source=str(p))
+    return parse_config(raw, source=str(p), base_dir=p.parent)
+
+
+def package_data_dir() -> Path:
+    """The folder of the package's data files (configurations, templates, real data)."""
+    return Path(str(resources.files("higgs_pyhf").joinpath("data")))
+
+
+def shipped_config(name: str) -> AnalysisConfig:
+    """A configuration shipped with the package, by name (see :data:`SHIPPED_CONFIGS`).
+
+    Raises:
+        ConfigError: for an unknown name.
+    """
+    if name not in SHIPPED_CONFIGS:
+        msg = f"no shipped configuration {name!r} (have: {sorted(SHIPPED_CONFIGS)})"
+        raise ConfigError(msg)
+    return load_config(package_data_dir() / SHIPPED_CONFIGS[name])
 
 
 def default_config() -> AnalysisConfig:
-    """The shipped default configuration (the seed report's samples, 10 fb⁻¹, 34 bins 80–250 GeV)."""
-    text = resources.files("higgs_pyhf").joinpath("data/default_config.json").read_text("utf-8")
-    return parse_config(json.loads(text), source="<default config>")
+    """The analysis on ntuples: the seed report's 10 MC samples + data, 10 fb⁻¹, 34 bins 80–250 GeV.
+
+    This is the configuration of generated input and of a full download of
+    the release; the default main job uses :func:`template_config` instead.
+    """
+    return shipped_config("ntuples")
+
+
+def template_config() -> AnalysisConfig:
+    """The default main job: real data with the report's MC templates (signal, background)."""
+    return shipped_config("templates")
+
+
+def resolve_config(name_or_path: str | os.PathLike[str] | None) -> tuple[AnalysisConfig, str]:
+    """A configuration from a shipped name, a file path, or None (the templates one).
+
+    Returns:
+        The configuration and how to record its source in the provenance.
+    """
+    if name_or_path is None:
+        return template_config(), "shipped:templates"
+    text = str(name_or_path)
+    if text in SHIPPED_CONFIGS and not Path(text).exists():
+        return shipped_config(text), f"shipped:{text}"
+    return load_config(name_or_path), text

@@ -14,6 +14,7 @@ __all__ = [
     "HistogramError",
     "InputFileError",
     "SelectionError",
+    "TemplateError",
     "WorkspaceError",
 ]
 
@@ -44,3 +45,7 @@ class WorkspaceError(HiggsPyhfError):
 
 class FitError(HiggsPyhfError):
     """A fit or statistical computation cannot be carried out."""
+
+
+class TemplateError(HiggsPyhfError):
+    """A binned template file is missing, malformed, or has another binning than the analysis."""

@@ -1,10 +1,20 @@
-"""The whole build chain in one call: ntuples → selection → histograms → workspace.
+"""The whole build chain in one call: inputs → selection → histograms → workspace.
 
-Used by the ``build-workspace`` command, scripts and tests. Input made by
-:mod:`higgs_pyhf.synthetic` (recognised by its ``GENERATED.json`` marker) is
-labelled as generated everywhere: the measurement name
-(:data:`GENERATED_MEASUREMENT`), the provenance file (``generated: true``,
-the generator's seed) and the default output name.
+Used by the ``build-workspace`` command, scripts and tests. Samples come from
+ntuples (read, selected and histogrammed) or from binned templates
+(:mod:`higgs_pyhf.templates`); both end up in one ``sample`` × m4l histogram
+and then in the workspace.
+
+Templates were made with some event selection (recorded in the
+configuration); building them together with data selected otherwise is
+refused unless ``allow_selection_mismatch`` is given, and then recorded in the
+provenance.
+
+What the inputs are is recorded, never guessed: :func:`higgs_pyhf.provenance.describe_inputs`
+checks every file against the manifest of the shipped real data and the
+generator's marker. Workspaces built from generated input get the
+measurement name :data:`GENERATED_MEASUREMENT`; the provenance says
+``generated`` and gives the ``data_label`` figures carry.
 """
 
 from __future__ import annotations
@@ -17,19 +27,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from . import __version__
 from .configuration import AnalysisConfig
-from .histograms import HistogramSet, build_histograms, sample_yields
+from .errors import TemplateError
+from .histograms import HistogramSet, build_histograms, make_histogram, sample_yields
 from .ntuples import DEFAULT_STEP_SIZE
+from .provenance import describe_inputs
+from .templates import TemplateFile, check_binning, read_template_file
 from .workspace import workspace_from_histograms
 
 __all__ = [
-    "DEFAULT_GENERATED_OUTPUT",
-    "DEFAULT_OUTPUT",
     "GENERATED_MEASUREMENT",
     "MEASUREMENT",
     "WorkspaceBuild",
-    "build_from_ntuples",
+    "add_templates",
+    "build_inputs",
+    "check_template_selection",
     "config_document",
     "generated_info",
     "generated_inputs",
@@ -42,10 +57,6 @@ log = logging.getLogger(__name__)
 GENERATED_MEASUREMENT = "hzz4l_generated"
 #: Measurement name of workspaces built from real ATLAS files.
 MEASUREMENT = "hzz4l"
-#: Default output of ``build-workspace`` on generated input.
-DEFAULT_GENERATED_OUTPUT = Path("workspaces") / "hzz4l_generated.json"
-#: Default output of ``build-workspace`` on real input.
-DEFAULT_OUTPUT = Path("workspaces") / "hzz4l.json"
 #: Entries of the generator's marker copied into the provenance.
 _GENERATOR_KEYS = ("generator", "generator_version", "note", "seed", "scale", "config_fingerprint")
 _TRUTH_KEYS = (
@@ -58,7 +69,7 @@ _TRUTH_KEYS = (
 
 
 def generated_info(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The generator's marker if ``data_dir`` holds generated input, else None."""
+    """The generator's marker in ``data_dir`` (None if there is none)."""
     from .synthetic import is_generated
 
     return is_generated(Path(data_dir))
@@ -89,6 +100,22 @@ def generated_inputs(
 
 def config_document(config: AnalysisConfig) -> dict[str, Any]:
     """A JSON-serialisable copy of a configuration (for provenance)."""
+    samples = []
+    for s in config.samples:
+        doc: dict[str, Any] = {"name": s.name, "kind": s.kind}
+        if s.files:
+            doc["files"] = list(s.files)
+        if s.template is not None:
+            doc["template"] = {
+                "file": s.template.file.name,
+                "histogram": s.template.histogram,
+                "selection": s.template.selection,
+            }
+        for key in ("dsid", "xsec_pb", "sumw", "red_eff"):
+            value = getattr(s, key)
+            if value is not None:
+                doc[key] = value
+        samples.append(doc)
     return {
         "description": config.description,
         "tree": config.tree,
@@ -96,14 +123,7 @@ def config_document(config: AnalysisConfig) -> dict[str, Any]:
         "observable": config.observable,
         "observable_label": config.observable_label,
         "edges": list(config.edges),
-        "samples": [
-            {
-                k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in s._asdict().items()
-                if v is not None
-            }
-            for s in config.samples
-        ],
+        "samples": samples,
     }
 
 
@@ -112,12 +132,81 @@ def kind_yields(h: Any, config: AnalysisConfig) -> dict[str, float]:
     per_sample = sample_yields(h)
     out = {"signal": 0.0, "background": 0.0, "data": 0.0}
     for s in config.samples:
-        out[s.kind] += per_sample[s.name]
+        if s.name in per_sample:
+            out[s.kind] += per_sample[s.name]
     return out
 
 
+def check_template_selection(
+    config: AnalysisConfig, selection: str, *, allow_mismatch: bool = False
+) -> list[str]:
+    """Refuse templates made with another selection than ``selection``.
+
+    Returns:
+        The template selections that differ (empty unless ``allow_mismatch``).
+
+    Raises:
+        TemplateError: naming the samples and both selections.
+    """
+    other = [s for s in config.samples if s.template and s.template.selection != selection]
+    if other and not allow_mismatch:
+        names = ", ".join(f"{s.name} ({s.template.selection})" for s in other if s.template)
+        msg = (
+            f"the templates of {names} were made with another selection than {selection!r}; "
+            "use the templates' selection, or allow the mismatch explicitly (it is recorded)"
+        )
+        raise TemplateError(msg)
+    return sorted({s.template.selection for s in other if s.template})
+
+
+def add_templates(
+    hs: HistogramSet, config: AnalysisConfig, *, need_variances: bool = False
+) -> tuple[HistogramSet, list[TemplateFile]]:
+    """Put the template samples of ``config`` next to the ntuple samples of ``hs``.
+
+    Args:
+        hs: histograms of the ntuple samples.
+        config: the whole configuration (config order is kept).
+        need_variances: refuse templates without sumw² (for ``staterror``).
+
+    Returns:
+        One histogram set holding every sample, and the template files read.
+
+    Raises:
+        TemplateError: on a missing entry, another binning or missing variances.
+    """
+    files: dict[Path, TemplateFile] = {}
+    names = [s.name for s in config.samples]
+    h = make_histogram(
+        config.edges, samples=names, observable=config.observable, label=config.observable_label
+    )
+    view: Any = h.view(flow=True)
+    have = set(hs.histograms.axes["sample"])
+    for i, s in enumerate(config.samples):
+        if s.template is None:
+            if s.name in have:
+                view[i] = hs.histograms.view(flow=True)[
+                    list(hs.histograms.axes["sample"]).index(s.name)
+                ]
+            continue
+        path = s.template.file
+        if path not in files:
+            files[path] = read_template_file(path)
+        t = files[path].get(s.template.histogram)
+        check_binning(t, config.edges, source=path)
+        if need_variances and t.variances is None:
+            msg = (
+                f"template {t.name!r} in {path} has no sum of squared weights; "
+                "MC statistical uncertainties (--mc-stat) need them"
+            )
+            raise TemplateError(msg)
+        view.value[i, 1:-1] = t.values
+        view.variance[i, 1:-1] = np.zeros_like(t.values) if t.variances is None else t.variances
+    return hs._replace(histograms=h), list(files.values())
+
+
 class WorkspaceBuild(NamedTuple):
-    """Result of :func:`build_from_ntuples`.
+    """Result of :func:`build_inputs`.
 
     Attributes:
         spec: the pyhf workspace specification (schema-valid).
@@ -130,8 +219,9 @@ class WorkspaceBuild(NamedTuple):
     provenance: dict[str, Any]
 
     def summary(self) -> dict[str, Any]:
-        """Small JSON summary: measurement, bins, yields per sample kind."""
+        """Small JSON summary: label, measurement, bins, selection, yields per kind."""
         return {
+            "data_label": self.provenance["data_label"],
             "generated": self.provenance["generated"],
             "measurement": self.provenance["measurement"],
             "nbins": self.provenance["nbins"],
@@ -140,48 +230,54 @@ class WorkspaceBuild(NamedTuple):
         }
 
 
-def build_from_ntuples(
+def build_inputs(
     config: AnalysisConfig,
     data_dir: str | os.PathLike[str],
     *,
     selection: str = "intended",
+    allow_selection_mismatch: bool = False,
     mc_stat: bool = False,
     lumi_uncertainty: float | None = None,
     step_size: int | str = DEFAULT_STEP_SIZE,
     workers: int = 1,
     scheduler: str | None = None,
-    generated: dict[str, Any] | None = None,
+    marker: dict[str, Any] | None = None,
     input_label: str | None = None,
     config_source: str = "default",
+    command: list[str] | None = None,
     progress: Callable[[int], Any] | None = None,
     on_plan: Callable[[int], Any] | None = None,
 ) -> WorkspaceBuild:
-    """Histogram the ntuples of ``data_dir`` and build the workspace with provenance.
+    """Histogram the ntuple samples, add the template samples, build the workspace.
 
     Args:
-        config: samples, luminosity and binning.
-        data_dir: directory holding the configuration's files.
+        config: samples (ntuples or templates), luminosity and binning.
+        data_dir: directory holding the configuration's ntuple files.
         selection: ``"intended"`` or ``"report"``.
+        allow_selection_mismatch: build even if templates were made with
+            another selection (recorded in the provenance).
         mc_stat: add ``staterror`` modifiers.
         lumi_uncertainty: relative luminosity uncertainty (adds a ``lumi`` modifier).
         step_size: entries (int) or memory (``"50 MB"``) per chunk.
         workers: local worker processes.
         scheduler: Dask scheduler address.
-        generated: the generator marker of generated input (see
-            :func:`generated_info`); looked up in ``data_dir`` when None.
-        input_label: how to record the input location in the provenance
-            (default: ``data_dir``).
+        marker: the generator's marker of ``data_dir`` (looked up when None).
+        input_label: how to record the input location (default: ``data_dir``).
         config_source: where the configuration came from (recorded).
+        command: the ``build-workspace`` options that rebuild it (recorded).
         progress: called with 1 after each chunk.
         on_plan: called with the number of chunks before they run.
 
     Returns:
         The workspace, its histograms and its provenance.
     """
-    if generated is None:
-        generated = generated_info(data_dir)
+    mismatch = check_template_selection(config, selection, allow_mismatch=allow_selection_mismatch)
+    if marker is None:
+        marker = generated_info(data_dir)
+    inputs = describe_inputs(config, data_dir, marker=marker)
+    ntuple_config = config._replace(samples=config.ntuple_samples)
     hs = build_histograms(
-        config,
+        ntuple_config,
         data_dir,
         selection=selection,
         step_size=step_size,
@@ -190,6 +286,8 @@ def build_from_ntuples(
         progress=progress,
         on_plan=on_plan,
     )
+    hs, _files = add_templates(hs, config, need_variances=mc_stat)
+    generated = inputs["generated"]
     measurement = GENERATED_MEASUREMENT if generated else MEASUREMENT
     spec = workspace_from_histograms(
         hs.histograms,
@@ -199,25 +297,33 @@ def build_from_ntuples(
         measurement_name=measurement,
     )
     gen = None
-    if generated:
-        gen = {k: generated[k] for k in _GENERATOR_KEYS if k in generated}
-        truth = generated.get("truth") or {}
+    if generated and marker:
+        gen = {k: marker[k] for k in _GENERATOR_KEYS if k in marker}
+        truth = marker.get("truth") or {}
         gen["truth"] = {k: truth[k] for k in _TRUTH_KEYS if k in truth}
     provenance = {
-        "generated": bool(generated),
+        "generated": generated,
+        "data_label": inputs["data_label"],
         "generator": gen,
-        "input": input_label if input_label is not None else str(data_dir),
+        "input": {
+            "location": input_label if input_label is not None else str(data_dir),
+            **inputs,
+        },
         "measurement": measurement,
         "selection": selection,
+        "selection_mismatch_allowed": mismatch or None,
         "lumi_fb": config.lumi_fb,
         "mc_stat": mc_stat,
         "lumi_uncertainty": lumi_uncertainty,
         "step_size": step_size,
         "nbins": len(config.edges) - 1,
+        "edges": list(config.edges),
         "yields": kind_yields(hs.histograms, config),
         "sample_yields": sample_yields(hs.histograms),
+        "cutflows": [cf.to_json() for cf in hs.cutflows.values()],
         "selected_events": {n: cf.selected for n, cf in hs.cutflows.items()},
         "config_source": config_source,
+        "build_command": command,
         "config": config_document(config),
         "higgs_pyhf_version": __version__,
     }

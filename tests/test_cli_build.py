@@ -100,10 +100,11 @@ def test_make_inputs_then_build_workspace_is_labelled_generated(tmp_path):
     assert prov["config"]["samples"][0]["name"] == "Zee"
 
 
-def test_build_workspace_default_generates_input(tmp_path):
+def test_build_workspace_generated_option(tmp_path):
     out = tmp_path / "gen.json"
     result = run(
         "build-workspace",
+        "--generated",
         "--scale",
         0.05,
         "--seed",
@@ -121,7 +122,19 @@ def test_build_workspace_default_generates_input(tmp_path):
     types = {m["type"] for s in spec["channels"][0]["samples"] for m in s["modifiers"]}
     assert types == {"normfactor", "staterror", "lumi"}
     prov = json.loads(provenance_path(out).read_text())
-    assert prov["input"] == "generated in a temporary directory"
+    assert prov["input"]["location"] == "generated in a temporary directory"
+    assert {f["origin"] for f in prov["input"]["files"]} == {"generated"}
+    assert prov["data_label"] == "Generated (not ATLAS data)"
+    assert prov["build_command"] == [
+        "--generated",
+        "--seed",
+        "3",
+        "--scale",
+        "0.05",
+        "--mc-stat",
+        "--lumi-uncertainty",
+        "0.017",
+    ]
     assert prov["mc_stat"] is True
     assert prov["lumi_uncertainty"] == 0.017
     assert prov["generator"]["scale"] == 0.05
@@ -134,10 +147,14 @@ def test_build_workspace_on_plain_input_is_not_labelled_generated(plain_dir, tmp
     summary = json.loads(result.stdout)
     assert summary["generated"] is False
     assert summary["measurement"] == "hzz4l"
+    # the files are neither the shipped real ones nor listed by a generator marker
+    assert summary["data_label"] == "Data of unverified origin"
+    assert summary["config"] == "shipped:ntuples"  # the folder has MC/
     prov = json.loads(provenance_path(out).read_text())
     assert prov["lumi_fb"] == 5.0
     assert prov["generator"] is None
-    assert prov["input"] == str(plain_dir)
+    assert prov["input"]["location"] == str(plain_dir)
+    assert {f["origin"] for f in prov["input"]["files"]} == {"unverified"}
 
 
 def test_build_histograms_root_and_json(plain_dir, tmp_path):
@@ -200,9 +217,13 @@ def test_cutflow_command(plain_dir, tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["generated"] is False
-    assert doc["selection"] == "intended"
-    assert [cf["sample"] for cf in doc["cutflows"]] == [s.name for s in default_config().samples]
-    rows = next(cf for cf in doc["cutflows"] if cf["sample"] == "llll")["cuts"]
+    assert doc["selections"] == ["report", "intended"]
+    config = default_config()
+    for sel in ("report", "intended"):
+        assert [cf["sample"] for cf in doc["mc"][sel]] == [s.name for s in config.mc_samples]
+        periods = [p["period"] for p in doc["data"][sel]["periods"]]
+        assert periods == ["A", "B", "C", "D"]
+    rows = next(cf for cf in doc["mc"]["intended"] if cf["sample"] == "llll")["cuts"]
     assert [r["cut"] for r in rows] == [
         "all",
         "nlep",
@@ -222,7 +243,14 @@ def test_cutflow_command(plain_dir, tmp_path):
     assert (
         run("cutflow", "--data-dir", plain_dir, "--selection", "report", "-o", out).exit_code == 0
     )
-    assert json.loads(out.read_text())["cutflows"][3]["cuts"][-1]["cut"] == "iso_pt"
+    one = json.loads(out.read_text())
+    assert one["selections"] == ["report"]
+    assert one["mc"]["report"][3]["cuts"][-1]["cut"] == "iso_pt"
+    assert one["data"]["report"]["total"]["cuts"][-1]["cut"] == "iso_pt"
+    table = run("cutflow", "--data-dir", plain_dir, "--markdown")
+    assert table.exit_code == 0
+    assert table.stdout.startswith("# Cut flow: Data of unverified origin")
+    assert "| in m4l range |" in table.stdout
 
 
 # --------------------------------------------------------------------------- bad input
@@ -298,9 +326,10 @@ def test_empty_selection(broken_dir, tmp_path):
     )
     _assert_no_output(out)
     # the cutflow command still reports it
-    result = run("cutflow", "--data-dir", broken_dir)
+    result = run("cutflow", "--data-dir", broken_dir, "--selection", "intended")
     assert result.exit_code == 0
-    zh = next(cf for cf in json.loads(result.stdout)["cutflows"] if cf["sample"] == "ZH125_ZZ4lep")
+    flows = json.loads(result.stdout)["mc"]["intended"]
+    zh = next(cf for cf in flows if cf["sample"] == "ZH125_ZZ4lep")
     assert zh["cuts"][-1]["events"] == 0
 
 
@@ -342,7 +371,7 @@ def _default_config_doc():
     from importlib import resources
 
     return json.loads(
-        resources.files("higgs_pyhf").joinpath("data/default_config.json").read_text("utf-8")
+        resources.files("higgs_pyhf").joinpath("data/config_atlas_ntuples.json").read_text("utf-8")
     )
 
 

@@ -30,7 +30,7 @@ def test_default_config_matches_report_and_reference_table():
 
 
 def test_config_file_roundtrip_and_errors(tmp_path):
-    text = resources.files("higgs_pyhf").joinpath("data/default_config.json").read_text()
+    text = resources.files("higgs_pyhf").joinpath("data/config_atlas_ntuples.json").read_text()
     raw = json.loads(text)
     p = tmp_path / "c.json"
     p.write_text(json.dumps(raw))
