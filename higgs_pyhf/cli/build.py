@@ -354,7 +354,7 @@ def build_histograms_cmd(
             hs, _ = add_templates(hs, inp.config)
     finally:
         bar.close()
-    title = GENERATED_TITLE if info["generated"] else None
+    title = GENERATED_TITLE if info["generated"] else info["data_label"]
     save_histograms(hs.histograms, output, title=title)
     emit_json(
         {
