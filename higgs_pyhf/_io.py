@@ -1,16 +1,34 @@
-"""Small I/O helpers shared by the pipeline stages: atomic, deterministic writes."""
+"""Small I/O helpers shared by the pipeline stages: atomic, deterministic, safe writes.
+
+Every output file is written to a temporary file next to it and renamed
+into place, so no partial output is ever visible. The temporary names carry
+the writing process's id (``.<name>.higgs-pyhf-tmp-<pid>-…``); a later write
+of the same output removes the leftovers of processes that no longer run (a
+killed command leaves nothing behind for long).
+
+Outputs that are not regular files are never renamed over: a symbolic link
+is written through (the file it points to is replaced, the link stays), a
+device or FIFO (``/dev/null``, ``/dev/stdout``) gets the bytes written into
+it, a directory is refused. :func:`check_not_input` refuses an output that
+is one of the command's inputs.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "dumps_json", "write_json", "write_text"]
+from .errors import OutputError
+
+__all__ = ["atomic_path", "check_not_input", "dumps_json", "write_json", "write_text"]
+
+_TMP_TAG = ".higgs-pyhf-tmp-"
 
 
 def dumps_json(obj: Any) -> str:
@@ -18,24 +36,76 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(obj, indent=4, sort_keys=True) + "\n"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove temporary files of ``target`` left by processes that are gone."""
+    for p in target.parent.glob(f".{target.name}{_TMP_TAG}*"):
+        pid_text = p.name[len(f".{target.name}{_TMP_TAG}") :].split("-", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def _prepare(path: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """The file to replace (links resolved) and whether it is a device/FIFO to write into."""
+    target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:
+        msg = f"cannot write {path}: {err.strerror}"
+        raise OutputError(msg) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        msg = f"cannot write {path}: it is a directory"
+        raise OutputError(msg)
+    special = mode is not None and not stat.S_ISREG(mode)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        msg = f"cannot create the folder of {path}: {err.strerror} ({err.filename})"
+        raise OutputError(msg) from None
+    return target, special
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it to ``path`` on success.
+    """Yield a temporary path next to ``path``; put it in place of ``path`` on success.
 
-    If the body raises, the temporary file is removed and ``path`` is left
-    untouched, so no partial output is ever visible.
+    If the body raises (or the process is interrupted), the temporary file is
+    removed and ``path`` is left untouched.
 
     Args:
         path: final destination.
 
     Yields:
         A temporary file path in the same directory (same file system).
+
+    Raises:
+        OutputError: if ``path`` is a directory or its folder cannot be made or written.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent
-    )
+    target, special = _prepare(path)
+    _remove_stale(target)
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}{_TMP_TAG}{os.getpid()}-",
+            suffix=target.suffix,
+            dir=target.parent,
+        )
+    except OSError as err:
+        msg = f"cannot write {path}: {err.strerror}"
+        raise OutputError(msg) from None
     os.close(fd)
     tmp = Path(tmp_name)
     umask = os.umask(0)
@@ -43,10 +113,38 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
     try:
         yield tmp
-        tmp.replace(target)
+        if special:
+            with target.open("wb") as out:
+                out.write(tmp.read_bytes())
+        else:
+            tmp.replace(target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_not_input(
+    output: str | os.PathLike[str] | None, inputs: Iterable[str | os.PathLike[str] | None]
+) -> None:
+    """Refuse an output path that is (or links to) one of the inputs.
+
+    Raises:
+        OutputError: naming the path.
+    """
+    if output is None:
+        return
+    out = Path(output)
+    if not out.exists():
+        return
+    for item in inputs:
+        if item is None:
+            continue
+        p = Path(item)
+        if p.exists() and out.samefile(p):
+            msg = (
+                f"output {output} is an input of this command ({item}); choose another output path"
+            )
+            raise OutputError(msg)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -57,5 +155,5 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Write ``obj`` as deterministic JSON to ``path`` atomically and return the path."""
+    """Write ``obj`` as deterministic, strict JSON to ``path`` atomically and return the path."""
     return write_text(path, dumps_json(obj))

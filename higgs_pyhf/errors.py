@@ -13,6 +13,7 @@ __all__ = [
     "HiggsPyhfError",
     "HistogramError",
     "InputFileError",
+    "OutputError",
     "SelectionError",
     "TemplateError",
     "WorkspaceError",
@@ -49,3 +50,7 @@ class FitError(HiggsPyhfError):
 
 class TemplateError(HiggsPyhfError):
     """A binned template file is missing, malformed, or has another binning than the analysis."""
+
+
+class OutputError(HiggsPyhfError):
+    """An output path cannot be written (a directory, an input of the command, no permission)."""
