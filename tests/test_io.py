@@ -54,7 +54,7 @@ def test_directory_and_bad_parent_are_refused(tmp_path):
     with pytest.raises(OutputError, match="is a directory"):
         write_json(tmp_path, {})
     (tmp_path / "file").write_text("x")
-    with pytest.raises(OutputError, match="cannot write .*out.json: Not a directory"):
+    with pytest.raises(OutputError, match=r"cannot write .*out\.json: Not a directory"):
         write_json(tmp_path / "file" / "out.json", {})
 
 
