@@ -1,14 +1,27 @@
 """Command-line interface: ``higgs-pyhf`` / ``python -m higgs_pyhf``.
 
 Thin click commands, one module per area (:mod:`.build`, :mod:`.infer`,
-:mod:`.compare`, :mod:`.report`, :mod:`.toys`); results as JSON on stdout, logs and progress on stderr. Errors
-caused by bad input print one line ``Error: …`` and exit with code 1.
+:mod:`.compare`, :mod:`.report`, :mod:`.toys`); results as JSON on stdout,
+logs and progress on stderr.
+
+Exit codes: 0 success; 1 bad input (a library error, printed as one line
+``Error: …``); 2 a usage error (click's convention: unknown option, bad
+option value, printed with the usage line) or an internal error (one line
+``Error: internal error …``; the traceback with ``-vv``); 130 interrupted
+(SIGINT), 143 terminated (SIGTERM). An interrupted command leaves no
+partial output file: writes go to temporary files that are removed on the
+way out.
+
+The group options ``-v``/``-vv`` and ``--progress/--no-progress`` may be given
+before or after the subcommand.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import traceback
 from typing import Any
 
 import click
@@ -19,17 +32,63 @@ from . import build, compare, infer, report, toys
 
 __all__ = ["main"]
 
+#: Group flags that may also follow the subcommand (they take no value).
+_GROUP_FLAGS = frozenset({"--verbose", "--progress", "--no-progress"})
+
+
+def _is_group_flag(arg: str) -> bool:
+    return arg in _GROUP_FLAGS or (len(arg) > 1 and arg[0] == "-" and set(arg[1:]) == {"v"})
+
+
+class _Terminated(Exception):
+    """Raised by the SIGTERM handler so that clean-up code runs on the way out."""
+
+
+def _on_sigterm(_signum: int, _frame: Any) -> None:
+    raise _Terminated
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
 
 class _Group(click.Group):
-    """A click group that turns library errors into ``Error: …`` and exit code 1."""
+    """The command group: group flags anywhere, errors as one line with an exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Move group flags given after the subcommand in front of it."""
+        if "--" in args:
+            cut = args.index("--")
+            head, tail = args[:cut], args[cut:]
+        else:
+            head, tail = args, []
+        flags = [a for a in head if _is_group_flag(a)]
+        rest = [a for a in head if not _is_group_flag(a)]
+        return super().parse_args(ctx, [*flags, *rest, *tail])
 
     def invoke(self, ctx: click.Context) -> Any:
+        verbose = int(ctx.params.get("verbose") or 0)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return super().invoke(ctx)
         except HiggsPyhfError as err:
-            msg = " ".join(str(err).split())
-            click.echo(f"Error: {msg}", err=True)
-            sys.exit(1)
+            _fail(" ".join(str(err).split()), 1)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            _fail("interrupted; no partial output was left", 130)
+        except _Terminated:
+            _fail("terminated; no partial output was left", 143)
+        except Exception as err:
+            if verbose >= 2:
+                traceback.print_exc(file=sys.stderr)
+            where = "" if verbose >= 2 else " (rerun with -vv for the traceback)"
+            text = " ".join(str(err).split())[:300]
+            _fail(f"internal error {type(err).__name__}: {text}{where}", 2)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,87 @@
+"""The command group: group flags anywhere, exit codes, internal errors, interruption."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from higgs_pyhf.cli import main
+
+
+def test_group_flags_after_the_subcommand(tmp_path):
+    out = str(tmp_path / "ws.json")
+    before = CliRunner().invoke(main, ["--no-progress", "-v", "build-workspace", "-o", out])
+    after = CliRunner().invoke(main, ["build-workspace", "-o", out, "--no-progress", "-v"])
+    assert before.exit_code == after.exit_code == 0, after.output
+    assert before.stdout == after.stdout
+    assert "INFO higgs_pyhf.workspace: wrote workspace" in after.stderr  # -v took effect
+
+
+@pytest.fixture
+def broken_command():
+    @click.command("broken-for-test")
+    def broken() -> None:
+        msg = "unsupported operand type(s) for +: 'int' and 'str'"
+        raise TypeError(msg)
+
+    main.add_command(broken)
+    yield
+    main.commands.pop("broken-for-test")
+
+
+def test_internal_error_is_one_line_exit_2(broken_command):
+    result = CliRunner().invoke(main, ["broken-for-test"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: internal error TypeError: unsupported operand")
+    assert "-vv" in lines[0]
+    verbose = CliRunner().invoke(main, ["broken-for-test", "-vv"])
+    assert verbose.exit_code == 2
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert verbose.stderr.strip().splitlines()[-1].startswith("Error: internal error TypeError")
+
+
+def test_usage_errors_keep_clicks_exit_code_2():
+    result = CliRunner().invoke(main, ["cutflow", "--no-such-option"])
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_interrupted_build_leaves_no_partial_output(tmp_path, sig, code):
+    out = tmp_path / "ws.json"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "higgs_pyhf",
+            "--no-progress",
+            "build-workspace",
+            "--generated",
+            "--scale",
+            "3",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    time.sleep(4.0)  # imports done, generating
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code, stderr
+    assert stdout == ""
+    assert stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert list(tmp_path.iterdir()) == []  # no output, no temp file
