@@ -36,6 +36,7 @@ __all__ = [
     "POI",
     "SIGNAL",
     "build_workspace",
+    "check_values",
     "load_workspace",
     "model_and_data",
     "provenance_path",
@@ -51,6 +52,19 @@ SIGNAL = "signal"
 BACKGROUND = "background"
 POI = "s_s"
 BKG_NORM = "s_b"
+#: pyhf's exceptions for an invalid specification or model (they share no base class).
+_PYHF_ERRORS: tuple[type[Exception], ...] = (
+    pyhf.exceptions.InvalidModel,
+    pyhf.exceptions.InvalidModifier,
+    pyhf.exceptions.InvalidInterpCode,
+    pyhf.exceptions.InvalidNameReuse,
+    pyhf.exceptions.InvalidPdfData,
+    pyhf.exceptions.InvalidPdfParameters,
+    pyhf.exceptions.InvalidSpecification,
+    pyhf.exceptions.InvalidWorkspaceOperation,
+    pyhf.exceptions.UnspecifiedPOI,
+    pyhf.exceptions.Unsupported,
+)
 #: Bounds of the normfactors. s_s >= 0 keeps every bin prediction non-negative
 #: (a negative signal could drive bins below zero and the Poisson NLL to NaN).
 S_S_BOUNDS = (0.0, 10.0)
@@ -237,8 +251,51 @@ def workspace_from_histograms(
     )
 
 
-def validate_workspace(spec: Any, *, source: str = "workspace") -> None:
-    """Validate ``spec`` against pyhf's workspace schema and build its model.
+def _check_numbers(values: Any, where: str, *, non_negative: bool) -> None:
+    arr = np.asarray(values, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        msg = f"{where} has non-finite values (NaN/inf) in bins {bad.tolist()[:10]}"
+        raise WorkspaceError(msg)
+    if non_negative:
+        neg = np.flatnonzero(arr < 0)
+        if neg.size:
+            msg = f"{where} has negative values in bins {neg.tolist()[:10]} (first {arr[neg[0]]:g})"
+            raise WorkspaceError(msg)
+
+
+def check_values(spec: dict[str, Any], *, source: str = "workspace") -> None:
+    """Refuse NaN/inf anywhere in the bin contents, and negative observations or yields.
+
+    Raises:
+        WorkspaceError: naming the channel, sample (or modifier) and bins.
+    """
+    for channel in spec["channels"]:
+        for sample in channel["samples"]:
+            here = f"{source}: channel {channel['name']!r}, sample {sample['name']!r}"
+            _check_numbers(sample["data"], f"{here}, data", non_negative=True)
+            for mod in sample["modifiers"]:
+                data = mod.get("data")
+                if not isinstance(data, dict | list):
+                    continue
+                parts = data.items() if isinstance(data, dict) else [("data", data)]
+                for key, values in parts:
+                    where = f"{here}, modifier {mod['name']!r} ({mod['type']}) {key}"
+                    if isinstance(values, list):
+                        _check_numbers(values, where, non_negative=False)
+                    elif isinstance(values, int | float):
+                        _check_numbers([values], where, non_negative=False)
+    for obs in spec["observations"]:
+        _check_numbers(
+            obs["data"], f"{source}: observations of channel {obs['name']!r}", non_negative=True
+        )
+
+
+def validate_workspace(spec: Any, *, source: str = "workspace") -> pyhf.Workspace:
+    """Validate ``spec`` once (pyhf's schema, the numbers, the workspace's consistency).
+
+    Returns:
+        The ``pyhf.Workspace`` (built without validating again).
 
     Raises:
         WorkspaceError: naming the offending entry (``channels[0].samples[1]``).
@@ -252,10 +309,17 @@ def validate_workspace(spec: Any, *, source: str = "workspace") -> None:
             detail = detail[:200] + "..."
         msg = f"invalid pyhf workspace {source} at {where}: {detail}"
         raise WorkspaceError(msg) from None
+    except RecursionError:
+        msg = f"invalid pyhf workspace {source}: nested too deeply"
+        raise WorkspaceError(msg) from None
+    check_values(spec, source=source)
     try:
-        pyhf.Workspace(spec)
-    except pyhf.exceptions.PyhfException as err:
+        return pyhf.Workspace(spec, validate=False)
+    except _PYHF_ERRORS as err:
         msg = f"invalid pyhf workspace {source}: {err}"
+        raise WorkspaceError(msg) from None
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        msg = f"invalid pyhf workspace {source}: {type(err).__name__}: {err}"
         raise WorkspaceError(msg) from None
 
 
@@ -303,10 +367,16 @@ def load_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as err:
         msg = f"cannot read workspace file {p}: {err.strerror}"
         raise WorkspaceError(msg) from None
+    except UnicodeDecodeError as err:
+        msg = f"workspace file {p} is not UTF-8 text (byte {err.start})"
+        raise WorkspaceError(msg) from None
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as err:
         msg = f"workspace file {p} is not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}"
+        raise WorkspaceError(msg) from None
+    except RecursionError:
+        msg = f"workspace file {p} is nested too deeply to be a workspace"
         raise WorkspaceError(msg) from None
     validate_workspace(spec, source=str(p))
     return spec  # type: ignore[no-any-return]
@@ -316,23 +386,42 @@ def model_and_data(
     spec: dict[str, Any] | str | os.PathLike[str],
     *,
     measurement: str | None = None,
+    validate: bool = True,
 ) -> tuple[pyhf.pdf.Model, np.ndarray]:
     """Build the pyhf model and the observed data (with auxdata) of a workspace.
 
     Args:
         spec: a workspace specification or the path of a workspace file.
         measurement: measurement name; the first one by default.
+        validate: validate a given specification (a file is always validated,
+            once); pass False for a spec that :func:`load_workspace` returned.
 
     Returns:
         ``(model, data)`` with data = main bins followed by auxiliary data.
+
+    Raises:
+        WorkspaceError: for an invalid workspace or measurement.
     """
     if not isinstance(spec, dict):
+        source = str(spec)
         spec = load_workspace(spec)
-    ws = pyhf.Workspace(spec)
+        validate = False
+    else:
+        source = "workspace"
+    if validate:
+        ws = validate_workspace(spec, source=source)
+    else:
+        ws = pyhf.Workspace(spec, validate=False)
     try:
-        model = ws.model(measurement_name=measurement)
+        model = ws.model(measurement_name=measurement, validate=False)
+        data = np.asarray(ws.data(model), dtype=float)
     except pyhf.exceptions.InvalidMeasurement as err:
-        msg = f"workspace has no usable measurement {measurement!r}: {err}"
+        msg = f"{source} has no usable measurement {measurement!r}: {err}"
         raise WorkspaceError(msg) from None
-    data = np.asarray(ws.data(model), dtype=float)
+    except _PYHF_ERRORS as err:
+        msg = f"invalid pyhf model in {source}: {err}"
+        raise WorkspaceError(msg) from None
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        msg = f"invalid pyhf model in {source}: {type(err).__name__}: {err}"
+        raise WorkspaceError(msg) from None
     return model, data

@@ -192,3 +192,71 @@ def test_shipped_workspaces_equal_what_build_workspace_produces_now(tmp_path, mo
         )
         rebuilt.add(path.name)
     assert {"hzz4l_atlas.json", "hzz4l_generated.json"} <= rebuilt
+
+
+# --------------------------------------------------------------------------- hostile workspaces
+
+
+def _atlas():
+    return json.loads((WORKSPACES / "hzz4l_atlas.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragments"),
+    [
+        (
+            lambda s: s["observations"][0]["data"].__setitem__(3, float("nan")),
+            ["observations of channel 'hzz4l_m4l'", "non-finite", "bins [3]"],
+        ),
+        (
+            lambda s: s["observations"][0]["data"].__setitem__(5, -2.0),
+            ["observations of channel 'hzz4l_m4l'", "negative", "bins [5]"],
+        ),
+        (
+            lambda s: _sample(s, SIGNAL)["data"].__setitem__(7, -0.5),
+            ["channel 'hzz4l_m4l', sample 'signal', data", "negative", "bins [7]"],
+        ),
+        (
+            lambda s: _sample(s, BACKGROUND)["data"].__setitem__(0, float("inf")),
+            ["sample 'background', data", "non-finite", "bins [0]"],
+        ),
+        (
+            lambda s: s["channels"][0]["samples"][0]["data"].pop(),
+            ["invalid pyhf model", "expected 33 size sample data but got 34"],
+        ),
+        (
+            lambda s: s["measurements"][0]["config"].__setitem__("poi", "nope"),
+            ["'nope'"],
+        ),
+    ],
+)
+def test_hostile_workspace_values_are_refused(tmp_path, mutate, fragments):
+    from higgs_pyhf.errors import WorkspaceError
+    from higgs_pyhf.workspace import model_and_data
+
+    spec = _atlas()
+    mutate(spec)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(WorkspaceError) as info:
+        model_and_data(path)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+    result = CliRunner().invoke(main, ["fit", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreadable_workspace_files(tmp_path):
+    from higgs_pyhf.errors import WorkspaceError
+    from higgs_pyhf.workspace import load_workspace
+
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"channels": "\xe9"}')
+    with pytest.raises(WorkspaceError, match="not UTF-8"):
+        load_workspace(latin)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(WorkspaceError, match="nested too deeply"):
+        load_workspace(deep)

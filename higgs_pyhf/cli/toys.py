@@ -79,7 +79,7 @@ def _load(workspace: str) -> tuple[Any, Any, dict[str, Any]]:
     from ..workspace import load_workspace, model_and_data
 
     spec = load_workspace(workspace)
-    model, data = model_and_data(spec)
+    model, data = model_and_data(spec, validate=False)
     return model, data, spec
 
 
