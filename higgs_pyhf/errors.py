@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ExecutionError",
     "FitError",
     "HiggsPyhfError",
     "HistogramError",
@@ -54,3 +55,7 @@ class TemplateError(HiggsPyhfError):
 
 class OutputError(HiggsPyhfError):
     """An output path cannot be written (a directory, an input of the command, no permission)."""
+
+
+class ExecutionError(HiggsPyhfError):
+    """Work could not be run where asked (no Dask scheduler, a worker process died)."""

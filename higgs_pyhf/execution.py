@@ -4,16 +4,31 @@ Every pipeline stage that splits work (files/chunks for histograms, toy
 chunks for pseudo-experiments) calls :func:`map_tasks`. Results are returned
 in task order whatever the backend, so merging them (histograms by addition,
 toys by concatenation) gives bit-identical results for every choice.
+
+Faults: a local worker process that dies (killed, out of memory) raises
+:class:`~higgs_pyhf.errors.ExecutionError`; on Dask, the tasks of a worker
+that dies are rerun by the scheduler on the other workers (and a task that
+raises is retried :data:`DASK_RETRIES` times), so the result is unchanged.
+A scheduler address where nothing answers fails after
+``HIGGS_PYHF_CONNECT_TIMEOUT`` seconds (default 5) with an
+:class:`~higgs_pyhf.errors.ExecutionError` naming the address.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-__all__ = ["map_tasks"]
+from .errors import ExecutionError
+
+__all__ = ["DASK_RETRIES", "connect_timeout", "map_tasks"]
+
+#: Retries of a Dask task that raised (a lost worker's tasks are rerun anyway).
+DASK_RETRIES = 2
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +71,33 @@ def map_tasks(
             tick(1)
         return out
     log.info("running %d tasks on a pool of %d processes", len(tasks), workers)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(func, t) for t in tasks]
-        results = []
-        for f in futures:
-            results.append(f.result())
-            tick(1)
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(func, t) for t in tasks]
+            results = []
+            for f in futures:
+                results.append(f.result())
+                tick(1)
+    except BrokenProcessPool:
+        msg = (
+            f"a worker process of the pool of {workers} died (killed, or out of memory?); "
+            "rerun, with fewer --workers or smaller chunks"
+        )
+        raise ExecutionError(msg) from None
     return results
+
+
+def connect_timeout() -> float:
+    """Seconds to wait for a Dask scheduler (``HIGGS_PYHF_CONNECT_TIMEOUT``, default 5)."""
+    text = os.environ.get("HIGGS_PYHF_CONNECT_TIMEOUT", "5")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        msg = f"HIGGS_PYHF_CONNECT_TIMEOUT must be a positive number of seconds, got {text!r}"
+        raise ExecutionError(msg)
+    return value
 
 
 def _map_dask(
@@ -70,9 +105,15 @@ def _map_dask(
 ) -> list[R]:
     from distributed import Client
 
+    timeout = connect_timeout()
     log.info("submitting tasks to the Dask scheduler at %s", scheduler)
-    with Client(scheduler, set_as_default=False) as client:
-        futures = client.map(func, list(tasks), pure=False)
+    try:
+        client = Client(scheduler, set_as_default=False, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as err:
+        msg = f"no Dask scheduler at {scheduler} (nothing answered within {timeout:g} s: {type(err).__name__})"
+        raise ExecutionError(msg) from None
+    with client:
+        futures = client.map(func, list(tasks), pure=False, retries=DASK_RETRIES)
         results = []
         for f in futures:
             results.append(f.result())

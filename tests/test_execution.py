@@ -83,3 +83,73 @@ def test_errors_travel_back_from_workers(inputs, tmp_path):
     target.write_bytes(raw[: len(raw) * 3 // 4])
     with pytest.raises(InputFileError, match="llll"):
         build_histograms(config, bad, step_size=300, workers=2)
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def _die_on_three(x: int) -> int:
+    import os
+
+    if x == 3:
+        os._exit(9)  # a worker process killed mid-task
+    return x
+
+
+def test_dead_pool_worker_is_an_error_not_a_traceback():
+    from higgs_pyhf.errors import ExecutionError
+
+    with pytest.raises(ExecutionError, match="worker process of the pool of 2 died"):
+        map_tasks(_die_on_three, range(6), workers=2)
+
+
+def test_no_scheduler_fails_fast(monkeypatch):
+    import socket
+    import time
+
+    from higgs_pyhf.errors import ExecutionError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free, nothing listens once closed
+    monkeypatch.setenv("HIGGS_PYHF_CONNECT_TIMEOUT", "1")
+    t0 = time.monotonic()
+    with pytest.raises(ExecutionError, match=f"no Dask scheduler at tcp://127.0.0.1:{port}"):
+        map_tasks(_square, range(3), scheduler=f"tcp://127.0.0.1:{port}")
+    assert time.monotonic() - t0 < 10
+
+
+def _slow_square(x: int) -> int:
+    import time
+
+    time.sleep(0.3)
+    return x * x
+
+
+@pytest.mark.slow
+def test_killed_dask_worker_is_survived():
+    import os
+    import signal
+    import threading
+
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        pids = list(client.run(os.getpid).values())
+
+        def kill_one():
+            import time
+
+            time.sleep(1.0)
+            os.kill(pids[0], signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_one)
+        killer.start()
+        out = map_tasks(_slow_square, range(20), scheduler=cluster.scheduler_address)
+        killer.join()
+    assert out == [x * x for x in range(20)]
