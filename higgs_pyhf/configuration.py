@@ -36,6 +36,9 @@ __all__ = [
     "template_config",
 ]
 
+#: Most bins an observable may have (a histogram per sample and chunk is made of them).
+MAX_BINS = 10_000
+
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -50,10 +53,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {
                 "name": {"type": "string"},
                 "label": {"type": "string"},
-                "nbins": {"type": "integer", "minimum": 1},
+                "nbins": {"type": "integer", "minimum": 1, "maximum": MAX_BINS},
                 "low": {"type": "number"},
                 "high": {"type": "number"},
-                "edges": {"type": "array", "items": {"type": "number"}, "minItems": 2},
+                "edges": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "minItems": 2,
+                    "maxItems": MAX_BINS + 1,
+                },
             },
             "additionalProperties": False,
         },
@@ -214,8 +222,8 @@ class AnalysisConfig(NamedTuple):
 
     def with_lumi(self, lumi_fb: float) -> AnalysisConfig:
         """Return a copy with another luminosity (fb⁻¹)."""
-        if not lumi_fb > 0:
-            msg = f"luminosity must be positive, got {lumi_fb!r} fb^-1"
+        if not (lumi_fb > 0 and np.isfinite(lumi_fb) and lumi_fb < 1e6):
+            msg = f"luminosity must be positive and below 1e6 fb^-1, got {lumi_fb!r} fb^-1"
             raise ConfigError(msg)
         return self._replace(lumi_fb=float(lumi_fb))
 
@@ -267,6 +275,11 @@ def parse_config(
         msg = f"invalid configuration {source} at observable: bin edges must increase strictly"
         raise ConfigError(msg)
     _finite_number(raw["lumi_fb"], "lumi_fb", source)
+    for key in ("low", "high"):
+        if key in obs:
+            _finite_number(obs[key], f"observable.{key}", source)
+    for k, e in enumerate(obs.get("edges", ())):
+        _finite_number(e, f"observable.edges[{k}]", source)
     samples = []
     names = set()
     base = Path(base_dir) if base_dir is not None else Path()

@@ -26,8 +26,9 @@ import awkward as ak
 import numpy as np
 
 from .configuration import AnalysisConfig
+from .errors import SelectionError
 from .ntuples import DATA_BRANCHES, DEFAULT_STEP_SIZE, iterate_file
-from .selection import CUT_NAMES, check_selection, select
+from .selection import CUT_NAMES, check_selection, nonfinite_kinematics, select
 
 __all__ = [
     "FINAL_STATES",
@@ -181,9 +182,18 @@ def read_data_cutflows(
     out: dict[tuple[str, str], DataCutflow] = {}
     for sample in config.data_samples:
         for rel in sample.files:
+            start = 0
             for chunk in iterate_file(
                 Path(data_dir) / rel, config.tree, DATA_BRANCHES, step_size=step_size
             ):
+                bad = nonfinite_kinematics(chunk)
+                if bad is not None:
+                    msg = (
+                        f"sample {sample.name}: non-finite (NaN/inf) {bad[0]} in "
+                        f"{Path(data_dir) / rel} at entry {start + bad[1]}"
+                    )
+                    raise SelectionError(msg)
+                start += len(chunk)
                 for s in selections:
                     cf = data_cutflow(
                         chunk, selection=s, edges=config.edges, period=_period(rel), file=rel

@@ -41,7 +41,14 @@ from ._io import atomic_path, write_text
 from .errors import HistogramError, InputFileError, SelectionError
 from .execution import map_tasks
 from .ntuples import DEFAULT_STEP_SIZE, ChunkTask, plan_chunks, read_chunk, release_files
-from .selection import Cutflow, check_selection, make_cutflow, merge_cutflows, select
+from .selection import (
+    Cutflow,
+    check_selection,
+    make_cutflow,
+    merge_cutflows,
+    nonfinite_kinematics,
+    select,
+)
 
 if TYPE_CHECKING:
     from .configuration import AnalysisConfig, Sample
@@ -175,6 +182,7 @@ def fill_events(events: ak.Array, job: ChunkJob) -> ChunkResult:
             f"{job.chunk.path}, first at entry {job.chunk.entry_start + int(bad[0])}"
         )
         raise HistogramError(msg)
+    _check_kinematics(events, job)
     sel = select(events, selection=job.selection)
     ws = w[sel.passed]
     bad = np.flatnonzero(~np.isfinite(sel.m4l))
@@ -186,6 +194,18 @@ def fill_events(events: ak.Array, job: ChunkJob) -> ChunkResult:
     h.fill(sample, sel.m4l, weight=ws)
     cutflow = make_cutflow(sel.masks, w, sample=sample, selection=job.selection)
     return ChunkResult(h, cutflow)
+
+
+def _check_kinematics(events: ak.Array, job: ChunkJob) -> None:
+    """Refuse non-finite lepton kinematics, naming the sample, branch, file and entry."""
+    bad = nonfinite_kinematics(events)
+    if bad is not None:
+        branch, first, count = bad
+        msg = (
+            f"sample {job.chunk.sample}: non-finite (NaN/inf) {branch} in {job.chunk.path} "
+            f"at entry {job.chunk.entry_start + first} ({count} event(s) in the chunk)"
+        )
+        raise HistogramError(msg)
 
 
 def process_chunk(job: ChunkJob) -> ChunkResult:

@@ -43,6 +43,7 @@ __all__ = [
     "ETA_MAX",
     "FLAVOUR_SUMS",
     "ISO_MAX",
+    "KINEMATIC_BRANCHES",
     "PT_LEAD_MEV",
     "PT_MIN_MEV",
     "SELECTIONS",
@@ -53,6 +54,7 @@ __all__ = [
     "four_lepton_mass",
     "make_cutflow",
     "merge_cutflows",
+    "nonfinite_kinematics",
     "select",
 ]
 
@@ -198,6 +200,23 @@ def _lepton_cuts(lep: _Leptons, cuts: Iterable[str]) -> dict[str, np.ndarray]:
                 ok = cone / pt < ISO_MAX
             out[cut] = ok[0] & ok[1] & ok[2] & ok[3]
     return out
+
+
+#: Per-lepton float branches that must be finite (a NaN fails every comparison, so
+#: an event with one would silently fail the cuts).
+KINEMATIC_BRANCHES = ("lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_ptcone30", "lep_etcone20")
+
+
+def nonfinite_kinematics(events: ak.Array) -> tuple[str, int, int] | None:
+    """The first lepton branch with non-finite values: (branch, first event index, count), or None."""
+    fields = set(ak.fields(events))
+    for branch in KINEMATIC_BRANCHES:
+        if branch not in fields:
+            continue
+        ok = ak.to_numpy(ak.all(np.isfinite(events[branch]), axis=1))
+        if not ok.all():
+            return branch, int(np.flatnonzero(~ok)[0]), int((~ok).sum())
+    return None
 
 
 def cut_masks(events: ak.Array, *, selection: str = "intended") -> dict[str, np.ndarray]:

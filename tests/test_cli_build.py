@@ -388,3 +388,61 @@ def test_bad_options(plain_dir, tmp_path):
     usage = run("build-workspace", "--data-dir", plain_dir, "--step-size", "lots")
     assert usage.exit_code == 2
     assert "--step-size" in usage.stderr
+
+
+def test_nan_kinematics_are_refused_not_dropped(broken_dir, tmp_path):
+    path = broken_dir / "MC" / "mc_363490.llll.4lep.root"
+    events = _read_events(path)
+    pt = ak.to_list(events["lep_pt"])
+    pt[4][2] = float("nan")
+    write_ntuple(path, ak.with_field(events, ak.Array(pt, with_name=None), "lep_pt"))
+    out = tmp_path / "ws.json"
+    assert_error(
+        _ws_cmd(broken_dir, out), "sample llll", "non-finite", "lep_pt", "mc_363490", "entry 4"
+    )
+    _assert_no_output(out)
+    data = broken_dir / "Data" / "data_C.4lep.root"
+    events = _read_events(data)
+    eta = ak.to_list(events["lep_eta"])
+    eta[0][0] = float("inf")
+    write_ntuple(data, ak.with_field(events, ak.Array(eta), "lep_eta"))
+    assert_error(run("cutflow", "--data-dir", broken_dir), "lep_eta", "data_C.4lep.root", "entry 0")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda d: d["observable"].__setitem__("nbins", 10**9), "observable.nbins"),
+        (lambda d: d.__setitem__("lumi_fb", 1e308), "lumi_fb"),
+        (lambda d: d["samples"][2].__setitem__("sumw", 1e308), "samples[2].sumw"),
+        (lambda d: d["samples"][1]["files"].append(d["samples"][0]["files"][0]), "listed twice"),
+    ],
+)
+def test_config_values_that_cannot_be_right(plain_dir, tmp_path, mutate, fragment):
+    doc = _default_config_doc()
+    mutate(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(plain_dir, out, "--config", bad), fragment)
+    _assert_no_output(out)
+
+
+def test_nan_config_values(plain_dir, tmp_path):
+    text = json.dumps(_default_config_doc()).replace('"xsec_pb": 1.2578', '"xsec_pb": NaN')
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    assert_error(_ws_cmd(plain_dir, tmp_path / "ws.json", "--config", bad), "samples[3]")
+
+
+def test_size_limits_are_usage_errors(tmp_path):
+    for args in (
+        ["build-workspace", "--step-size", "1KB", "-o", tmp_path / "w.json"],
+        ["build-workspace", "--step-size", "10", "-o", tmp_path / "w.json"],
+        ["make-inputs", tmp_path / "gen", "--scale", "1e9"],
+        ["build-workspace", "--lumi", "inf", "-o", tmp_path / "w.json"],
+    ):
+        result = run(*args)
+        assert result.exit_code in (1, 2), (args, result.output)
+        assert "Error" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -53,10 +53,18 @@ from ._common import emit_json, output_option, progress_bar, scheduler_options
 
 __all__ = ["COMMANDS", "default_workspace_name"]
 
+#: Largest --scale of generated input (scale 1 writes about 70 MB of ntuples).
+MAX_SCALE = 50.0
 #: Note written into histogram files made from generated input.
 GENERATED_TITLE = "GENERATED input, not ATLAS data"
 
 log = logging.getLogger(__name__)
+
+
+#: Smallest chunk: entries, or bytes for a memory size.
+MIN_STEP_ENTRIES = 100
+MIN_STEP_BYTES = 1_000_000
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9}
 
 
 def _step_size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | str:
@@ -64,12 +72,22 @@ def _step_size(_ctx: click.Context, _param: click.Parameter, value: str | None) 
         return DEFAULT_STEP_SIZE
     text = value.strip()
     if text.isdigit():
-        if int(text) < 1:
-            msg = "must be a positive number of entries"
+        if int(text) < MIN_STEP_ENTRIES:
+            msg = f"give at least {MIN_STEP_ENTRIES} entries per chunk"
             raise click.BadParameter(msg)
         return int(text)
-    if not any(text.upper().endswith(u) for u in ("B", "KB", "MB", "GB")):
+    upper = text.upper().replace(" ", "")
+    unit = next((u for u in ("KB", "MB", "GB", "B") if upper.endswith(u)), None)
+    number = upper[: -len(unit)] if unit else ""
+    try:
+        size = float(number) * _UNITS[unit] if unit else -1.0
+    except ValueError:
+        size = -1.0
+    if size < 0:
         msg = f"{value!r}: give a number of entries (100000) or a size ('50 MB')"
+        raise click.BadParameter(msg)
+    if size < MIN_STEP_BYTES:
+        msg = f"{value!r} is smaller than the smallest chunk, 1 MB"
         raise click.BadParameter(msg)
     return text
 
@@ -114,9 +132,9 @@ def _input_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--scale",
-            type=click.FloatRange(min=0, min_open=True),
+            type=click.FloatRange(min=0, max=MAX_SCALE, min_open=True),
             default=None,
-            help="Multiply the number of generated events (with --generated) [default: 1].",
+            help=f"Multiply the number of generated events (with --generated; at most {MAX_SCALE:g}, about 3.5 GB of ntuples) [default: 1].",
         ),
         click.option(
             "--step-size",
@@ -286,10 +304,10 @@ def _unnamed_options(
 @click.option("--seed", type=int, default=None, help="Random seed (default: the generator's).")
 @click.option(
     "--scale",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, max=MAX_SCALE, min_open=True),
     default=1.0,
     show_default=True,
-    help="Multiply the number of generated events.",
+    help=f"Multiply the number of generated events (at most {MAX_SCALE:g}).",
 )
 @click.option(
     "--config",
