@@ -183,7 +183,9 @@ def test_non_finite_m4l(tmp_path):
     energy[first][0] = float("nan")
     ev = ak.with_field(ev, ak.values_astype(ak.Array(energy), np.float32), "lep_E")
     task = ChunkTask("sig", "f.root", "mini", MC_BRANCHES, 0, 30)
-    with pytest.raises(HistogramError, match=f"non-finite m4l in f.root at entry {first}"):
+    with pytest.raises(
+        HistogramError, match=rf"non-finite \(NaN/inf\) lep_E in f.root at entry {first}"
+    ):
         fill_events(ev, _job(task, config))
 
 
