@@ -52,7 +52,7 @@ def tiny_events(n: int, *, seed: int = 0, mc: bool = True) -> ak.Array:
     return ak.Array(fields)
 
 
-def _config(files_mc, files_data):
+def _config(files_mc, files_data, files_bkg=None):
     return parse_config(
         {
             "tree": "mini",
@@ -70,7 +70,7 @@ def _config(files_mc, files_data):
                 {
                     "name": "bkg",
                     "kind": "background",
-                    "files": files_mc[:1],
+                    "files": files_bkg or ["MC/c.root"],
                     "xsec_pb": 2.0,
                     "sumw": 20.0,
                     "red_eff": 0.5,
@@ -85,6 +85,7 @@ def _config(files_mc, files_data):
 def inputs(tmp_path):
     write_ntuple(tmp_path / "MC" / "a.root", tiny_events(1000, seed=1))
     write_ntuple(tmp_path / "MC" / "b.root", tiny_events(250, seed=2))
+    write_ntuple(tmp_path / "MC" / "c.root", tiny_events(1000, seed=4))
     write_ntuple(tmp_path / "Data" / "d.root", tiny_events(300, seed=3, mc=False))
     return tmp_path, _config(["MC/a.root", "MC/b.root"], ["Data/d.root"])
 
@@ -123,10 +124,10 @@ def test_plan_chunks_layout(inputs):
         ("sig", "a.root", 600, 900),
         ("sig", "a.root", 900, 1000),
         ("sig", "b.root", 0, 250),
-        ("bkg", "a.root", 0, 300),
-        ("bkg", "a.root", 300, 600),
-        ("bkg", "a.root", 600, 900),
-        ("bkg", "a.root", 900, 1000),
+        ("bkg", "c.root", 0, 300),
+        ("bkg", "c.root", 300, 600),
+        ("bkg", "c.root", 600, 900),
+        ("bkg", "c.root", 900, 1000),
         ("data", "d.root", 0, 300),
     ]
     assert tasks[0].branches == MC_BRANCHES
@@ -169,6 +170,7 @@ def test_read_chunk_reads_only_the_needed_branches(inputs):
 
 def test_empty_file_gives_no_chunk(tmp_path):
     write_ntuple(tmp_path / "MC" / "a.root", tiny_events(0))
+    write_ntuple(tmp_path / "MC" / "c.root", tiny_events(0))
     write_ntuple(tmp_path / "Data" / "d.root", tiny_events(5, mc=False))
     config = _config(["MC/a.root"], ["Data/d.root"])
     tasks = plan_chunks(config, tmp_path)

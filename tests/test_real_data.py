@@ -282,3 +282,38 @@ def test_data_only_download_plus_templates(tmp_path):
     assert bad.exit_code == 1
     assert bad.stderr.startswith("Error: input file not found")
     assert "no template is configured" in bad.stderr
+
+
+def test_generated_files_are_recognised_by_their_recorded_hashes(tmp_path):
+    """Generated iff the generator's marker lists the file with its sha256; a marker alone is not enough."""
+    from higgs_pyhf.configuration import default_config
+    from higgs_pyhf.errors import ConfigError
+    from higgs_pyhf.provenance import describe_inputs
+    from higgs_pyhf.synthetic import MARKER, is_generated, make_inputs
+
+    make_inputs(tmp_path, seed=2, scale=0.02)
+    marker = is_generated(tmp_path)
+    info = describe_inputs(default_config(), tmp_path, marker=marker)
+    assert info["generated"] is True
+    assert {f["origin"] for f in info["files"]} == {"generated"}
+    # a generated file changed after generation is refused
+    mc = tmp_path / "MC" / "mc_363490.llll.4lep.root"
+    original = mc.read_bytes()
+    mc.write_bytes(original + b"\0")
+    with pytest.raises(ConfigError, match="modified after generation"):
+        describe_inputs(default_config(), tmp_path, marker=marker)
+    mc.write_bytes(original)
+    # a real file put in place of a generated one is recognised as real
+    shutil.copy(
+        real_data_dir() / "Data" / "data_A.4lep.root", tmp_path / "Data" / "data_A.4lep.root"
+    )
+    info = describe_inputs(default_config(), tmp_path, marker=marker)
+    origins = {f["path"]: f["origin"] for f in info["files"]}
+    assert origins["Data/data_A.4lep.root"] == "real"
+    assert origins["Data/data_B.4lep.root"] == "generated"
+    assert info["origin"] == "mixed"
+    assert info["data_label"] == "Generated (not ATLAS data)"
+    # a marker that lists nothing makes nothing generated
+    (tmp_path / MARKER).write_text(json.dumps({**marker, "files": {}, "sha256": {}}))
+    info = describe_inputs(default_config(), tmp_path, marker=is_generated(tmp_path))
+    assert info["generated"] is False
