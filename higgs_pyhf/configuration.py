@@ -1,4 +1,4 @@
-"""Analysis configuration: samples, luminosity, binning.
+"""Analysis configuration: samples, luminosity, binning, systematics.
 
 A configuration is a JSON document validated against :data:`CONFIG_SCHEMA`
 and then by semantic checks whose messages name the offending entry. File
@@ -20,6 +20,8 @@ import jsonschema
 import numpy as np
 
 from .errors import ConfigError
+from .systematics import SystematicsConfig, parse_systematics
+from .systematics_schema import SYSTEMATICS_SCHEMA
 
 __all__ = [
     "CONFIG_SCHEMA",
@@ -94,6 +96,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "oneOf": [{"required": ["files"]}, {"required": ["template"]}],
             },
         },
+        "systematics": SYSTEMATICS_SCHEMA,
     },
     "additionalProperties": False,
 }
@@ -174,6 +177,8 @@ class AnalysisConfig(NamedTuple):
         edges: bin edges of the observable in GeV.
         samples: the samples, MC and data.
         description: free text.
+        systematics: the configured systematic uncertainties (used by
+            ``build-workspace --systematics``; see :mod:`higgs_pyhf.systematics`).
     """
 
     tree: str
@@ -183,6 +188,7 @@ class AnalysisConfig(NamedTuple):
     edges: tuple[float, ...]
     samples: tuple[Sample, ...]
     description: str = ""
+    systematics: SystematicsConfig = SystematicsConfig()
 
     @property
     def mc_samples(self) -> tuple[Sample, ...]:
@@ -331,6 +337,7 @@ def parse_config(
         if needed not in kinds:
             msg = f"invalid configuration {source} at samples: need at least one {needed!r} sample"
             raise ConfigError(msg)
+    systematics = parse_systematics(raw.get("systematics"), samples, source=source, base_dir=base)
     return AnalysisConfig(
         tree=raw["tree"],
         lumi_fb=float(raw["lumi_fb"]),
@@ -339,6 +346,7 @@ def parse_config(
         edges=tuple(float(e) for e in edges),
         samples=tuple(samples),
         description=raw.get("description", ""),
+        systematics=systematics,
     )
 
 

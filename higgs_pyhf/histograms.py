@@ -49,6 +49,7 @@ from .selection import (
     nonfinite_kinematics,
     select,
 )
+from .shapes import ShapeSpec, fill_shapes, make_shape_histogram
 
 if TYPE_CHECKING:
     from .configuration import AnalysisConfig, Sample
@@ -147,6 +148,8 @@ class ChunkJob(NamedTuple):
         observable: name of the observable axis.
         label: axis label of the observable.
         selection: selection name (see :mod:`higgs_pyhf.selection`).
+        shapes: channels and variations of the detailed histogram
+            (:mod:`higgs_pyhf.shapes`), or None for the nominal one only.
     """
 
     chunk: ChunkTask
@@ -157,13 +160,15 @@ class ChunkJob(NamedTuple):
     observable: str
     label: str
     selection: str
+    shapes: ShapeSpec | None = None
 
 
 class ChunkResult(NamedTuple):
-    """Histogram (all sample categories, one filled) and cutflow of one chunk."""
+    """Histogram (all sample categories, one filled), cutflow and detailed histogram of one chunk."""
 
     histogram: hist.Hist
     cutflow: Cutflow
+    shapes: hist.Hist | None = None
 
 
 def fill_events(events: ak.Array, job: ChunkJob) -> ChunkResult:
@@ -193,7 +198,22 @@ def fill_events(events: ak.Array, job: ChunkJob) -> ChunkResult:
     h = make_histogram(job.edges, samples=job.samples, observable=job.observable, label=job.label)
     h.fill(sample, sel.m4l, weight=ws)
     cutflow = make_cutflow(sel.masks, w, sample=sample, selection=job.selection)
-    return ChunkResult(h, cutflow)
+    shapes = None
+    if job.shapes is not None:
+        shapes = fill_shapes(
+            events,
+            w,
+            sel,
+            job.shapes,
+            sample=sample,
+            samples=job.samples,
+            is_data=job.is_data,
+            edges=job.edges,
+            observable=job.observable,
+            label=job.label,
+            where=f"{job.chunk.path} entries {job.chunk.entry_start}-{job.chunk.entry_stop}",
+        )
+    return ChunkResult(h, cutflow, shapes)
 
 
 def _check_kinematics(events: ak.Array, job: ChunkJob) -> None:
@@ -221,12 +241,15 @@ class HistogramSet(NamedTuple):
         cutflows: sample name → cutflow, config order.
         selection: the selection used.
         lumi_fb: luminosity of the MC weights (fb⁻¹).
+        shapes: ``sample`` × ``channel`` × ``variation`` × observable
+            (:mod:`higgs_pyhf.shapes`), when asked for.
     """
 
     histograms: hist.Hist
     cutflows: dict[str, Cutflow]
     selection: str
     lumi_fb: float
+    shapes: hist.Hist | None = None
 
 
 def merge_chunk_results(
@@ -235,6 +258,7 @@ def merge_chunk_results(
     *,
     selection: str,
     require_events: bool = True,
+    shapes: ShapeSpec | None = None,
 ) -> HistogramSet:
     """Sum chunk results (in the given order) into one :class:`HistogramSet`.
 
@@ -243,6 +267,7 @@ def merge_chunk_results(
         config: the configuration (sample order, binning).
         selection: the selection used (recorded).
         require_events: raise if a sample has no selected event.
+        shapes: the detailed histogram's channels and variations (None: none).
 
     Raises:
         SelectionError: naming the sample if a sample has no selected event.
@@ -265,7 +290,20 @@ def merge_chunk_results(
             )
             raise SelectionError(msg)
     ordered = {n: cutflows[n] for n in names}
-    return HistogramSet(total, ordered, selection, config.lumi_fb)
+    detail = None
+    if shapes is not None:
+        detail = functools.reduce(
+            operator.add,
+            (r.shapes for r in results if r.shapes is not None),
+            make_shape_histogram(
+                config.edges,
+                shapes,
+                samples=names,
+                observable=config.observable,
+                label=config.observable_label,
+            ),
+        )
+    return HistogramSet(total, ordered, selection, config.lumi_fb, detail)
 
 
 def build_histograms(
@@ -279,6 +317,7 @@ def build_histograms(
     progress: Callable[[int], Any] | None = None,
     on_plan: Callable[[int], Any] | None = None,
     require_events: bool = True,
+    shapes: ShapeSpec | None = None,
 ) -> HistogramSet:
     """Read, select and histogram every sample of a configuration.
 
@@ -292,6 +331,8 @@ def build_histograms(
         progress: called with 1 after each chunk (e.g. a progress bar's update).
         on_plan: called once with the number of chunks before they run.
         require_events: raise :class:`SelectionError` if a sample has no selected event.
+        shapes: also fill the detailed ``sample`` × ``channel`` × ``variation``
+            histogram (:mod:`higgs_pyhf.shapes`).
 
     Returns:
         The merged histograms and cutflows.
@@ -312,6 +353,7 @@ def build_histograms(
             progress=progress,
             on_plan=on_plan,
             require_events=require_events,
+            shapes=shapes,
         )
     finally:
         release_files()
@@ -328,6 +370,7 @@ def _build_histograms(
     progress: Callable[[int], Any] | None,
     on_plan: Callable[[int], Any] | None,
     require_events: bool,
+    shapes: ShapeSpec | None,
 ) -> HistogramSet:
     tasks = plan_chunks(config, data_dir, step_size=step_size)
     if workers > 1 or scheduler is not None:
@@ -348,12 +391,15 @@ def _build_histograms(
                 observable=config.observable,
                 label=config.observable_label,
                 selection=selection,
+                shapes=shapes,
             )
         )
     results = map_tasks(
         process_chunk, jobs, workers=workers, scheduler=scheduler, progress=progress
     )
-    out = merge_chunk_results(results, config, selection=selection, require_events=require_events)
+    out = merge_chunk_results(
+        results, config, selection=selection, require_events=require_events, shapes=shapes
+    )
     for name, cf in out.cutflows.items():
         log.info(
             "%s: %d of %d events selected (%.4g weighted)",

@@ -3,7 +3,12 @@
 Used by the ``build-workspace`` command, scripts and tests. Samples come from
 ntuples (read, selected and histogrammed) or from binned templates
 (:mod:`higgs_pyhf.templates`); both end up in one ``sample`` × m4l histogram
-and then in the workspace.
+and then in the workspace: the report's two-normfactor model
+(:func:`higgs_pyhf.workspace.workspace_from_histograms`), or, with
+systematics or final-state channels, the detailed ``sample`` × ``channel`` ×
+``variation`` × m4l histograms (:mod:`higgs_pyhf.shapes`, template up/down
+variations added here) turned into a model by
+:func:`higgs_pyhf.workspace_model.workspace_from_shapes`.
 
 Templates were made with some event selection (recorded in the
 configuration); building them together with data selected otherwise is
@@ -27,16 +32,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from . import __version__
 from .configuration import AnalysisConfig
-from .errors import TemplateError
-from .histograms import HistogramSet, build_histograms, make_histogram, sample_yields
+from .histograms import HistogramSet, build_histograms, sample_yields
 from .ntuples import DEFAULT_STEP_SIZE
 from .provenance import describe_inputs
-from .templates import TemplateFile, check_binning, read_template_file
+from .shapes import shape_spec
+from .systematics import SystematicsConfig
+from .template_samples import add_templates, check_template_files, check_template_selection
 from .workspace import workspace_from_histograms
+from .workspace_model import ModelBuild, model_systematics, workspace_from_shapes
 
 __all__ = [
     "GENERATED_MEASUREMENT",
@@ -44,10 +49,12 @@ __all__ = [
     "WorkspaceBuild",
     "add_templates",
     "build_inputs",
+    "check_template_files",
     "check_template_selection",
     "config_document",
     "generated_info",
     "generated_inputs",
+    "input_paths",
     "kind_yields",
 ]
 
@@ -127,6 +134,20 @@ def config_document(config: AnalysisConfig) -> dict[str, Any]:
     }
 
 
+def input_paths(
+    config: AnalysisConfig, data_dir: str | os.PathLike[str], config_source: str = ""
+) -> list[Path]:
+    """Every file a build reads: the configuration file, ntuples, templates and their variations."""
+    paths = [Path(data_dir) / f for s in config.samples for f in s.files]
+    paths += [s.template.file for s in config.samples if s.template is not None]
+    paths += [
+        e.template.file for e in config.systematics.histosys if e.template and e.template.file
+    ]
+    if config_source and not config_source.startswith("shipped:"):
+        paths.append(Path(config_source))
+    return paths
+
+
 def kind_yields(h: Any, config: AnalysisConfig) -> dict[str, float]:
     """Sum of in-range histogram contents per sample kind (signal, background, data)."""
     per_sample = sample_yields(h)
@@ -135,74 +156,6 @@ def kind_yields(h: Any, config: AnalysisConfig) -> dict[str, float]:
         if s.name in per_sample:
             out[s.kind] += per_sample[s.name]
     return out
-
-
-def check_template_selection(
-    config: AnalysisConfig, selection: str, *, allow_mismatch: bool = False
-) -> list[str]:
-    """Refuse templates made with another selection than ``selection``.
-
-    Returns:
-        The template selections that differ (empty unless ``allow_mismatch``).
-
-    Raises:
-        TemplateError: naming the samples and both selections.
-    """
-    other = [s for s in config.samples if s.template and s.template.selection != selection]
-    if other and not allow_mismatch:
-        names = ", ".join(f"{s.name} ({s.template.selection})" for s in other if s.template)
-        msg = (
-            f"the templates of {names} were made with another selection than {selection!r}; "
-            "use the templates' selection, or allow the mismatch explicitly (it is recorded)"
-        )
-        raise TemplateError(msg)
-    return sorted({s.template.selection for s in other if s.template})
-
-
-def add_templates(
-    hs: HistogramSet, config: AnalysisConfig, *, need_variances: bool = False
-) -> tuple[HistogramSet, list[TemplateFile]]:
-    """Put the template samples of ``config`` next to the ntuple samples of ``hs``.
-
-    Args:
-        hs: histograms of the ntuple samples.
-        config: the whole configuration (config order is kept).
-        need_variances: refuse templates without sumw² (for ``staterror``).
-
-    Returns:
-        One histogram set holding every sample, and the template files read.
-
-    Raises:
-        TemplateError: on a missing entry, another binning or missing variances.
-    """
-    files: dict[Path, TemplateFile] = {}
-    names = [s.name for s in config.samples]
-    h = make_histogram(
-        config.edges, samples=names, observable=config.observable, label=config.observable_label
-    )
-    view: Any = h.view(flow=True)
-    have = set(hs.histograms.axes["sample"])
-    for i, s in enumerate(config.samples):
-        if s.template is None:
-            if s.name in have:
-                view[i] = hs.histograms.view(flow=True)[
-                    list(hs.histograms.axes["sample"]).index(s.name)
-                ]
-            continue
-        path = s.template.file
-        if path not in files:
-            files[path] = read_template_file(path)
-        t = files[path].get(s.template.histogram)
-        check_binning(t, config.edges, source=path)
-        if need_variances and t.variances is None:
-            msg = (
-                f"template {t.name!r} in {path} has no sum of squared weights; "
-                "MC statistical uncertainties (--mc-stat) need them"
-            )
-            raise TemplateError(msg)
-        view.value[i, 1:-1] = t.values
-        view.variance[i, 1:-1] = np.zeros_like(t.values) if t.variances is None else t.variances
-    return hs._replace(histograms=h), list(files.values())
 
 
 class WorkspaceBuild(NamedTuple):
@@ -242,6 +195,8 @@ def build_inputs(
     workers: int = 1,
     scheduler: str | None = None,
     marker: dict[str, Any] | None = None,
+    systematics: SystematicsConfig | None = None,
+    channels: str = "single",
     input_label: str | None = None,
     config_source: str = "default",
     command: list[str] | None = None,
@@ -258,6 +213,11 @@ def build_inputs(
             another selection (recorded in the provenance).
         mc_stat: add ``staterror`` modifiers.
         lumi_uncertainty: relative luminosity uncertainty (adds a ``lumi`` modifier).
+        systematics: build the model with these systematics (see
+            :func:`model_systematics`; ``mc_stat`` and ``lumi_uncertainty``
+            are merged in). None: the report's two-normfactor model.
+        channels: ``single`` (one channel) or ``final-state`` (4e, 2e2mu,
+            4mu; every MC sample must come from ntuples).
         step_size: entries (int) or memory (``"50 MB"``) per chunk.
         workers: local worker processes.
         scheduler: Dask scheduler address.
@@ -272,6 +232,16 @@ def build_inputs(
         The workspace, its histograms and its provenance.
     """
     mismatch = check_template_selection(config, selection, allow_mismatch=allow_selection_mismatch)
+    detailed = systematics is not None or channels != "single"
+    if detailed:
+        systematics = model_systematics(
+            config,
+            systematics or SystematicsConfig(),
+            mc_stat=mc_stat,
+            lumi_uncertainty=lumi_uncertainty,
+            channels=channels,
+        )
+    check_template_files(config, systematics)
     if marker is None:
         marker = generated_info(data_dir)
     inputs = describe_inputs(config, data_dir, marker=marker)
@@ -285,17 +255,27 @@ def build_inputs(
         scheduler=scheduler,
         progress=progress,
         on_plan=on_plan,
+        shapes=shape_spec(systematics, channels=channels) if systematics is not None else None,
     )
-    hs, _files = add_templates(hs, config, need_variances=mc_stat)
+    need_variances = mc_stat or (
+        systematics is not None and any(e.type == "staterror" for e in systematics.entries)
+    )
+    hs, _files = add_templates(hs, config, need_variances=need_variances, systematics=systematics)
     generated = inputs["generated"]
     measurement = GENERATED_MEASUREMENT if generated else MEASUREMENT
-    spec = workspace_from_histograms(
-        hs.histograms,
-        config,
-        mc_stat=mc_stat,
-        lumi_uncertainty=lumi_uncertainty,
-        measurement_name=measurement,
-    )
+    model: ModelBuild | None = None
+    if systematics is not None:
+        assert hs.shapes is not None
+        model = workspace_from_shapes(hs.shapes, config, systematics, measurement_name=measurement)
+        spec = model.spec
+    else:
+        spec = workspace_from_histograms(
+            hs.histograms,
+            config,
+            mc_stat=mc_stat,
+            lumi_uncertainty=lumi_uncertainty,
+            measurement_name=measurement,
+        )
     gen = None
     if generated and marker:
         gen = {k: marker[k] for k in _GENERATOR_KEYS if k in marker}
@@ -327,4 +307,6 @@ def build_inputs(
         "config": config_document(config),
         "higgs_pyhf_version": __version__,
     }
+    if model is not None and systematics is not None:
+        provenance["model"] = model.provenance(systematics)
     return WorkspaceBuild(spec, hs, provenance)

@@ -446,3 +446,189 @@ def test_size_limits_are_usage_errors(tmp_path):
         assert result.exit_code in (1, 2), (args, result.output)
         assert "Error" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- systematics, channels
+
+
+def test_default_names_encode_systematics_and_channels():
+    from higgs_pyhf.cli.build import default_workspace_name
+    from higgs_pyhf.provenance import GENERATED_LABEL, REAL_LABEL
+
+    def name(label, **kw):
+        args = {
+            "selection": "intended",
+            "default_selection": "intended",
+            "mc_stat": False,
+            "lumi_uncertainty": None,
+        }
+        return str(default_workspace_name(data_label=label, **{**args, **kw}))
+
+    assert name(REAL_LABEL) == "workspaces/hzz4l_atlas.json"
+    assert name(REAL_LABEL, systematics=True) == "workspaces/hzz4l_atlas_syst.json"
+    assert (
+        name(GENERATED_LABEL, systematics=True, channels="final-state")
+        == "workspaces/hzz4l_generated_syst_channels.json"
+    )
+    assert (
+        name(GENERATED_LABEL, channels="final-state") == "workspaces/hzz4l_generated_channels.json"
+    )
+
+
+def test_systematics_and_channels_on_ntuples(plain_dir, tmp_path):
+    out = tmp_path / "syst.json"
+    doc = _default_config_doc()
+    doc["observable"]["nbins"] = 10  # few generated events: no empty bin per final state
+    coarse = tmp_path / "coarse.json"
+    coarse.write_text(json.dumps(doc))
+    result = CliRunner().invoke(
+        main,
+        [
+            "--no-progress",
+            "-v",
+            "build-workspace",
+            "--data-dir",
+            str(plain_dir),
+            "--config",
+            str(coarse),
+            "-o",
+            str(out),
+            "--systematics",
+            "--channels",
+            "final-state",
+            "--prune-threshold",
+            "0.05",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    spec = load_workspace(out)
+    assert [c["name"] for c in spec["channels"]] == [
+        "hzz4l_m4l_4e",
+        "hzz4l_m4l_2e2mu",
+        "hzz4l_m4l_4mu",
+    ]
+    prov = json.loads(provenance_path(out).read_text())
+    assert prov["build_command"][-5:] == [
+        "--systematics",
+        "--channels",
+        "final-state",
+        "--prune-threshold",
+        "0.05",
+    ]
+    model = prov["model"]
+    assert model["systematics"]["prune_threshold"] == 0.05
+    pruned = model["pruned"]
+    assert pruned
+    assert all(p["max_relative_effect"] < 0.05 for p in pruned)
+    logged = [line for line in result.stderr.splitlines() if "pruned " in line]
+    assert len(logged) == len(pruned)
+    # s_s and s_b are shared by every channel; one staterror per channel
+    for channel in spec["channels"]:
+        for sample in channel["samples"]:
+            types = {m["name"]: m["type"] for m in sample["modifiers"]}
+            assert types["s_s" if sample["name"] == "signal" else "s_b"] == "normfactor"
+            assert types[f"staterror_{channel['name']}"] == "staterror"
+
+
+def test_channels_refused_with_templates(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for extra in ([], ["--systematics"]):
+        result = run("build-workspace", "--channels", "final-state", *extra)
+        assert_error(result, "--channels final-state", "come from templates", "ntuples")
+    assert not (tmp_path / "workspaces").exists()
+
+
+def test_prune_threshold_needs_systematics(tmp_path):
+    result = run("build-workspace", "--prune-threshold", "0.01", "-o", tmp_path / "w.json")
+    assert result.exit_code == 2
+    assert "--systematics" in result.stderr
+    # and a threshold is an option no default name encodes
+    result = run("build-workspace", "--systematics", "--prune-threshold", "0.01")
+    assert result.exit_code == 2
+    assert "--prune-threshold" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda d: d["systematics"]["entries"][2].__setitem__("samples", ["Zeee"]), "(zz_norm)"),
+        (
+            lambda d: d["systematics"]["entries"][5]["lepton_scale"].__setitem__("uncertainty", -1),
+            "systematics.entries[5].lepton_scale.uncertainty",
+        ),
+        (lambda d: d["systematics"]["entries"][1].__setitem__("lo", None), "entries[1].lo"),
+    ],
+)
+def test_bad_systematics_config_is_one_error_line(plain_dir, tmp_path, mutate, fragment):
+    doc = _default_config_doc()
+    mutate(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(plain_dir, out, "--config", bad, "--systematics"), fragment)
+    _assert_no_output(out)
+
+
+def test_staterror_refused_on_templates_without_sumw2(tmp_path):
+    from importlib import resources
+
+    doc = json.loads(
+        resources.files("higgs_pyhf").joinpath("data/config_atlas_templates.json").read_text()
+    )
+    doc["systematics"]["entries"].append({"name": "mc_stat", "type": "staterror"})
+    data = resources.files("higgs_pyhf").joinpath("data")
+    for s in doc["samples"]:
+        if "template" in s:
+            s["template"]["file"] = str(data / s["template"]["file"])
+    bad = tmp_path / "c.json"
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "ws.json"
+    result = run("build-workspace", "--config", bad, "--systematics", "-o", out)
+    assert_error(result, "no sum of squared weights")
+    _assert_no_output(out)
+
+
+def test_inputs_of_a_systematics_build_are_never_overwritten(tmp_path):
+    from importlib import resources
+
+    data = resources.files("higgs_pyhf").joinpath("data")
+    doc = json.loads(data.joinpath("config_atlas_templates.json").read_text())
+    raw = json.loads(data.joinpath("report_mc_templates.json").read_text())
+    raw["signal_up"] = [1.1 * x for x in raw["signal"]]
+    raw["signal_down"] = [0.9 * x for x in raw["signal"]]
+    (tmp_path / "shapes.json").write_text(json.dumps(raw))
+    (tmp_path / "report_mc_templates.json").write_text(json.dumps(raw))
+    doc["systematics"]["entries"].append(
+        {
+            "name": "shape",
+            "type": "histosys",
+            "kinds": ["signal"],
+            "template": {"file": "shapes.json", "up": "{histogram}_up", "down": "{histogram}_down"},
+        }
+    )
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(doc))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for target in ("c.json", "shapes.json", "report_mc_templates.json"):
+        result = run(
+            "build-workspace", "--config", config, "--systematics", "-o", tmp_path / target
+        )
+        assert_error(result, "is an input of this command", target)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    out = tmp_path / "ws.json"
+    result = run("build-workspace", "--config", config, "--systematics", "-o", out)
+    assert result.exit_code == 0, result.output
+    spec = load_workspace(out)
+    shape = next(m for m in spec["channels"][0]["samples"][0]["modifiers"] if m["name"] == "shape")
+    assert shape["data"]["hi_data"] == raw["signal_up"]
+    (tmp_path / "shapes.json").unlink()
+    out.unlink()
+    provenance_path(out).unlink()
+    assert_error(
+        run("build-workspace", "--config", config, "--systematics", "-o", out),
+        "template file of systematic 'shape' not found",
+        "shapes.json",
+    )
+    _assert_no_output(out)

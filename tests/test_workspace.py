@@ -134,15 +134,63 @@ def test_pyhf_cli_accepts_shipped_workspace(path, tmp_path):
     inspect = _pyhf("inspect", path, "--output-file", tmp_path / "inspect.json")
     assert inspect.returncode == 0, inspect.stderr
     summary = json.loads((tmp_path / "inspect.json").read_text())
-    assert summary["channels"] == [["hzz4l_m4l", 34]] or summary["channels"][0][1] == 34
-    assert summary["samples"] == [BACKGROUND, SIGNAL]
+    spec = json.loads(path.read_text())
+    channels = sorted(c["name"] for c in spec["channels"])
+    assert sorted(map(tuple, summary["channels"])) == [(c, 34) for c in channels]
+    samples = sorted({s["name"] for c in spec["channels"] for s in c["samples"]})
+    assert summary["samples"] == samples
+    assert SIGNAL in samples
+    if len(channels) == 1 and "_syst" not in path.name:
+        assert samples == [BACKGROUND, SIGNAL]
     assert summary["measurements"][0][1] == "s_s"
     (tmp_path / "xml").mkdir()
     xml = _pyhf("json2xml", path, "--output-dir", tmp_path / "xml")
     assert xml.returncode == 0, xml.stderr
     assert (tmp_path / "xml" / "FitConfig.xml").is_file()
-    assert (tmp_path / "xml" / "config" / "FitConfig_hzz4l_m4l.xml").is_file()
+    for channel in channels:
+        assert (tmp_path / "xml" / "config" / f"FitConfig_{channel}.xml").is_file()
     assert (tmp_path / "xml" / "data" / "data.root").stat().st_size > 0
+
+
+def test_default_build_rebuilds_the_real_workspace_byte_for_byte(tmp_path, monkeypatch):
+    """``build-workspace`` with no option: the report's two-normfactor model, unchanged."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["--no-progress", "build-workspace"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "workspaces" / "hzz4l_atlas.json"
+    assert out.read_bytes() == (WORKSPACES / "hzz4l_atlas.json").read_bytes()
+    assert (
+        provenance_path(out).read_bytes()
+        == provenance_path(WORKSPACES / "hzz4l_atlas.json").read_bytes()
+    )
+
+
+def test_shipped_models_with_systematics():
+    """The two shipped workspaces with systematics: what the configs say, nothing else."""
+    atlas = json.loads((WORKSPACES / "hzz4l_atlas_syst.json").read_text())
+    plain = json.loads((WORKSPACES / "hzz4l_atlas.json").read_text())
+    assert atlas["observations"] == plain["observations"]
+    mods = {
+        s["name"]: [(m["name"], m["type"]) for m in s["modifiers"]]
+        for s in atlas["channels"][0]["samples"]
+    }
+    assert mods == {
+        SIGNAL: [("s_s", "normfactor"), ("lumi", "lumi"), ("signal_theory", "normsys")],
+        BACKGROUND: [("s_b", "normfactor"), ("lumi", "lumi"), ("background_norm", "normsys")],
+    }
+    gen = json.loads((WORKSPACES / "hzz4l_generated_syst_channels.json").read_text())
+    assert [c["name"] for c in gen["channels"]] == [
+        "hzz4l_m4l_4e",
+        "hzz4l_m4l_2e2mu",
+        "hzz4l_m4l_4mu",
+    ]
+    types = {m["type"] for c in gen["channels"] for s in c["samples"] for m in s["modifiers"]}
+    assert types == {"normfactor", "lumi", "normsys", "staterror", "histosys"}
+    model = pyhf.Workspace(gen).model()
+    assert model.config.poi_name == "s_s"
+    assert {"el_scale", "mu_scale", "el_eff", "mu_eff", "zz_norm", "reducible_norm"} <= set(
+        model.config.parameters
+    )
 
 
 def _assert_json_close(actual, expected, hint, where="$"):

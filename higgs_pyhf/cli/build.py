@@ -1,243 +1,56 @@
 """CLI commands of the build area: ``make-inputs``, ``build-histograms``, ``build-workspace``, ``cutflow``.
 
-Inputs, by default and with options:
+How the inputs are chosen (real data shipped in the package, ``--data-dir``,
+``--generated``, ``--config``) is in :mod:`higgs_pyhf.cli._inputs`; the
+``cutflow`` command is in :mod:`higgs_pyhf.cli.cutflow`.
 
-- no option: the **real** ATLAS Open Data shipped in the package (data only)
-  with the configuration ``templates`` (MC from the seed report's templates)
-  and the templates' selection (``report``);
-- ``--data-dir D``: the files of ``D``, laid out as the release
-  (``Data/…``, ``MC/…``); with ``D/MC`` present the configuration
-  ``ntuples`` (all MC from ntuples) is the default, otherwise ``templates``;
-- ``--generated``: open-data-shaped input generated in a temporary
-  directory (configuration ``ntuples``, selection ``intended``);
-- ``--config NAME|FILE``: a shipped configuration (``templates``,
-  ``ntuples``) or a JSON file.
+``build-workspace`` builds the report's two-normfactor model by default;
+``--systematics`` adds the configuration's systematics (pruned below
+``--prune-threshold``) and ``--channels final-state`` makes one channel per
+final state (MC from ntuples only).
 
 Real or generated is decided from recorded provenance
 (:mod:`higgs_pyhf.provenance`). The default workspace name encodes the
 input and the options (``hzz4l_atlas.json``, ``hzz4l_atlas_mcstat.json``,
+``hzz4l_atlas_syst.json``, ``hzz4l_generated_syst_channels.json``,
 ``hzz4l_generated_report.json`` …); options that no name encodes (another
-configuration, luminosity, seed, scale, an allowed selection mismatch)
-need ``-o``, so a shipped workspace is never overwritten by a build with
-other options.
+configuration, luminosity, seed, scale, an allowed selection mismatch, a
+pruning threshold) need ``-o``, so a shipped workspace is never overwritten
+by a build with other options. No output may be one of the build's inputs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import click
 
-from .._io import write_text
-from ..configuration import AnalysisConfig, resolve_config
-from ..cutflows import read_data_cutflows, total_cutflow
-from ..errors import ConfigError, HistogramError
+from .._io import check_not_input
+from ..configuration import resolve_config
+from ..errors import HistogramError
 from ..histograms import build_histograms, save_histograms
-from ..ntuples import DEFAULT_STEP_SIZE
 from ..pipeline import (
     add_templates,
     build_inputs,
     check_template_selection,
-    generated_info,
-    generated_inputs,
+    input_paths,
     kind_yields,
 )
-from ..provenance import GENERATED_LABEL, REAL_LABEL, describe_inputs, real_data_dir
-from ..selection import SELECTIONS
+from ..provenance import GENERATED_LABEL, REAL_LABEL, describe_inputs
+from ..shapes import CHANNEL_MODES
 from ..workspace import provenance_path, save_workspace
-from ._common import emit_json, output_option, progress_bar, scheduler_options
+from ._common import emit_json
+from ._inputs import MAX_SCALE, ChunkProgress, default_config_name, input_options, resolve_inputs
+from .cutflow import cutflow_cmd
 
 __all__ = ["COMMANDS", "default_workspace_name"]
 
-#: Largest --scale of generated input (scale 1 writes about 70 MB of ntuples).
-MAX_SCALE = 50.0
 #: Note written into histogram files made from generated input.
 GENERATED_TITLE = "GENERATED input, not ATLAS data"
 
 log = logging.getLogger(__name__)
-
-
-#: Smallest chunk: entries, or bytes for a memory size.
-MIN_STEP_ENTRIES = 100
-MIN_STEP_BYTES = 1_000_000
-_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9}
-
-
-def _step_size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | str:
-    if value is None:
-        return DEFAULT_STEP_SIZE
-    text = value.strip()
-    if text.isdigit():
-        if int(text) < MIN_STEP_ENTRIES:
-            msg = f"give at least {MIN_STEP_ENTRIES} entries per chunk"
-            raise click.BadParameter(msg)
-        return int(text)
-    upper = text.upper().replace(" ", "")
-    unit = next((u for u in ("KB", "MB", "GB", "B") if upper.endswith(u)), None)
-    number = upper[: -len(unit)] if unit else ""
-    try:
-        size = float(number) * _UNITS[unit] if unit else -1.0
-    except ValueError:
-        size = -1.0
-    if size < 0:
-        msg = f"{value!r}: give a number of entries (100000) or a size ('50 MB')"
-        raise click.BadParameter(msg)
-    if size < MIN_STEP_BYTES:
-        msg = f"{value!r} is smaller than the smallest chunk, 1 MB"
-        raise click.BadParameter(msg)
-    return text
-
-
-def _input_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by the commands that read inputs."""
-    options: list[Callable[[Any], Any]] = [
-        click.option(
-            "--data-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Folder with the ntuples, laid out as the release (Data/…, MC/…). Default: the real ATLAS data shipped with the package.",
-        ),
-        click.option(
-            "--generated",
-            is_flag=True,
-            help="Generate open-data-shaped input (labelled generated) in a temporary folder instead.",
-        ),
-        click.option(
-            "--config",
-            "config_name",
-            default=None,
-            metavar="NAME|FILE",
-            help="Configuration: 'templates' (MC from the report's templates), 'ntuples' (all MC from ntuples) or a JSON file. Default: 'ntuples' with --generated or a --data-dir holding MC/, else 'templates'.",
-        ),
-        click.option(
-            "--lumi", type=float, default=None, help="Luminosity in fb^-1 (default: the config's)."
-        ),
-        click.option(
-            "--selection",
-            type=click.Choice(sorted(SELECTIONS)),
-            default=None,
-            help="'report' (the seed report's exact cuts) or 'intended' (both isolation cuts, trigger applied). Default: the templates' selection ('report'), 'intended' without templates.",
-        ),
-        click.option(
-            "--allow-selection-mismatch",
-            is_flag=True,
-            help="Build even if MC templates were made with another selection (recorded in the provenance).",
-        ),
-        click.option(
-            "--seed", type=int, default=None, help="Seed of the generated input (with --generated)."
-        ),
-        click.option(
-            "--scale",
-            type=click.FloatRange(min=0, max=MAX_SCALE, min_open=True),
-            default=None,
-            help=f"Multiply the number of generated events (with --generated; at most {MAX_SCALE:g}, about 3.5 GB of ntuples) [default: 1].",
-        ),
-        click.option(
-            "--step-size",
-            callback=_step_size,
-            default=None,
-            help=f"Entries per chunk or a size like '50 MB' [default: {DEFAULT_STEP_SIZE}].",
-        ),
-        scheduler_options,
-    ]
-    for opt in reversed(options):
-        func = opt(func)
-    return func
-
-
-class _Inputs(NamedTuple):
-    """The resolved inputs of a build command."""
-
-    config: AnalysisConfig
-    config_source: str
-    directory: Path
-    marker: dict[str, Any] | None
-    label: str
-    selection: str
-    default_selection: str
-
-
-def _default_config_name(generated: bool, data_dir: Path | None) -> str:
-    if generated or (data_dir is not None and (data_dir / "MC").is_dir()):
-        return "ntuples"
-    return "templates"
-
-
-@contextlib.contextmanager
-def _inputs(
-    *,
-    data_dir: Path | None,
-    generated: bool,
-    config_name: str | None,
-    lumi: float | None,
-    selection: str | None,
-    seed: int | None,
-    scale: float | None,
-) -> Iterator[_Inputs]:
-    """Resolve the options into a configuration, a folder and a selection."""
-    if generated and data_dir is not None:
-        msg = "--generated and --data-dir exclude each other (generated input is written to a temporary folder)"
-        raise click.UsageError(msg)
-    if not generated and (seed is not None or scale is not None):
-        msg = "--seed and --scale set the generated input: use them with --generated"
-        raise click.UsageError(msg)
-    config, source = resolve_config(config_name or _default_config_name(generated, data_dir))
-    if lumi is not None:
-        config = config.with_lumi(lumi)
-    chosen = config.template_selections
-    if len(chosen) > 1:
-        msg = (
-            f"the templates of the configuration were made with different selections {list(chosen)}"
-        )
-        raise ConfigError(msg)
-    default_selection = chosen[0] if chosen else "intended"
-    selection = selection or default_selection
-    if not generated:
-        directory = data_dir if data_dir is not None else real_data_dir()
-        label = str(data_dir) if data_dir is not None else "shipped real ATLAS Open Data"
-        yield _Inputs(
-            config,
-            source,
-            directory,
-            generated_info(directory),
-            label,
-            selection,
-            default_selection,
-        )
-        return
-    with generated_inputs(config, seed=seed, scale=1.0 if scale is None else scale) as tmp:
-        yield _Inputs(
-            config,
-            source,
-            tmp,
-            generated_info(tmp),
-            "generated in a temporary directory",
-            selection,
-            default_selection,
-        )
-
-
-class _Progress:
-    """A chunk progress bar created once the number of chunks is known."""
-
-    def __init__(self, desc: str) -> None:
-        self.desc = desc
-        self.bar: Any = None
-
-    def plan(self, total: int) -> None:
-        self.bar = progress_bar(total, self.desc)
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def default_workspace_name(
@@ -247,8 +60,10 @@ def default_workspace_name(
     default_selection: str,
     mc_stat: bool,
     lumi_uncertainty: float | None,
+    systematics: bool = False,
+    channels: str = "single",
 ) -> Path:
-    """``workspaces/hzz4l_<input>[_<selection>][_mcstat][_lumi].json``: the name encodes the options.
+    """``workspaces/hzz4l_<input>[_<selection>][_mcstat][_lumi][_syst][_channels].json``: the name encodes the options.
 
     ``<input>`` is ``atlas`` for the real data, ``generated`` for generated
     input, and nothing for data of unverified origin.
@@ -261,6 +76,10 @@ def default_workspace_name(
         parts.append("mcstat")
     if lumi_uncertainty is not None:
         parts.append("lumi")
+    if systematics:
+        parts.append("syst")
+    if channels != "single":
+        parts.append("channels")
     return Path("workspaces") / ("_".join(parts) + ".json")
 
 
@@ -338,7 +157,7 @@ def make_inputs_cmd(directory: Path, seed: int | None, scale: float, config_name
 
 
 @click.command("build-histograms")
-@_input_options
+@input_options
 @click.option(
     "-o",
     "--output",
@@ -354,9 +173,9 @@ def build_histograms_cmd(
         msg = f"histogram output {output} must end in .root or .json"
         raise HistogramError(msg)
     allow = options.pop("allow_selection_mismatch")
-    bar = _Progress("chunks")
+    bar = ChunkProgress("chunks")
     try:
-        with _inputs(**options) as inp:
+        with resolve_inputs(**options) as inp:
             check_template_selection(inp.config, inp.selection, allow_mismatch=allow)
             info = describe_inputs(inp.config, inp.directory, marker=inp.marker)
             hs = build_histograms(
@@ -388,25 +207,46 @@ def build_histograms_cmd(
 
 
 @click.command("build-workspace")
-@_input_options
+@input_options
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Workspace file [default: workspaces/hzz4l_atlas.json on the real data, hzz4l_generated.json with --generated; the name encodes --selection, --mc-stat and --lumi-uncertainty].",
+    help="Workspace file [default: workspaces/hzz4l_atlas.json on the real data, hzz4l_generated.json with --generated; the name encodes --selection, --mc-stat, --lumi-uncertainty, --systematics and --channels].",
 )
 @click.option("--mc-stat", is_flag=True, help="Add staterror modifiers from the MC sumw2.")
 @click.option(
     "--lumi-uncertainty",
     type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
     default=None,
-    help="Relative luminosity uncertainty, e.g. 0.017 (adds a lumi modifier).",
+    help="Relative luminosity uncertainty, e.g. 0.017 (adds a lumi modifier; with --systematics it sets the size of the configured one).",
+)
+@click.option(
+    "--systematics",
+    is_flag=True,
+    help="Add the configuration's systematics (lumi, normsys, staterror, histosys; see the config's 'systematics' section).",
+)
+@click.option(
+    "--channels",
+    type=click.Choice(CHANNEL_MODES),
+    default="single",
+    show_default=True,
+    help="'final-state': one channel per final state (4e, 2e2mu, 4mu), sharing s_s, s_b and the systematics; needs every MC sample from ntuples.",
+)
+@click.option(
+    "--prune-threshold",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=None,
+    help="Drop normsys/histosys modifiers whose largest relative effect per bin is below this [default: the config's, else 0.001].",
 )
 def build_workspace_cmd(
     output: Path | None,
     mc_stat: bool,
     lumi_uncertainty: float | None,
+    systematics: bool,
+    channels: str,
+    prune_threshold: float | None,
     step_size: int | str,
     workers: int,
     scheduler: str | None,
@@ -414,7 +254,7 @@ def build_workspace_cmd(
 ) -> None:
     """Build the pyhf workspace (signal × s_s, background × s_b, observed data) with its provenance."""
     allow = options.pop("allow_selection_mismatch")
-    default_config = _default_config_name(options["generated"], options["data_dir"])
+    default_config = default_config_name(options["generated"], options["data_dir"])
     if output is None:
         unnamed = _unnamed_options(
             config_name=options["config_name"],
@@ -423,15 +263,26 @@ def build_workspace_cmd(
             seed=options["seed"] is not None,
             scale=options["scale"] is not None,
             allow_selection_mismatch=allow,
+            prune_threshold=prune_threshold is not None,
         )
         if unnamed:
             msg = (
                 f"the default workspace name does not encode {', '.join(unnamed)}: give -o/--output"
             )
             raise click.UsageError(msg)
-    bar = _Progress("chunks")
+    if prune_threshold is not None and not systematics:
+        msg = "--prune-threshold prunes the configured systematics: use it with --systematics"
+        raise click.UsageError(msg)
+    bar = ChunkProgress("chunks")
     try:
-        with _inputs(**options) as inp:
+        with resolve_inputs(**options) as inp:
+            syst = None
+            if systematics:
+                syst = inp.config.systematics
+                if prune_threshold is not None:
+                    syst = syst.with_threshold(prune_threshold)
+            for out in (output, None if output is None else provenance_path(output)):
+                check_not_input(out, input_paths(inp.config, inp.directory, inp.config_source))
             result = build_inputs(
                 inp.config,
                 inp.directory,
@@ -439,6 +290,8 @@ def build_workspace_cmd(
                 allow_selection_mismatch=allow,
                 mc_stat=mc_stat,
                 lumi_uncertainty=lumi_uncertainty,
+                systematics=syst,
+                channels=channels,
                 step_size=step_size,
                 workers=workers,
                 scheduler=scheduler,
@@ -458,6 +311,8 @@ def build_workspace_cmd(
             default_selection=inp.default_selection,
             mc_stat=mc_stat,
             lumi_uncertainty=lumi_uncertainty,
+            systematics=systematics,
+            channels=channels,
         )
     save_workspace(result.spec, output, provenance=result.provenance)
     emit_json(
@@ -468,110 +323,6 @@ def build_workspace_cmd(
             **result.summary(),
         }
     )
-
-
-def _markdown_cutflows(doc: dict[str, Any]) -> str:
-    lines = [f"# Cut flow: {doc['data_label']}", ""]
-    for sel, block in doc["data"].items():
-        lines += [f"## Data, selection `{sel}`", ""]
-        periods = [*block["periods"], block["total"]]
-        lines.append("| " + " | ".join(["cut", *(p["period"] for p in periods)]) + " |")
-        lines.append("|" + "---|" * (len(periods) + 1))
-        for i, row in enumerate(block["total"]["cuts"]):
-            cells = [row["cut"]]
-            for p in periods:
-                ev = p["cuts"][i]["events"]
-                cells.append(
-                    f"{p['cuts'][i]['total']} ({ev['4e']}/{ev['2e2mu']}/{ev['4mu']}/{ev['other']})"
-                )
-            lines.append("| " + " | ".join(cells) + " |")
-        cells = ["in m4l range"]
-        for p in periods:
-            r = p["in_range"]
-            cells.append(f"{r['total']} ({r['4e']}/{r['2e2mu']}/{r['4mu']}/{r['other']})")
-        lines.append("| " + " | ".join(cells) + " |")
-        lines += [
-            "",
-            "Cells: all (4e/2e2μ/4μ/other); other = not exactly four leptons or mixed 3+1 flavours.",
-            "",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-@click.command("cutflow")
-@_input_options
-@click.option(
-    "--markdown",
-    is_flag=True,
-    help="Print Markdown tables (data per period and final state) instead of JSON.",
-)
-@output_option()
-def cutflow_cmd(
-    step_size: int | str,
-    workers: int,
-    scheduler: str | None,
-    markdown: bool,
-    output: str | None,
-    **options: Any,
-) -> None:
-    """Events after each cut: data per period and final state (raw), MC per sample (weighted).
-
-    Without --selection both selections are shown. On the shipped real data
-    no MC file is needed (MC templates have no cut flow).
-    """
-    options.pop("allow_selection_mismatch")
-    explicit = options["selection"]
-    selections = (explicit,) if explicit else ("report", "intended")
-    bar = _Progress("chunks")
-    try:
-        with _inputs(**options) as inp:
-            info = describe_inputs(inp.config, inp.directory, marker=inp.marker)
-            flows = read_data_cutflows(
-                inp.config, inp.directory, selections=selections, step_size=step_size
-            )
-            mc: dict[str, Any] = {}
-            mc_config = inp.config._replace(
-                samples=tuple(s for s in inp.config.ntuple_samples if not s.is_data)
-            )
-            for sel in selections if mc_config.samples else ():
-                hs = build_histograms(
-                    mc_config,
-                    inp.directory,
-                    selection=sel,
-                    step_size=step_size,
-                    workers=workers,
-                    scheduler=scheduler,
-                    progress=bar.update,
-                    on_plan=bar.plan,
-                    require_events=False,
-                )
-                mc[sel] = [cf.to_json() for cf in hs.cutflows.values()]
-    finally:
-        bar.close()
-    data = {}
-    for sel in selections:
-        mine = [f for f in flows if f.selection == sel]
-        data[sel] = {
-            "periods": [f.to_json() for f in mine],
-            "total": total_cutflow(mine).to_json(),
-        }
-    doc = {
-        "data_label": info["data_label"],
-        "generated": info["generated"],
-        "lumi_fb": inp.config.lumi_fb,
-        "range_gev": [inp.config.edges[0], inp.config.edges[-1]],
-        "selections": list(selections),
-        "data": data,
-        "mc": mc,
-    }
-    if markdown:
-        text = _markdown_cutflows(doc)
-        if output is None:
-            click.echo(text, nl=False)
-        else:
-            write_text(output, text)
-        return
-    emit_json(doc, output)
 
 
 COMMANDS: list[click.Command] = [
