@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyhf
 
-from higgs_pyhf.inference._model import pyhf_state
+from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.scan import scan_2d
 from higgs_pyhf.synthetic import report_like_histograms

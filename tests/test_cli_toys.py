@@ -69,7 +69,10 @@ def test_gof_writes_output_and_figure(workspace, tmp_path):
     )
     assert r.exit_code == 0, r.output
     out = json.loads(target.read_text())
-    assert out["ndof"] == 34
+    # default: each toy refitted like the data (34 bins - 2 normfactors)
+    assert out["mode"] == "refit"
+    assert out["statistic"] == "likelihood"
+    assert out["ndof"] == 32
     assert len(out["toy_values"]) == 1000
     assert 0 <= out["p_value"] <= 1
     assert (tmp_path / "toys_gof.png").exists()

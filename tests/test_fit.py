@@ -6,8 +6,8 @@ import pytest
 from scipy import optimize, special
 
 from higgs_pyhf.errors import FitError
-from higgs_pyhf.inference._model import labels, pyhf_state
 from higgs_pyhf.inference.fit import fit, twice_nll
+from higgs_pyhf.inference.parameters import labels, pyhf_state
 from higgs_pyhf.inference.results import FitResult
 from higgs_pyhf.synthetic import report_like_histograms
 from higgs_pyhf.workspace import build_workspace, model_and_data
@@ -199,7 +199,8 @@ def test_json_contract_round_trip(simple):
     model, data, *_ = simple
     res = fit(model, data, minos=["s_b"])
     obj = res.to_json()
-    assert set(obj) == {"parameters", "twice_nll", "correlation", "converged"}
+    assert set(obj) == {"parameters", "twice_nll", "correlation", "converged", "minimizer"}
+    assert obj["minimizer"] == "engine"
     assert set(obj["parameters"]["s_b"]) >= {"value", "error", "minos"}
     assert obj["parameters"]["s_s"]["minos"] is None
     back = FitResult.from_json(obj)

@@ -6,9 +6,8 @@ import pytest
 from scipy import optimize, special
 
 from higgs_pyhf.errors import FitError
-from higgs_pyhf.inference import scan as scan_mod
-from higgs_pyhf.inference._model import normfactor_structure, pyhf_state
 from higgs_pyhf.inference.fit import fit
+from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.results import Scan1DResult, Scan2DResult
 from higgs_pyhf.inference.scan import contour_intervals, scan_1d, scan_2d
 from higgs_pyhf.synthetic import report_like_histograms
@@ -35,6 +34,32 @@ def hand_profile(s: float, sig: np.ndarray, bkg: np.ndarray, n: np.ndarray) -> f
         options={"xatol": 1e-11},
     )
     return float(res.fun)
+
+
+def pyhf_fit(model, data, fixed=None, minos=()):
+    """Independent reference: pyhf + minuit at tight tolerance; (-2lnL, bestfit, {par: (lo, hi)})."""
+    init = np.asarray(model.config.suggested_init(), dtype=float)
+    mask = list(model.config.suggested_fixed())
+    for name, value in (fixed or {}).items():
+        i = model.config.par_slice(name).start
+        init[i], mask[i] = value, True
+    with pyhf_state(pyhf.optimize.minuit_optimizer(tolerance=1e-7)):
+        best, val, obj = pyhf.infer.mle.fit(
+            data,
+            model,
+            init_pars=init.tolist(),
+            fixed_params=mask,
+            return_fitted_val=True,
+            return_result_obj=True,
+        )
+        ends = {}
+        for name in minos:
+            i = model.config.par_slice(name).start
+            pname = obj.minuit.parameters[i]
+            obj.minuit.minos(pname)
+            me = obj.minuit.merrors[pname]
+            ends[name] = (float(best[i] + me.lower), float(best[i] + me.upper))
+    return float(val), np.asarray(best), ends
 
 
 @pytest.fixture(scope="module")
@@ -120,14 +145,8 @@ def test_no_crossing_gives_nan(simple):
     assert np.isfinite(res.interval[1])
 
 
-def test_vectorized_grid_equals_pyhf_twice_nll(simple, monkeypatch):
+def test_grid_of_the_two_normfactors_equals_pyhf_twice_nll(simple):
     model, data, *_ = simple
-
-    def no_fits(*_args, **_kwargs):
-        msg = "the s_s/s_b grid must be evaluated without per-point fits"
-        raise AssertionError(msg)
-
-    monkeypatch.setattr(scan_mod._Profiler, "__call__", no_fits)
     res = scan_2d(model, data, ("s_s", "s_b"), n_points=(61, 41))
     assert res.delta_twice_nll.shape == (61, 41)
     best = fit(model, data)
@@ -143,39 +162,6 @@ def test_vectorized_grid_equals_pyhf_twice_nll(simple, monkeypatch):
             assert res.delta_twice_nll[a, b] == pytest.approx(expected, abs=1e-9)
 
 
-def test_linear_structure_matches_pyhf_with_fixed_nuisances():
-    sig, bkg, n = report_like(seed=4)
-    spec = build_workspace(
-        sig,
-        bkg,
-        n,
-        mc_stat=True,
-        signal_sumw2=0.01 * sig,
-        background_sumw2=0.02 * bkg,
-        lumi_uncertainty=0.03,
-    )
-    model, data = model_and_data(spec)
-    best = fit(model, data)
-    st = normfactor_structure(model, data, ["s_s", "s_b"], best.bestfit, require_only_free=False)
-    assert st is not None
-    # lumi and staterror can be profiled in closed form / by golden section; a normsys cannot
-    assert normfactor_structure(model, data, ["s_s", "s_b"], best.bestfit) is not None
-    other, other_data = normsys_model()
-    assert (
-        normfactor_structure(other, other_data, ["s_s", "s_b"], fit(other, other_data).bestfit)
-        is None
-    )
-    theta = np.array([[0.5, 1.1], [2.0, 1.4], [1.0, 0.9]])
-    ours = st.twice_nll(theta, data[: model.config.nmaindata])
-    with pyhf_state():
-        for t, val in zip(theta, ours, strict=True):
-            pars = best.bestfit.copy()
-            pars[list(st.par_index)] = t
-            assert val == pytest.approx(
-                float(pyhf.infer.mle.twice_nll(pars, data, model)[0]), abs=1e-9
-            )
-
-
 def normsys_model(seed: int = 4):
     """A model our closed-form profiling does not cover: a normsys on the background."""
     sig, bkg, n = report_like(seed=seed)
@@ -186,14 +172,14 @@ def normsys_model(seed: int = 4):
     return model_and_data(spec)
 
 
-def test_2d_profile_point_by_point_fallback():
+def test_2d_profile_of_a_normsys_model_equals_pyhf_fits():
     model, data = normsys_model()
     xs, ys = np.linspace(0.5, 3.0, 5), np.linspace(1.1, 1.5, 4)
     prof = scan_2d(model, data, ("s_s", "s_b"), x_values=xs, y_values=ys)
     cond = scan_2d(model, data, ("s_s", "s_b"), x_values=xs, y_values=ys, kind="conditional")
-    best = fit(model, data)
-    one = fit(model, data, fixed={"s_s": xs[1], "s_b": ys[2]})
-    assert prof.delta_twice_nll[1, 2] == pytest.approx(one.twice_nll - best.twice_nll, abs=2e-4)
+    best_nll, _, _ = pyhf_fit(model, data)
+    one, _, _ = pyhf_fit(model, data, fixed={"s_s": xs[1], "s_b": ys[2]})
+    assert prof.delta_twice_nll[1, 2] == pytest.approx(one - best_nll, abs=2e-5)
     # profiling the nuisance parameters can only lower -2lnL
     assert np.all(prof.delta_twice_nll <= cond.delta_twice_nll + 1e-4)
 
@@ -258,62 +244,42 @@ def staterror_model():
     return model_and_data(spec)
 
 
-def test_staterror_model_scans_without_fits_equal_pyhf_fits(monkeypatch):
+def test_staterror_model_scans_equal_pyhf_fits():
     model, data = staterror_model()
-    best = fit(model, data)
-    minos = fit(model, data, minos=["s_s"]).minos["s_s"]
-
-    def no_fits(*_args, **_kwargs):
-        msg = "staterror γ must be profiled in closed form"
-        raise AssertionError(msg)
-
-    monkeypatch.setattr(scan_mod._Profiler, "__call__", no_fits)
+    ref, _, ends = pyhf_fit(model, data, minos=["s_s"])
     one = scan_1d(model, data, "s_s", n_points=31)
     two = scan_2d(model, data, ("s_s", "s_b"), n_points=(31, 21))
-    monkeypatch.undo()
     # the profile interval is minuit's Minos interval
-    assert one.interval[0] == pytest.approx(best.value("s_s") + minos[0], abs=2e-3)
-    assert one.interval[1] == pytest.approx(best.value("s_s") + minos[1], abs=2e-3)
-    # grid points equal pyhf fits of the 34 γ with s_s, s_b fixed (closed form is the exact minimum)
-    ref = best.twice_nll
+    assert one.interval == pytest.approx(ends["s_s"], abs=2e-4)
+    # grid points equal pyhf fits of the 34 γ with s_s, s_b fixed
     for a, b in [(3, 17), (27, 2)]:
-        pt = fit(model, data, fixed={"s_s": two.x_values[a], "s_b": two.y_values[b]})
-        assert two.delta_twice_nll[a, b] == pytest.approx(pt.twice_nll - ref, abs=2e-4)
-        assert two.delta_twice_nll[a, b] <= pt.twice_nll - ref + 1e-6
+        pt, _, _ = pyhf_fit(model, data, fixed={"s_s": two.x_values[a], "s_b": two.y_values[b]})
+        assert two.delta_twice_nll[a, b] == pytest.approx(pt - ref, abs=2e-5)
     k = 5
-    pt = fit(model, data, fixed={"s_s": one.values[k]})
-    assert one.delta_twice_nll[k] == pytest.approx(pt.twice_nll - ref, abs=2e-4)
+    pt, _, _ = pyhf_fit(model, data, fixed={"s_s": one.values[k]})
+    assert one.delta_twice_nll[k] == pytest.approx(pt - ref, abs=2e-5)
 
 
-def test_lumi_profiled_without_fits(monkeypatch):
+def test_lumi_model_scans_equal_pyhf_fits():
     sig, bkg, n = report_like(seed=6)
     spec = build_workspace(sig, bkg, n, lumi_uncertainty=0.05)
     model, data = model_and_data(spec)
-    best = fit(model, data, minos=["s_b"])
-    lo, hi = best.minos["s_b"]
-
-    def no_fits(*_args, **_kwargs):
-        msg = "lumi and γ must be profiled without fits"
-        raise AssertionError(msg)
-
-    monkeypatch.setattr(scan_mod._Profiler, "__call__", no_fits)
+    ref, _, ends = pyhf_fit(model, data, minos=["s_b"])
     res = scan_1d(model, data, "s_b", n_points=15)
     two = scan_2d(model, data, ("s_s", "s_b"), n_points=(9, 7))
-    monkeypatch.undo()
-    assert res.interval[0] == pytest.approx(best.value("s_b") + lo, abs=2e-3)
-    assert res.interval[1] == pytest.approx(best.value("s_b") + hi, abs=2e-3)
-    pt = fit(model, data, fixed={"s_s": two.x_values[2], "s_b": two.y_values[5]})
-    ref = min(best.twice_nll, float(np.min(two.delta_twice_nll)) + best.twice_nll)
-    assert two.delta_twice_nll[2, 5] == pytest.approx(pt.twice_nll - ref, abs=2e-4)
+    assert res.interval == pytest.approx(ends["s_b"], abs=2e-4)
+    pt, _, _ = pyhf_fit(model, data, fixed={"s_s": two.x_values[2], "s_b": two.y_values[5]})
+    assert two.delta_twice_nll[2, 5] == pytest.approx(pt - ref, abs=2e-5)
 
 
-def test_normsys_model_falls_back_to_fits():
+def test_normsys_model_interval_equals_minos():
     model, data = normsys_model(seed=6)
     res = scan_1d(model, data, "s_b", n_points=15)
-    best = fit(model, data, minos=["s_b"])
-    lo, hi = best.minos["s_b"]
-    assert res.interval[0] == pytest.approx(best.value("s_b") + lo, abs=2e-3)
-    assert res.interval[1] == pytest.approx(best.value("s_b") + hi, abs=2e-3)
+    _, _, ends = pyhf_fit(model, data, minos=["s_b"])
+    assert res.interval == pytest.approx(ends["s_b"], abs=2e-4)
+    ours = fit(model, data, minos=["s_b"])
+    assert ours.value("s_b") + ours.minos["s_b"][0] == pytest.approx(ends["s_b"][0], abs=2e-4)
+    assert ours.value("s_b") + ours.minos["s_b"][1] == pytest.approx(ends["s_b"][1], abs=2e-4)
 
 
 def test_scan_outside_bounds_is_an_error(simple):

@@ -11,6 +11,7 @@ import pytest
 from scipy import optimize, special, stats
 
 from higgs_pyhf.errors import FitError
+from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.significance import (
     CLsResult,
     DiscoveryResult,
@@ -87,7 +88,12 @@ def test_upper_limit_root_and_scan(simple):
     before = pyhf.get_backend()
     res = upper_limit(model, data)
     assert pyhf.get_backend()[1] is before[1]
-    assert res.method == "toms748"
+    assert res.method == "bisection"
+    # pyhf's own root finding (TOMS 748) is the independent reference
+    with pyhf_state(pyhf.optimize.minuit_optimizer(tolerance=1e-8)):
+        obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(data, model, level=0.05)
+    assert res.observed == pytest.approx(float(obs), rel=2e-5)
+    assert res.expected == pytest.approx([float(e) for e in exp], rel=2e-5)
     # CLs at the observed limit is the level
     at = cls(model, data, poi_value=res.observed)
     assert at.cls_observed == pytest.approx(0.05, abs=2e-4)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..errors import FitError
+from ..inference.scan import MAX_POINTS
 from ..workspace import model_and_data
 from ._common import emit_json, output_option
 
@@ -83,9 +84,6 @@ def _name_bounds(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
     metavar="NAME=LO,HI",
     help="Bounds of a parameter (repeatable).",
 )
-@click.option(
-    "--strategy", type=click.IntRange(0, 2), default=None, help="Minuit strategy (default: pyhf's)."
-)
 @output_option()
 def fit_cmd(
     workspace: str,
@@ -93,10 +91,9 @@ def fit_cmd(
     minos: tuple[str, ...],
     init: tuple[str, ...],
     bounds: tuple[str, ...],
-    strategy: int | None,
     output: str | None,
 ) -> None:
-    """Maximum-likelihood fit of WORKSPACE (pyhf + minuit): values, errors, correlations."""
+    """Maximum-likelihood fit of WORKSPACE (the batched engine): values, Hesse and Minos errors, correlations."""
     from ..inference.fit import fit
 
     model, data = model_and_data(workspace)
@@ -107,7 +104,6 @@ def fit_cmd(
         init=_name_value("--init", init),
         bounds=_name_bounds(bounds),
         minos=minos,
-        strategy=strategy,
     )
     emit_json(result.to_json(), output)
 
@@ -115,10 +111,14 @@ def fit_cmd(
 @click.command("scan")
 @_workspace_arg
 @click.option(
-    "--parameter", "parameter", default="s_s", show_default=True, help="Parameter to scan."
+    "--parameter", "parameter", default=None, help="Parameter to scan [default: the model's POI]."
 )
 @click.option(
-    "--n-points", type=click.IntRange(min=3), default=101, show_default=True, help="Scan points."
+    "--n-points",
+    type=click.IntRange(min=3, max=MAX_POINTS),
+    default=101,
+    show_default=True,
+    help="Scan points.",
 )
 @click.option(
     "--range",
@@ -139,7 +139,7 @@ def fit_cmd(
 @output_option()
 def scan_cmd(
     workspace: str,
-    parameter: str,
+    parameter: str | None,
     n_points: int,
     range_: tuple[float, float] | None,
     conditional: bool,
@@ -153,7 +153,7 @@ def scan_cmd(
     result = scan_1d(
         model,
         data,
-        parameter,
+        parameter or str(model.config.poi_name),
         n_points=n_points,
         bounds=range_,
         kind="conditional" if conditional else "profile",
@@ -168,14 +168,13 @@ def scan_cmd(
     "--parameters",
     "parameters",
     type=(str, str),
-    default=("s_s", "s_b"),
-    show_default=True,
+    default=None,
     metavar="X Y",
-    help="The two parameters.",
+    help="The two parameters [default: the POI and the first other free normfactor].",
 )
 @click.option(
     "--n-points",
-    type=click.IntRange(min=3),
+    type=click.IntRange(min=3, max=int(MAX_POINTS**0.5)),
     default=101,
     show_default=True,
     help="Grid points per axis.",
@@ -202,7 +201,7 @@ def scan_cmd(
 @output_option()
 def contour_cmd(
     workspace: str,
-    parameters: tuple[str, str],
+    parameters: tuple[str, str] | None,
     n_points: int,
     x_range: tuple[float, float] | None,
     y_range: tuple[float, float] | None,
@@ -216,12 +215,27 @@ def contour_cmd(
     result = scan_2d(
         model,
         data,
-        parameters,
+        parameters or _default_pair(model),
         n_points=(n_points, n_points),
         bounds=(x_range, y_range),
         kind="conditional" if conditional else "profile",
     )
     emit_json(result.to_json(), output)
+
+
+def _default_pair(model: Any) -> tuple[str, str]:
+    """The POI and the first other free normfactor (the report's s_s, s_b)."""
+    poi = str(model.config.poi_name)
+    fixed = model.config.suggested_fixed()
+    others = [
+        name
+        for name, kind in model.config.modifiers
+        if kind == "normfactor" and name != poi and not fixed[model.config.par_slice(name).start]
+    ]
+    if not others:
+        msg = f"the model has no free normfactor besides {poi!r}: give --parameters X Y"
+        raise FitError(msg)
+    return poi, others[0]
 
 
 @click.command("gof")
@@ -249,7 +263,7 @@ def gof_cmd(workspace: str, output: str | None) -> None:
     type=(float, float, int),
     default=None,
     metavar="LO HI N",
-    help="Upper limit on a POI grid instead of root finding.",
+    help="Upper limit interpolated on a POI grid instead of bisection.",
 )
 @output_option()
 def significance_cmd(
@@ -273,6 +287,7 @@ def significance_cmd(
             raise FitError(msg)
         grid = np.linspace(lo, hi, n)
     out: dict[str, Any] = {
+        "engine": "asymptotic formulae on batched engine fits",
         "discovery": discovery(model, data).to_json(),
         "cls": cls(model, data, poi_value=poi_value).to_json(),
         "upper_limit": upper_limit(model, data, scan=grid, level=level).to_json(),

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..inference.toys.sampling import MAX_TOYS
 from ._common import emit_json, output_option, progress_bar, scheduler_options
 
 __all__ = ["COMMANDS"]
@@ -16,19 +17,32 @@ __all__ = ["COMMANDS"]
 log = logging.getLogger(__name__)
 
 
-def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def _figure_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--figdir",
         type=click.Path(file_okay=False),
         default=None,
         help="Write the figures to this directory.",
     )(func)
-    func = click.option(
+    return click.option(
         "--generated-label/--no-generated-label",
         default=None,
         help="Caption the figures as made from generated (synthetic) input "
         "[default: when the workspace's measurement name says 'generated'].",
     )(func)
+
+
+def _ntoys_option(default: int, what: str = "Number of toys.") -> Callable[..., Any]:
+    return click.option(
+        "--ntoys",
+        type=click.IntRange(min=1, max=MAX_TOYS),
+        default=default,
+        show_default=True,
+        help=f"{what} (at most {MAX_TOYS:,}).",
+    )
+
+
+def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = output_option()(func)
     func = scheduler_options(func)
     func = click.option(
@@ -45,9 +59,9 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Toys per seeding block.",
     )(func)
-    func = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the toys.")(
-        func
-    )
+    func = click.option(
+        "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the toys."
+    )(func)
     return click.argument("workspace", type=click.Path(exists=True, dir_okay=False))(func)
 
 
@@ -83,10 +97,6 @@ def _load(workspace: str) -> tuple[Any, Any, dict[str, Any]]:
     return model, data, spec
 
 
-def _chunks(ntoys: int, block_size: int) -> int:
-    return max(1, -(-ntoys // block_size))
-
-
 def _figure(figdir: str | None, name: str, make: Callable[[], Any]) -> None:
     if figdir is None:
         return
@@ -107,23 +117,22 @@ def toys() -> None:
 
 @toys.command("gof")
 @_common_options
+@_figure_options
 @_sampling_options
-@click.option(
-    "--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of toys."
-)
+@_ntoys_option(10_000)
 @click.option(
     "--statistic",
-    type=click.Choice(["pearson", "neyman", "likelihood"]),
-    default="pearson",
+    type=click.Choice(["likelihood", "pearson", "neyman"]),
+    default="likelihood",
     show_default=True,
-    help="GoF statistic (likelihood = -2 ln lambda_saturated).",
+    help="GoF statistic (likelihood = -2 ln lambda_saturated; pearson/neyman: the report's).",
 )
 @click.option(
     "--mode",
-    type=click.Choice(["fixed", "refit"]),
-    default="fixed",
+    type=click.Choice(["refit", "fixed"]),
+    default="refit",
     show_default=True,
-    help="fixed: the report's (no refit, chi2 against the fitted means); refit: fit every toy.",
+    help="refit: fit every toy like the data (consistent with the data's post-fit value); fixed: the report's (no refit).",
 )
 def gof_cmd(
     workspace: str,
@@ -145,7 +154,7 @@ def gof_cmd(
     from ..inference.toys import gof_toys
 
     model, data, spec = _load(workspace)
-    with progress_bar(_chunks(ntoys, block_size), "toys") as bar:
+    with progress_bar(ntoys, "toys") as bar:
         res = gof_toys(
             model,
             data,
@@ -156,7 +165,6 @@ def gof_cmd(
             sampling=sampling,
             negative=negative,
             aux=aux,
-            spec=spec,
             block_size=block_size,
             workers=workers,
             scheduler=scheduler,
@@ -172,9 +180,15 @@ def gof_cmd(
 
 @toys.command("coverage")
 @_common_options
+@_figure_options
 @_sampling_options
+@_ntoys_option(10_000)
 @click.option(
-    "--ntoys", type=click.IntRange(min=1), default=10_000, show_default=True, help="Number of toys."
+    "--parameter",
+    "parameters",
+    multiple=True,
+    metavar="NAME",
+    help="Tested parameter (repeatable; default: every free normfactor; others are profiled).",
 )
 @click.option(
     "--statistic",
@@ -188,7 +202,7 @@ def gof_cmd(
     type=click.Choice(["continuous", "grid"]),
     default="continuous",
     show_default=True,
-    help="Continuous (batched Newton) or the report's 100x100 grid with the truth snapped to it.",
+    help="Continuous (engine fits) or the report's 100x100 grid with the truth snapped to it.",
 )
 def coverage_cmd(
     workspace: str,
@@ -203,6 +217,7 @@ def coverage_cmd(
     sampling: str,
     negative: str,
     ntoys: int,
+    parameters: tuple[str, ...],
     statistic: str,
     minimization: str,
 ) -> None:
@@ -210,7 +225,7 @@ def coverage_cmd(
     from ..inference.toys import coverage_toys
 
     model, data, spec = _load(workspace)
-    with progress_bar(_chunks(ntoys, block_size), "toys") as bar:
+    with progress_bar(ntoys, "toys") as bar:
         res = coverage_toys(
             model,
             data,
@@ -221,7 +236,7 @@ def coverage_cmd(
             minimization=minimization,
             negative=negative,
             aux=aux,
-            spec=spec,
+            parameters=parameters or None,
             block_size=block_size,
             workers=workers,
             scheduler=scheduler,
@@ -239,15 +254,13 @@ def coverage_cmd(
 
 @toys.command("coverage-table")
 @click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
+@_ntoys_option(10_000, "Toys per combination")
 @click.option(
-    "--ntoys",
-    type=click.IntRange(min=1),
-    default=10_000,
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
     show_default=True,
-    help="Toys per combination.",
-)
-@click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed shared by every combination."
+    help="Seed shared by every combination.",
 )
 @scheduler_options
 @output_option()
@@ -271,7 +284,7 @@ def coverage_table_cmd(
     from ..inference.toys import TABLE_ROWS, coverage_table
 
     model, data, _ = _load(workspace)
-    with progress_bar(len(TABLE_ROWS) * _chunks(ntoys, 1000), "toys") as bar:
+    with progress_bar(len(TABLE_ROWS) * ntoys, "toys") as bar:
         res = coverage_table(
             model,
             data,
@@ -288,13 +301,7 @@ def coverage_table_cmd(
 
 @toys.command("hypotest")
 @_common_options
-@click.option(
-    "--ntoys",
-    type=click.IntRange(min=1),
-    default=5_000,
-    show_default=True,
-    help="Toys per ensemble.",
-)
+@_ntoys_option(5_000, "Toys per ensemble")
 @click.option(
     "--sampling",
     type=click.Choice(["poisson", "gaussian"]),
@@ -306,7 +313,7 @@ def coverage_table_cmd(
     "--poi-value", type=float, default=1.0, show_default=True, help="Tested POI value for CLs."
 )
 @click.option(
-    "--no-asymptotic", is_flag=True, default=False, help="Skip pyhf's asymptotic comparison."
+    "--no-asymptotic", is_flag=True, default=False, help="Skip the asymptotic comparison."
 )
 def hypotest_cmd(
     workspace: str,
@@ -316,19 +323,16 @@ def hypotest_cmd(
     workers: int,
     scheduler: str | None,
     output: str | None,
-    generated_label: bool | None,
-    figdir: str | None,
     ntoys: int,
     sampling: str,
     poi_value: float,
     no_asymptotic: bool,
 ) -> None:
-    """Toy CLs (q~_mu) at --poi-value and toy p0 (q0), beside pyhf's asymptotics."""
+    """Toy CLs (q~_mu) at --poi-value and toy p0 (q0), beside the asymptotic values."""
     from ..inference.toys import hypotest_toys
 
-    del generated_label, figdir  # no figure for this study
-    model, data, spec = _load(workspace)
-    with progress_bar(2 * _chunks(ntoys, block_size), "toys") as bar:
+    model, data, _ = _load(workspace)
+    with progress_bar(2 * ntoys, "toys") as bar:
         res = hypotest_toys(
             model,
             data,
@@ -338,7 +342,6 @@ def hypotest_cmd(
             sampling=sampling,
             aux=aux,
             asymptotic=not no_asymptotic,
-            spec=spec,
             block_size=block_size,
             workers=workers,
             scheduler=scheduler,

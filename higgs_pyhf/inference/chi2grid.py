@@ -415,6 +415,7 @@ def grid_scan_1d(
         level=float(level),
         kind="conditional",
         statistic=statistic,
+        minimizer="grid",
     )
     a, b, c = (float(v) for v in coeffs)
     return ReportScan1D(
@@ -536,6 +537,7 @@ def grid_scan_2d(
         levels=(float(level),),
         kind="profile",
         statistic=statistic,
+        minimizer="grid",
     )
     return ReportScan2D(
         scan=scan,

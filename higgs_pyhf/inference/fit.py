@@ -1,12 +1,22 @@
-"""Maximum-likelihood fits of pyhf models with the minuit optimizer.
+"""Maximum-likelihood fits on the engine: values, Hesse errors, correlations, Minos errors.
 
-:func:`fit` wraps :func:`pyhf.infer.mle.fit` (numpy backend, minuit with a
-tight tolerance, Hesse errors and correlations, optional Minos errors) and
-returns a :class:`~higgs_pyhf.inference.results.FitResult`. pyhf's global
-backend and optimizer are restored afterwards.
+:func:`fit` minimizes −2 ln L with the batched HistFactory engine
+(:mod:`higgs_pyhf.inference.engine`) and returns a
+:class:`~higgs_pyhf.inference.results.FitResult`:
 
-Parameters are addressed by label (``s_s``, ``s_b``, ``staterror_x[3]``) or
-by the bare name of a vector parameter (all its components).
+- Hesse errors and correlations from the analytic Hessian at the minimum
+  (covariance = 2 H⁻¹ over the free parameters);
+- Minos errors (``minos=...``): where the profile Δ(−2 ln L) crosses 1 on
+  each side, found by batched bracketing and bisection
+  (:func:`~higgs_pyhf.inference.profile.crossings`); a side that reaches a
+  parameter limit first returns the limit (and says so in the log).
+
+A model the engine cannot evaluate (see
+:func:`~higgs_pyhf.inference.engine.compile_model`) is fitted with pyhf and
+minuit instead; ``FitResult.minimizer`` says which was used.
+
+Parameters are addressed by label (``s_s``, ``staterror_x[3]``) or by the
+bare name of a vector parameter (all its components).
 """
 
 from __future__ import annotations
@@ -19,12 +29,18 @@ import numpy as np
 import pyhf
 
 from ..errors import FitError
-from ._model import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resolve_values
+from .parameters import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resolve_values
+from .engine import CompiledModel, compile_model, hessian
+from .engine import fit as engine_fit
+from .profile import crossings
 from .results import FitResult
 
-__all__ = ["fit", "twice_nll"]
+__all__ = ["ENGINE", "fit", "twice_nll"]
 
 log = logging.getLogger(__name__)
+
+#: ``FitResult.minimizer`` of fits made by the engine.
+ENGINE = "engine"
 
 
 def twice_nll(model: pyhf.pdf.Model, data: Any, pars: Any) -> float:
@@ -44,9 +60,27 @@ def _check_bounds(
         if not lo <= hi:
             msg = f"bounds of {lab} are inverted: ({lo}, {hi})"
             raise FitError(msg)
-        if i not in fixed and not lo <= values[i] <= hi:
-            msg = f"initial value {values[i]} of {lab} is outside its bounds ({lo}, {hi})"
+        if not lo <= values[i] <= hi:
+            what = "fixed value" if i in fixed else "initial value"
+            msg = f"{what} {values[i]} of {lab} is outside its bounds ({lo}, {hi})"
             raise FitError(msg)
+
+
+def _covariance(
+    cm: CompiledModel, pars: np.ndarray, data: np.ndarray, free: np.ndarray
+) -> np.ndarray:
+    """Covariance 2 H⁻¹ of the free parameters (zeros for the fixed ones)."""
+    h = hessian(cm, pars[None, :], data[None, :])[0]
+    cov = np.zeros_like(h)
+    f = np.flatnonzero(free)
+    if f.size:
+        sub = h[np.ix_(f, f)]
+        try:
+            inv = np.linalg.inv(sub)
+        except np.linalg.LinAlgError:
+            inv = np.linalg.pinv(sub)
+        cov[np.ix_(f, f)] = 2.0 * inv
+    return cov  # type: ignore[no-any-return]
 
 
 def fit(
@@ -57,7 +91,6 @@ def fit(
     init: Mapping[str, float] | None = None,
     bounds: Mapping[str, tuple[float, float]] | None = None,
     minos: Sequence[str] = (),
-    strategy: int | None = None,
 ) -> FitResult:
     """Maximum-likelihood fit of ``model`` to ``data``.
 
@@ -69,14 +102,11 @@ def fit(
         init: parameter → starting value (default: the model's inits).
         bounds: parameter → (low, high) (default: the model's bounds).
         minos: parameters for which Minos errors are computed.
-        strategy: minuit strategy (0, 1, 2); default pyhf's choice (1 for numpy).
 
     Returns:
         The fit result; ``twice_nll`` is pyhf's −2lnL at the minimum, Hesse
         errors and correlations are 0 for fixed parameters, Minos errors are
-        signed (lower ≤ 0 ≤ upper). Minuit computes Hesse errors in
-        bound-transformed coordinates: for a parameter within ~2σ of a bound
-        they can be off by ~1%; Minos (or :func:`~.scan.scan_1d`) is exact.
+        signed (lower ≤ 0 ≤ upper).
 
     Raises:
         FitError: on unknown parameter names, bad bounds, or a failed minimization.
@@ -87,6 +117,9 @@ def fit(
     if obs.ndim != 1 or obs.size != cfg.nmaindata + cfg.nauxdata:
         msg = f"data has shape {obs.shape}, expected ({cfg.nmaindata + cfg.nauxdata},) (main bins followed by auxdata)"
         raise FitError(msg)
+    if not np.all(np.isfinite(obs)):
+        msg = "data has non-finite values"
+        raise FitError(msg)
     pars = np.asarray(cfg.suggested_init(), dtype=float)
     par_bounds = np.asarray(cfg.suggested_bounds(), dtype=float)
     is_fixed = np.asarray(cfg.suggested_fixed(), dtype=bool)
@@ -95,8 +128,7 @@ def fit(
     for i, val in resolve_values(model, bounds, "bounds").items():
         lo, hi = val
         par_bounds[i] = (float(lo), float(hi))
-    fixed_idx = resolve_values(model, fixed, "fixed")
-    for i, val in fixed_idx.items():
+    for i, val in resolve_values(model, fixed, "fixed").items():
         pars[i] = float(val)
         is_fixed[i] = True
     minos_idx = [i for name in minos for i in label_index(model, name)]
@@ -107,25 +139,72 @@ def fit(
     if bad_minos:
         msg = f"cannot run Minos on fixed parameters {bad_minos}"
         raise FitError(msg)
-    npar = len(labs)
+    try:
+        cm = compile_model(model)
+    except FitError as err:
+        log.warning("the engine cannot fit this model (%s); fitting with pyhf + minuit", err)
+        return _fit_pyhf(model, obs, pars, par_bounds, is_fixed, minos_idx, fixed_labels, str(err))
+    cm = cm._replace(fixed=is_fixed, bounds=par_bounds)
+    r = engine_fit(cm, obs[None, :], init=pars[None, :])
+    best, value, converged = r.pars[0], float(r.twice_nll[0]), bool(r.converged[0])
+    if not converged:
+        msg = "the fit did not converge (engine Newton and its safeguarded fallback)"
+        raise FitError(msg)
+    free = ~is_fixed
+    cov = _covariance(cm, best, obs, free)
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = cov / np.outer(sd, sd)
+    corr = np.where(np.isfinite(corr), corr, 0.0)
+    np.fill_diagonal(corr, 1.0)
+    errors: dict[str, tuple[float, float]] = {}
+    if minos_idx:
+        steps = [sd[i] if sd[i] > 0 else 0.1 * max(abs(best[i]), 1.0) for i in minos_idx]
+        ends = crossings(cm, obs, best, value, minos_idx, steps, fixed=is_fixed)
+        for i in minos_idx:
+            lo, hi = ends[i]
+            errors[labs[i]] = (float(min(lo - best[i], 0.0)), float(max(hi - best[i], 0.0)))
+    log.info("fit: -2lnL = %.6f, converged = %s", value, converged)
+    return FitResult(
+        labels=labs,
+        bestfit=best,
+        uncertainty=sd,
+        correlation=corr,
+        twice_nll=value,
+        converged=converged,
+        minos=errors,
+        fixed=fixed_labels,
+        minimizer=ENGINE,
+    )
 
-    if is_fixed.all():
-        # nothing to minimize (mle.fit would crash with iminuit >= 2.32)
+
+def _fit_pyhf(
+    model: pyhf.pdf.Model,
+    obs: np.ndarray,
+    pars: np.ndarray,
+    par_bounds: np.ndarray,
+    is_fixed: np.ndarray,
+    minos_idx: list[int],
+    fixed_labels: tuple[str, ...],
+    reason: str,
+) -> FitResult:
+    """The fallback: pyhf's ``mle.fit`` with minuit (tight tolerance), Hesse and Minos."""
+    labs = labels(model)
+    npar = len(labs)
+    minimizer = f"pyhf-minuit (engine: {reason})"
+    if is_fixed.all():  # nothing to minimize (mle.fit would crash with iminuit >= 2.32)
         value = twice_nll(model, obs, pars)
         return FitResult(
-            labels=labs,
-            bestfit=pars,
-            uncertainty=np.zeros(npar),
-            correlation=np.eye(npar),
-            twice_nll=value,
-            converged=bool(np.isfinite(value)),
-            minos={},
-            fixed=fixed_labels,
+            labs,
+            pars,
+            np.zeros(npar),
+            np.eye(npar),
+            value,
+            bool(np.isfinite(value)),
+            {},
+            fixed_labels,
+            minimizer,
         )
-
-    kwargs: dict[str, Any] = {"tolerance": MINUIT_TOLERANCE}
-    if strategy is not None:
-        kwargs["strategy"] = int(strategy)
     with pyhf_state():
         try:
             result, fval, obj = pyhf.infer.mle.fit(
@@ -135,10 +214,9 @@ def fit(
                 par_bounds=par_bounds.tolist(),
                 fixed_params=is_fixed.tolist(),
                 return_uncertainties=True,
-                return_correlations=False,
                 return_fitted_val=True,
                 return_result_obj=True,
-                **kwargs,
+                tolerance=MINUIT_TOLERANCE,
             )
         except pyhf.exceptions.FailedMinimization as err:
             msg = f"the fit did not converge: {getattr(err, 'result', err)}".splitlines()[0]
@@ -150,33 +228,25 @@ def fit(
             minuit.minos(*names)
             for i, mname in zip(minos_idx, names, strict=True):
                 me = minuit.merrors[mname]
-                if not me.is_valid:
-                    log.warning(
-                        "Minos error of %s is not valid (lower %s, upper %s)",
-                        labs[i],
-                        me.lower_valid,
-                        me.upper_valid,
-                    )
                 errors[labs[i]] = (min(float(me.lower), 0.0), max(float(me.upper), 0.0))
         cov = np.asarray(minuit.covariance, dtype=float)
         converged = bool(minuit.valid)
     result = np.asarray(result, dtype=float)
-    bestfit, unc = result[:, 0], result[:, 1]
     sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = cov / np.outer(sd, sd)
     corr = np.where(np.isfinite(corr), corr, 0.0)
-    corr[list(fixed_set), :] = 0.0
-    corr[:, list(fixed_set)] = 0.0
+    corr[is_fixed, :] = 0.0
+    corr[:, is_fixed] = 0.0
     np.fill_diagonal(corr, 1.0)
-    log.info("fit: -2lnL = %.6f, converged = %s", float(fval), converged)
     return FitResult(
-        labels=labs,
-        bestfit=bestfit,
-        uncertainty=unc,
-        correlation=corr,
-        twice_nll=float(fval),
-        converged=converged,
-        minos=errors,
-        fixed=fixed_labels,
+        labs,
+        result[:, 0],
+        result[:, 1],
+        corr,
+        float(fval),
+        converged,
+        errors,
+        fixed_labels,
+        minimizer,
     )

@@ -28,7 +28,7 @@ import pyhf
 import scipy.stats
 
 from ..errors import FitError
-from ._model import labels, n_free_unconstrained, pyhf_state, resolve_values
+from .parameters import labels, n_free_unconstrained, pyhf_state, resolve_values
 from .chi2grid import pearson_chi2, poisson_chi2
 from .fit import fit
 from .results import FitResult

@@ -34,6 +34,8 @@ class FitResult(NamedTuple):
         minos: label → (lower, upper) *signed* Minos errors (lower ≤ 0 ≤ upper)
             for the parameters where Minos was run.
         fixed: labels of parameters held constant in the fit.
+        minimizer: ``engine`` (the batched HistFactory engine) or the
+            fallback used (``pyhf-minuit (engine: why)``).
     """
 
     labels: tuple[str, ...]
@@ -44,6 +46,7 @@ class FitResult(NamedTuple):
     converged: bool
     minos: dict[str, tuple[float, float]]
     fixed: tuple[str, ...] = ()
+    minimizer: str = "engine"
 
     def value(self, label: str) -> float:
         """Best-fit value of parameter ``label``."""
@@ -77,6 +80,7 @@ class FitResult(NamedTuple):
             "twice_nll": float(self.twice_nll),
             "correlation": corr,
             "converged": bool(self.converged),
+            "minimizer": self.minimizer,
         }
 
     @classmethod
@@ -95,6 +99,7 @@ class FitResult(NamedTuple):
                 k: tuple(v["minos"]) for k, v in obj["parameters"].items() if v["minos"] is not None
             },  # type: ignore[misc]
             fixed=tuple(k for k, v in obj["parameters"].items() if v.get("fixed")),
+            minimizer=str(obj.get("minimizer", "engine")),
         )
 
 
@@ -112,6 +117,8 @@ class Scan1DResult(NamedTuple):
         kind: ``profile`` (others re-fitted per point) or ``conditional``
             (others fixed at their global best fit).
         statistic: ``likelihood`` or the name of the χ² used.
+        minimizer: what computed the profile: ``engine`` (the batched
+            HistFactory engine) or ``grid`` (the report's χ² on a grid).
     """
 
     parameter: str
@@ -122,6 +129,7 @@ class Scan1DResult(NamedTuple):
     level: float = 1.0
     kind: str = "profile"
     statistic: str = "likelihood"
+    minimizer: str = "engine"
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -134,6 +142,7 @@ class Scan1DResult(NamedTuple):
             "level": float(self.level),
             "kind": self.kind,
             "statistic": self.statistic,
+            "minimizer": self.minimizer,
         }
 
     @classmethod
@@ -148,6 +157,7 @@ class Scan1DResult(NamedTuple):
             level=float(obj["level"]),
             kind=obj["kind"],
             statistic=obj["statistic"],
+            minimizer=str(obj.get("minimizer", "engine")),
         )
 
 
@@ -166,6 +176,8 @@ class Scan2DResult(NamedTuple):
         levels: contour levels (2.30 and 5.99 for 68.27% / 95% with 2 dof).
         kind: ``profile`` or ``conditional``.
         statistic: ``likelihood`` or the name of the χ² used.
+        minimizer: what computed the profile: ``engine`` (the batched
+            HistFactory engine) or ``grid`` (the report's χ² on a grid).
     """
 
     parameters: tuple[str, str]
@@ -177,6 +189,7 @@ class Scan2DResult(NamedTuple):
     levels: tuple[float, ...] = (2.30, 5.99)
     kind: str = "profile"
     statistic: str = "likelihood"
+    minimizer: str = "engine"
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -190,6 +203,7 @@ class Scan2DResult(NamedTuple):
             "intervals": {k: _floats(v) for k, v in self.intervals.items()},
             "kind": self.kind,
             "statistic": self.statistic,
+            "minimizer": self.minimizer,
         }
 
     @classmethod
@@ -205,4 +219,5 @@ class Scan2DResult(NamedTuple):
             intervals={k: (float(v[0]), float(v[1])) for k, v in obj["intervals"].items()},
             kind=obj["kind"],
             statistic=obj["statistic"],
+            minimizer=str(obj.get("minimizer", "engine")),
         )

@@ -1,30 +1,19 @@
-"""Profile and conditional Δ(−2lnL) scans in one and two parameters.
+"""Profile and conditional Δ(−2lnL) scans in one and two parameters, on the engine.
 
-- ``kind="profile"``: at each scanned point all other free parameters are
-  re-fitted (warm-started from the neighbouring point).
+- ``kind="profile"``: at each scanned point every other free parameter —
+  normfactors and nuisance parameters alike — is fitted;
 - ``kind="conditional"``: the other parameters stay at their global best fit
   (the seed report's slices through the χ² surface).
 
-Δ(−2lnL) is relative to the global minimum. 1D intervals are where Δ crosses
-``level``: the crossing is bracketed on the grid and then located with
-:func:`scipy.optimize.brentq` on the scanned function itself, so endpoints are exact to the fit tolerance, not to
-the grid spacing; ``nan`` where the curve does not cross inside the range.
-
-Fits are avoided wherever the model allows: when the prediction is linear in
-the normfactors and every other free parameter is a staterror γ scaling one
-whole bin or a ``lumi`` factor L, −2lnL = 2Σ(Lγν − n ln Lγν) + Σ(a − γ)²/σ²
-+ (a_L − L)²/σ_L² + const is evaluated as array expressions (identical to
-pyhf's ``twice_nll``) with each γ profiled in closed form and L by a
-vectorized golden-section search. A 2D grid of the two normfactors is then a single
-(nx, ny, nbins) operation; a 1D profile minimizes over the one other
-normfactor with a vectorized golden-section search. Conditional scans are
-vectorized whenever the prediction is linear in the scanned parameters.
-Other models (e.g. with a free ``lumi``) are profiled point by point with
-pyhf fits, warm-started from the neighbouring point (snaking through 2D
-grids): one fit per point, slow for large grids. The 68%
-intervals of a 2D scan are the extent of the first contour (``levels[0]``),
-computed with contourpy; a side is ``nan`` where the contour is open at the
-edge of the grid.
+Every point of a scan is one row of a single batched engine fit
+(:func:`~higgs_pyhf.inference.profile.profile`), warm-started at the global
+best fit: a 101×101 profiled grid is one call. Δ(−2lnL) is relative to the
+global minimum. 1D intervals are where the profile crosses ``level``,
+refined by batched bisection on the profile itself (exact to the fit
+tolerance, not to the grid spacing; ``nan`` where the curve does not cross
+inside the scanned range). The intervals of a 2D scan are the extent of the
+first contour (``levels[0]``), computed with contourpy; a side is ``nan``
+where the contour is open at the edge of the grid.
 """
 
 from __future__ import annotations
@@ -36,47 +25,22 @@ from typing import Any
 
 import numpy as np
 import pyhf
-import scipy.optimize
 
 from ..errors import FitError
-from ._model import free_labels, golden_min, label_index, labels, normfactor_structure, pyhf_state
+from .engine import CompiledModel, compile_model
 from .fit import fit
+from .profile import profile
 from .results import FitResult, Scan1DResult, Scan2DResult
 
-__all__ = ["contour_intervals", "crossings", "scan_1d", "scan_2d"]
+__all__ = ["MAX_POINTS", "contour_intervals", "scan_1d", "scan_2d"]
 
 log = logging.getLogger(__name__)
 
 KINDS = ("profile", "conditional")
 #: Default scan half-width in Hesse errors around the best fit.
 DEFAULT_WIDTH = 4.0
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        msg = f"unknown scan kind {kind!r}; expected one of {KINDS}"
-        raise FitError(msg)
-
-
-def _scalar_index(model: pyhf.pdf.Model, name: str) -> int:
-    idx = label_index(model, name)
-    if len(idx) != 1:
-        msg = f"{name!r} is a vector parameter; scan one component, e.g. {labels(model)[idx[0]]!r}"
-        raise FitError(msg)
-    if model.config.suggested_fixed()[idx[0]]:
-        msg = f"parameter {name!r} is fixed in the model and cannot be scanned"
-        raise FitError(msg)
-    return idx[0]
-
-
-def _default_values(best: FitResult, model: pyhf.pdf.Model, i: int, n_points: int) -> np.ndarray:
-    lo_b, hi_b = model.config.suggested_bounds()[i]
-    err = float(best.uncertainty[i])
-    if not np.isfinite(err) or err <= 0:
-        err = 0.1 * max(abs(float(best.bestfit[i])), 1.0)
-    lo = max(lo_b, float(best.bestfit[i]) - DEFAULT_WIDTH * err)
-    hi = min(hi_b, float(best.bestfit[i]) + DEFAULT_WIDTH * err)
-    return np.linspace(lo, hi, n_points)
+#: Most points of a scan (1D or 2D grid): each is one row of a batched fit.
+MAX_POINTS = 250_000
 
 
 def _grid(
@@ -101,192 +65,89 @@ def _grid(
     return vals
 
 
-def _check_in_bounds(model: pyhf.pdf.Model, i: int, name: str, vals: np.ndarray) -> None:
-    lo, hi = model.config.suggested_bounds()[i]
+def _scalar_index(cm: CompiledModel, name: str) -> int:
+    if name not in cm.par_names:
+        vector = [lab for lab in cm.par_names if lab.split("[", 1)[0] == name]
+        if vector:
+            msg = f"{name!r} is a vector parameter; scan one component, e.g. {vector[0]!r}"
+        else:
+            msg = f"unknown parameter {name!r}; valid parameters are {', '.join(cm.par_names)}"
+        raise FitError(msg)
+    i = cm.par_names.index(name)
+    if cm.fixed[i]:
+        msg = f"parameter {name!r} is fixed in the model and cannot be scanned"
+        raise FitError(msg)
+    return i
+
+
+def _default_values(best: FitResult, cm: CompiledModel, i: int, n_points: int) -> np.ndarray:
+    lo_b, hi_b = cm.bounds[i]
+    err = float(best.uncertainty[i])
+    if not np.isfinite(err) or err <= 0:
+        err = 0.1 * max(abs(float(best.bestfit[i])), 1.0)
+    lo = max(lo_b, float(best.bestfit[i]) - DEFAULT_WIDTH * err)
+    hi = min(hi_b, float(best.bestfit[i]) + DEFAULT_WIDTH * err)
+    return np.linspace(lo, hi, n_points)
+
+
+def _check_points(n: int) -> None:
+    if n > MAX_POINTS:
+        msg = f"a scan of {n:,} points is more than the {MAX_POINTS:,} allowed; use fewer points"
+        raise FitError(msg)
+
+
+def _check_in_bounds(cm: CompiledModel, i: int, name: str, vals: np.ndarray) -> None:
+    lo, hi = cm.bounds[i]
     if vals[0] < lo or vals[-1] > hi:
         msg = f"scan of {name} over [{vals[0]}, {vals[-1]}] leaves its bounds [{lo}, {hi}]"
         raise FitError(msg)
 
 
-def crossings(
-    values: np.ndarray, delta: np.ndarray, bestfit: float, level: float
-) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
-    """Grid brackets of the Δ = ``level`` crossings nearest to ``bestfit`` on each side.
-
-    Returns:
-        ``(left, right)``: each a (lower, upper) bracket of parameter values,
-        or None where the curve stays below ``level`` up to the edge of the grid.
-    """
-    above = np.asarray(delta) > level
-    k = int(np.searchsorted(values, bestfit))
-    left = None
-    for i in range(min(k, values.size - 1), 0, -1):
-        if above[i - 1] and not above[i]:
-            left = (float(values[i - 1]), float(values[i]))
-            break
-    right = None
-    for i in range(max(k - 1, 0), values.size - 1):
-        if not above[i] and above[i + 1]:
-            right = (float(values[i]), float(values[i + 1]))
-            break
-    return left, right
-
-
-def _refine_vectorized(
-    fvec: Callable[[np.ndarray], np.ndarray],
-    brackets: list[tuple[float, float]],
-    level: float,
-    rounds: int = 2,
-    points: int = 65,
-) -> list[float]:
-    """Crossings of ``fvec = level``, one per bracket, by subdividing all brackets in one call per round.
-
-    Each round evaluates ``points`` values per bracket and keeps the sub-bracket
-    with the sign change; the result is the linear interpolation in the last one
-    (``nan`` if a bracket shows no sign change).
-    """
-    br = [list(b) for b in brackets]
-    out = [math.nan] * len(br)
-    ok = [True] * len(br)
-    for _ in range(rounds):
-        xs = np.concatenate([np.linspace(a, b, points) for a, b in br])
-        ys = (fvec(xs) - level).reshape(len(br), points)
-        xs = xs.reshape(len(br), points)
-        for m, (x, y) in enumerate(zip(xs, ys, strict=True)):
-            change = np.flatnonzero(np.signbit(y[:-1]) != np.signbit(y[1:]))
-            if not ok[m] or change.size == 0:
-                ok[m] = False
-                continue
-            k = int(change[0])
-            br[m] = [float(x[k]), float(x[k + 1])]
-            out[m] = float(x[k] + (0.0 - y[k]) / (y[k + 1] - y[k]) * (x[k + 1] - x[k]))
-    return [o if good else math.nan for o, good in zip(out, ok, strict=True)]
-
-
 def _interval(
-    func: Callable[[float], float],
+    f: Callable[[np.ndarray], np.ndarray],
     values: np.ndarray,
     delta: np.ndarray,
     bestfit: float,
     level: float,
-    fvec: Callable[[np.ndarray], np.ndarray] | None = None,
+    xtol: float,
 ) -> tuple[float, float]:
-    left, right = crossings(values, delta, bestfit, level)
-    found = [b for b in (left, right) if b is not None]
-    refined = (
-        dict(zip(found, _refine_vectorized(fvec, found, level), strict=True))
-        if fvec and found
-        else {}
-    )
-    out = []
-    for bracket in (left, right):
-        if bracket is None:
-            out.append(math.nan)
-            continue
-        if np.isfinite(refined.get(bracket, math.nan)):
-            out.append(refined[bracket])
-            continue
-        a, b = bracket
-        fa, fb = func(a) - level, func(b) - level
-        if fa * fb > 0:  # grid and refined evaluation disagree: interpolate the grid linearly
-            ia, ib = int(np.searchsorted(values, a)), int(np.searchsorted(values, b))
-            da, db = float(delta[ia]), float(delta[ib])
-            out.append(a + (level - da) / (db - da) * (b - a))
-            continue
-        out.append(
-            float(scipy.optimize.brentq(lambda v: func(v) - level, a, b, xtol=1e-8, rtol=1e-10))
-        )
+    """Crossings of Δ = ``level`` nearest to the best fit, bisected on ``f`` (both sides at once)."""
+    above = delta > level
+    k = int(np.searchsorted(values, bestfit))
+    brackets: list[tuple[float, float] | None] = [None, None]
+    for i in range(min(k, values.size - 1), 0, -1):
+        if above[i - 1] and not above[i]:
+            brackets[0] = (float(values[i]), float(values[i - 1]))  # (inside, outside)
+            break
+    for i in range(max(k - 1, 0), values.size - 1):
+        if not above[i] and above[i + 1]:
+            brackets[1] = (float(values[i]), float(values[i + 1]))
+            break
+    found = [b for b in brackets if b is not None]
+    if found:
+        inner = np.array([b[0] for b in found])
+        outer = np.array([b[1] for b in found])
+        for _ in range(100):
+            if np.all(np.abs(outer - inner) <= xtol):
+                break
+            mid = 0.5 * (inner + outer)
+            below = f(mid) < level
+            inner = np.where(below, mid, inner)
+            outer = np.where(below, outer, mid)
+        ends = iter(0.5 * (inner + outer))
+    out = [float(next(ends)) if b is not None else math.nan for b in brackets]
     return out[0], out[1]
 
 
-class _Profiler:
-    """−2lnL as a function of fixed values of some parameters, others profiled or held."""
-
-    def __init__(
-        self,
-        model: pyhf.pdf.Model,
-        data: np.ndarray,
-        best: FitResult,
-        names: Sequence[str],
-        kind: str,
-    ):
-        self.model = model
-        self.data = data
-        self.best = best
-        self.names = list(names)
-        self.idx = [_scalar_index(model, n) for n in names]
-        self.kind = kind
-        self.labels = labels(model)
-        free_others = [
-            lab
-            for i, lab in enumerate(self.labels)
-            if i not in self.idx and not model.config.suggested_fixed()[i]
-        ]
-        self.profile = kind == "profile" and bool(free_others)
-
-    def __call__(
-        self, point: Sequence[float], init: np.ndarray | None = None
-    ) -> tuple[float, np.ndarray]:
-        fixed = dict(zip(self.names, (float(v) for v in point), strict=True))
-        if not self.profile:
-            pars = np.asarray(self.best.bestfit, dtype=float).copy()
-            for i, v in zip(self.idx, point, strict=True):
-                pars[i] = v
-            with pyhf_state():
-                val = float(
-                    np.asarray(pyhf.infer.mle.twice_nll(pars, self.data, self.model)).reshape(-1)[0]
-                )
-            return val, pars
-        start = self.best.bestfit if init is None else init
-        init_map = {lab: float(start[i]) for i, lab in enumerate(self.labels) if i not in self.idx}
-        res = fit(self.model, self.data, fixed=fixed, init=_clip_init(self.model, init_map))
-        return res.twice_nll, res.bestfit
-
-
-def _clip_init(model: pyhf.pdf.Model, init: dict[str, float]) -> dict[str, float]:
-    bounds = model.config.suggested_bounds()
-    out = {}
-    for lab, v in init.items():
-        i = label_index(model, lab)[0]
-        out[lab] = float(np.clip(v, bounds[i][0], bounds[i][1]))
-    return out
-
-
-def _linear_profile_1d(
-    model: pyhf.pdf.Model, data: np.ndarray, parameter: str, best: FitResult
-) -> Callable[[np.ndarray], np.ndarray] | None:
-    """Profile −2lnL in ``parameter`` without fits, when the model allows it.
-
-    Applies when the other free parameters are at most one normfactor (minimized
-    by a vectorized golden-section search over its bounds; −2lnL is unimodal in
-    it) plus staterror γ scaling whole bins (profiled in closed form).
-    """
-    cfg = model.config
-    types = dict(cfg.modifiers)
-    others = [
-        lab for lab in free_labels(model) if lab != parameter and types.get(lab) == "normfactor"
-    ]
-    if len(others) > 1:
-        return None
-    st = normfactor_structure(
-        model, data, [parameter, *others], best.bestfit, require_only_free=True
-    )
-    if st is None:
-        return None
-    n = data[: cfg.nmaindata]
-    if not others:
-        return lambda v: st.twice_nll(np.asarray(v, dtype=float)[:, None], n)
-    lo, hi = (float(x) for x in cfg.suggested_bounds()[st.par_index[1]])
-
-    def profile(v: np.ndarray) -> np.ndarray:
-        vals = np.asarray(v, dtype=float)
-
-        def f(q: np.ndarray) -> np.ndarray:
-            return st.twice_nll(np.stack([vals, q], axis=-1), n)
-
-        return golden_min(f, lo, hi, vals.size)
-
-    return profile
+def _setup(
+    model: pyhf.pdf.Model, data: Any, kind: str
+) -> tuple[CompiledModel, np.ndarray, FitResult]:
+    if kind not in KINDS:
+        msg = f"unknown scan kind {kind!r}; expected one of {KINDS}"
+        raise FitError(msg)
+    obs = np.asarray(data, dtype=float)
+    best = fit(model, obs)
+    return compile_model(model), obs, best
 
 
 def scan_1d(
@@ -314,73 +175,42 @@ def scan_1d(
         level: Δ(−2lnL) defining the interval (1 for 68.27%).
 
     Returns:
-        The scan; ``interval`` endpoints are refined with brentq on the scanned
-        function (``nan`` where Δ stays below ``level`` inside the range).
+        The scan; ``interval`` endpoints are bisected on the profile itself
+        (``nan`` where Δ stays below ``level`` inside the range).
     """
-    _check_kind(kind)
-    obs = np.asarray(data, dtype=float)
-    best = fit(model, obs)
-    prof = _Profiler(model, obs, best, [parameter], kind)
-    i = prof.idx[0]
+    _check_points(n_points if values is None else len(values))
+    cm, obs, best = _setup(model, data, kind)
+    i = _scalar_index(cm, parameter)
     vals = _grid(
         values,
         n_points,
         bounds,
-        lambda n: _default_values(best, model, i, n),
+        lambda n: _default_values(best, cm, i, n),
         f"scan of {parameter}",
     )
-    _check_in_bounds(model, i, parameter, vals)
-    fast = _linear_profile_1d(model, obs, parameter, best) if kind == "profile" else None
-    if fast is not None:
-        log.info(
-            "profile scan of %s without fits (linear model, closed-form/golden-section profiling)",
-            parameter,
-        )
-        nll = fast(vals)
-        ref = min(best.twice_nll, float(np.min(nll)))
-        interval = _interval(
-            lambda v: float(fast(np.array([v]))[0]) - ref,
-            vals,
-            nll - ref,
-            float(best.bestfit[i]),
-            level,
-            fvec=lambda v: fast(v) - ref,
-        )
-        return Scan1DResult(
-            parameter=parameter,
-            values=vals,
-            delta_twice_nll=nll - ref,
-            bestfit=float(best.bestfit[i]),
-            interval=interval,
-            level=float(level),
-            kind=kind,
-            statistic="likelihood",
-        )
-    nll = np.empty(vals.size)
-    pars_at = np.empty((vals.size, model.config.npars))
-    start = int(np.argmin(np.abs(vals - best.bestfit[i])))
-    order = list(range(start, vals.size)) + list(range(start - 1, -1, -1))
-    prev = best.bestfit
-    for j in order:
-        if j == start - 1:
-            prev = pars_at[start]
-        nll[j], pars_at[j] = prof([vals[j]], prev)
-        prev = pars_at[j]
-    ref = min(best.twice_nll, float(np.min(nll)))
-    delta = nll - ref
+    _check_in_bounds(cm, i, parameter, vals)
+    conditional = kind == "conditional"
 
-    def func(v: float) -> float:
-        k = int(np.argmin(np.abs(vals - v)))
-        return prof([v], pars_at[k])[0] - ref
+    def nll(v: np.ndarray) -> np.ndarray:
+        prof = profile(cm, obs, [i], v[:, None], start=best.bestfit, conditional=conditional)
+        if not prof.converged.all():
+            msg = f"{int((~prof.converged).sum())} profile fit(s) of the {parameter} scan failed"
+            raise FitError(msg)
+        return prof.twice_nll  # type: ignore[no-any-return]
 
-    interval = _interval(func, vals, delta, float(best.bestfit[i]), level)
+    curve = nll(vals)
+    ref = min(best.twice_nll, float(np.min(curve)))
+    xtol = 1e-7 * max(1.0, float(np.ptp(vals)))
+    interval = _interval(
+        lambda v: nll(v) - ref, vals, curve - ref, float(best.bestfit[i]), level, xtol
+    )
     log.info(
         "%s scan of %s: best fit %.5g, interval %s", kind, parameter, best.bestfit[i], interval
     )
     return Scan1DResult(
         parameter=parameter,
         values=vals,
-        delta_twice_nll=delta,
+        delta_twice_nll=curve - ref,
         bestfit=float(best.bestfit[i]),
         interval=interval,
         level=float(level),
@@ -442,7 +272,7 @@ def scan_2d(
     n_points: tuple[int, int] = (101, 101),
     bounds: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None),
     kind: str = "profile",
-    levels: tuple[float, ...] = (2.30, 5.99),
+    levels: Sequence[float] = (2.30, 5.99),
 ) -> Scan2DResult:
     """Scan Δ(−2lnL) on a grid of two parameters.
 
@@ -461,57 +291,43 @@ def scan_2d(
     Returns:
         The scan with ``delta_twice_nll[i, j]`` at (x_values[i], y_values[j]).
     """
-    _check_kind(kind)
     px, py = parameters
     if px == py:
         msg = f"scan_2d needs two different parameters, got {px!r} twice"
         raise FitError(msg)
-    obs = np.asarray(data, dtype=float)
-    best = fit(model, obs)
-    prof = _Profiler(model, obs, best, [px, py], kind)
-    ix, iy = prof.idx
+    nx = n_points[0] if x_values is None else len(x_values)
+    ny = n_points[1] if y_values is None else len(y_values)
+    _check_points(nx * ny)
+    cm, obs, best = _setup(model, data, kind)
+    ix, iy = _scalar_index(cm, px), _scalar_index(cm, py)
     xs = _grid(
         x_values,
         n_points[0],
         bounds[0],
-        lambda n: _default_values(best, model, ix, n),
+        lambda n: _default_values(best, cm, ix, n),
         f"scan of {px}",
     )
     ys = _grid(
         y_values,
         n_points[1],
         bounds[1],
-        lambda n: _default_values(best, model, iy, n),
+        lambda n: _default_values(best, cm, iy, n),
         f"scan of {py}",
     )
-    _check_in_bounds(model, ix, px, xs)
-    _check_in_bounds(model, iy, py, ys)
-    structure = normfactor_structure(
-        model, obs, [px, py], best.bestfit, require_only_free=prof.profile
-    )
-    if structure is not None:
-        theta = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1)  # (nx, ny, 2)
-        nll = structure.twice_nll(theta, obs[: model.config.nmaindata])
-        log.info("2D %s scan of %s, %s: vectorized over %d points", kind, px, py, nll.size)
-    else:
-        nll = np.empty((xs.size, ys.size))
-        if prof.profile and nll.size > 2000:
-            log.warning(
-                "2D profile scan of %s, %s needs one pyhf fit per point (%d points); this is slow, "
-                "consider fewer points",
-                px,
-                py,
-                nll.size,
-            )
-        log.info("2D %s scan of %s, %s: %d point-by-point evaluations", kind, px, py, nll.size)
-        prev = best.bestfit
-        for a in range(xs.size):
-            cols = range(ys.size) if a % 2 == 0 else range(ys.size - 1, -1, -1)
-            for b in cols:
-                nll[a, b], prev = prof([xs[a], ys[b]], prev)
+    _check_in_bounds(cm, ix, px, xs)
+    _check_in_bounds(cm, iy, py, ys)
+    mesh = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
+    prof = profile(cm, obs, [ix, iy], mesh, start=best.bestfit, conditional=kind == "conditional")
+    if not prof.converged.all():
+        msg = (
+            f"{int((~prof.converged).sum())} of {mesh.shape[0]} profile fits of the 2D scan failed"
+        )
+        raise FitError(msg)
+    nll = prof.twice_nll.reshape(xs.size, ys.size)
+    log.info("2D %s scan of %s, %s: %d points in one batched fit", kind, px, py, nll.size)
     ref = min(best.twice_nll, float(np.min(nll)))
     delta = nll - ref
-    ivx, ivy = contour_intervals(xs, ys, delta, levels[0])
+    ivx, ivy = contour_intervals(xs, ys, delta, float(levels[0]))
     return Scan2DResult(
         parameters=(px, py),
         x_values=xs,

@@ -1,16 +1,19 @@
-"""Discovery significance, CLs and CLs upper limits on the signal strength ``s_s``.
+"""Discovery significance, CLs and CLs upper limits on the POI, asymptotically, on the engine.
 
-All asymptotic (Cowan, Cranmer, Gross, Vitells 2011) through pyhf's
-:func:`pyhf.infer.hypotest` with the numpy backend and the minuit optimizer;
-pyhf's global backend and optimizer are restored afterwards.
+The asymptotic formulae of Cowan, Cranmer, Gross, Vitells (2011), with
+pyhf's conventions exactly (the tests compare with ``pyhf cls`` and
+:func:`pyhf.infer.hypotest`): test statistics q0 and q̃μ from profile fits
+with the POI bounded below by 0; Asimov data from the fit with the POI fixed
+at 1 (q0) or 0 (q̃μ), main and auxiliary data at the fitted parameters;
+p-values in √q space with the ``normal`` base distribution; the expected
+band at −2σ … +2σ. Every fit is a batched engine fit: all tested POI values
+(observed and Asimov) go into one batch.
 
-- :func:`discovery`: p0 and Z for the background-only hypothesis ``s_s = 0``
-  with the q0 test statistic; the expected values are for ``s_s = 1``
-  (pyhf's Asimov dataset at μ = 1).
-- :func:`cls`: CLs at a tested ``s_s`` (qtilde), observed and the expected
-  band (−2σ, −1σ, median, +1σ, +2σ). Equals the ``pyhf cls`` command.
-- :func:`upper_limit`: the 95% CL (CLs = 0.05) upper limit on ``s_s``,
-  observed and expected band, by root finding (TOMS 748) or on a given scan.
+- :func:`discovery`: p0 and Z of ``poi = 0``; expected for ``poi = 1``.
+- :func:`cls`: CLs at tested POI values, observed and expected band.
+- :func:`upper_limit`: the 95% CL (CLs = 0.05) upper limit and its band: a
+  batched scan brackets the six crossings, then batched bisection refines
+  all of them together (relative tolerance 1e-5).
 """
 
 from __future__ import annotations
@@ -20,34 +23,99 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-import pyhf
 import scipy.stats
 
 from ..errors import FitError
-from ._model import pyhf_state
+from .engine import CompiledModel, compile_model, expected_aux, expected_main
+from .engine import fit as engine_fit
 
-__all__ = ["CLsResult", "DiscoveryResult", "UpperLimitResult", "cls", "discovery", "upper_limit"]
+__all__ = [
+    "CLsResult",
+    "DiscoveryResult",
+    "UpperLimitResult",
+    "cls",
+    "cls_scan",
+    "discovery",
+    "upper_limit",
+]
 
 log = logging.getLogger(__name__)
 
-#: Order of the expected band values.
+#: The expected band, in σ of the background-only distribution (pyhf's order).
 BAND = (-2, -1, 0, 1, 2)
 
 
-def _f(x: Any) -> float:
-    return float(np.asarray(x).reshape(-1)[0])
+class _Poi(NamedTuple):
+    cm: CompiledModel
+    name: str
+    pos: int
+    data: np.ndarray
 
 
-def _check_poi(model: pyhf.pdf.Model) -> str:
+def _prepare(model: Any, data: Any) -> _Poi:
     poi = model.config.poi_name
     if poi is None:
         msg = "the model has no parameter of interest (measurement config 'poi')"
         raise FitError(msg)
-    lo = model.config.suggested_bounds()[model.config.poi_index][0]
-    if lo < 0:
-        msg = f"asymptotic q0/qtilde tests need the POI {poi!r} bounded below by 0, got {lo}"
+    cm = compile_model(model)
+    i = cm.par_names.index(poi)
+    if cm.bounds[i, 0] != 0:
+        msg = f"asymptotic q0/qtilde tests need the POI {poi!r} bounded below by 0, got {cm.bounds[i, 0]}"
         raise FitError(msg)
-    return str(poi)
+    d = np.asarray(data, dtype=float)
+    if d.ndim != 1 or d.size != cm.nmain + cm.naux:
+        msg = f"data has shape {d.shape}, expected ({cm.nmain + cm.naux},) (main bins followed by auxdata)"
+        raise FitError(msg)
+    return _Poi(cm, str(poi), i, d)
+
+
+def _fixed_poi_fits(p: _Poi, data: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fits with the POI fixed at ``values`` [B] to ``data`` [B, N + A]: (pars, −2lnL)."""
+    cm = p.cm._replace(fixed=p.cm.fixed.copy())
+    cm.fixed[p.pos] = True
+    init = np.broadcast_to(p.cm.init, (values.size, p.cm.npars)).copy()
+    init[:, p.pos] = values
+    r = engine_fit(cm, data, init=init)
+    if not r.converged.all():
+        msg = f"{int((~r.converged).sum())} fit(s) with {p.name} fixed did not converge"
+        raise FitError(msg)
+    return r.pars, r.twice_nll
+
+
+def _free_fits(p: _Poi, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r = engine_fit(p.cm, data)
+    if not r.converged.all():
+        msg = "the unconditional fit did not converge"
+        raise FitError(msg)
+    return r.pars, r.twice_nll
+
+
+def _asimov(p: _Poi, mu: float) -> np.ndarray:
+    pars, _ = _fixed_poi_fits(p, p.data[None, :], np.array([mu]))
+    return np.concatenate([expected_main(p.cm, pars)[0], expected_aux(p.cm, pars)[0]])
+
+
+class _CLsCalculator:
+    """CLs of many POI values: the Asimov data and the free fits are made once."""
+
+    def __init__(self, p: _Poi) -> None:
+        self.p = p
+        self.both = np.stack([p.data, _asimov(p, 0.0)])
+        self.free = _free_fits(p, self.both)
+
+    def __call__(self, mus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Observed CLs [M] and expected CLs [5, M] at the POI values ``mus`` (one batch)."""
+        p, n = self.p, mus.size
+        _, fixed_nll = _fixed_poi_fits(p, np.repeat(self.both, n, axis=0), np.tile(mus, 2))
+        t = np.clip(fixed_nll.reshape(2, n) - self.free[1][:, None], 0.0, None)
+        t = np.where(self.free[0][:, p.pos, None] > mus[None, :], 0.0, t)
+        sq, sq_a = np.sqrt(t[0]), np.sqrt(t[1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ts = np.where(sq <= sq_a, sq - sq_a, (sq**2 - sq_a**2) / (2 * sq_a))
+        norm = scipy.stats.norm
+        obs = norm.cdf(-(ts + sq_a)) / norm.cdf(-ts)
+        exp = np.array([norm.cdf(-(k + sq_a)) / norm.cdf(-k) for k in (2, 1, 0, -1, -2)])
+        return obs, exp
 
 
 class DiscoveryResult(NamedTuple):
@@ -124,10 +192,10 @@ class UpperLimitResult(NamedTuple):
         level: CLs threshold (0.05 for 95% CL).
         observed: observed upper limit.
         expected: expected limits at −2σ, −1σ, median, +1σ, +2σ.
-        scan: POI values where CLs was evaluated (sorted).
+        scan: POI values of the CLs scan (sorted; the Brazil plot's x axis).
         cls_observed: observed CLs at ``scan``.
         cls_expected: (5, len(scan)) expected CLs band at ``scan``.
-        method: ``toms748`` (root finding) or ``scan`` (interpolation on a grid).
+        method: ``bisection`` (limits refined to 1e-5) or ``scan`` (interpolated on ``scan``).
     """
 
     poi: str
@@ -167,7 +235,7 @@ class UpperLimitResult(NamedTuple):
         )
 
 
-def discovery(model: pyhf.pdf.Model, data: Any) -> DiscoveryResult:
+def discovery(model: Any, data: Any) -> DiscoveryResult:
     """Asymptotic discovery p0 and Z of ``poi = 0`` (q0 test statistic).
 
     Args:
@@ -177,21 +245,34 @@ def discovery(model: pyhf.pdf.Model, data: Any) -> DiscoveryResult:
     Returns:
         Observed and expected (for ``poi = 1``) p0 and Z.
     """
-    poi = _check_poi(model)
-    with pyhf_state():
-        p_obs, p_exp = pyhf.infer.hypotest(
-            0.0, np.asarray(data, dtype=float), model, test_stat="q0", return_expected=True
-        )
-    p0, p0e = _f(p_obs), _f(p_exp)
+    p = _prepare(model, data)
+    asimov = _asimov(p, 1.0)
+    both = np.stack([p.data, asimov])
+    free = _free_fits(p, both)
+    _, fixed_nll = _fixed_poi_fits(p, both, np.zeros(2))
+    q0 = np.clip(fixed_nll - free[1], 0.0, None)
+    q0 = np.where(free[0][:, p.pos] < 0, 0.0, q0)
+    p0, p0e = (float(scipy.stats.norm.sf(np.sqrt(q))) for q in q0)
     res = DiscoveryResult(
-        poi, p0, float(scipy.stats.norm.isf(p0)), p0e, float(scipy.stats.norm.isf(p0e))
+        p.name, p0, float(scipy.stats.norm.isf(p0)), p0e, float(scipy.stats.norm.isf(p0e))
     )
     log.info("discovery: p0 = %.4g (Z = %.3f), expected p0 = %.4g (Z = %.3f)", *res[1:])
     return res
 
 
-def cls(model: pyhf.pdf.Model, data: Any, *, poi_value: float = 1.0) -> CLsResult:
-    """Asymptotic CLs of ``poi = poi_value`` with the qtilde test statistic.
+def cls_scan(model: Any, data: Any, poi_values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Observed CLs [M] and expected band [5, M] at several POI values, in one batch."""
+    p = _prepare(model, data)
+    mus = np.asarray(poi_values, dtype=float).reshape(-1)
+    lo, hi = p.cm.bounds[p.pos]
+    if np.any(mus < lo) or np.any(mus > hi):
+        msg = f"tested {p.name} values must lie within its bounds [{lo:g}, {hi:g}]"
+        raise FitError(msg)
+    return _CLsCalculator(p)(mus)
+
+
+def cls(model: Any, data: Any, *, poi_value: float = 1.0) -> CLsResult:
+    """Asymptotic CLs of ``poi = poi_value`` with the q̃μ test statistic (as ``pyhf cls``).
 
     Args:
         model: the pyhf model.
@@ -201,73 +282,100 @@ def cls(model: pyhf.pdf.Model, data: Any, *, poi_value: float = 1.0) -> CLsResul
     Returns:
         Observed CLs and the expected band.
     """
-    poi = _check_poi(model)
-    with pyhf_state():
-        obs, exp = pyhf.infer.hypotest(
-            float(poi_value),
-            np.asarray(data, dtype=float),
-            model,
-            test_stat="qtilde",
-            return_expected_set=True,
-        )
-    band = tuple(_f(v) for v in exp)
-    return CLsResult(poi, float(poi_value), _f(obs), band, "qtilde")  # type: ignore[arg-type]
+    obs, exp = cls_scan(model, data, [poi_value])
+    band = tuple(float(v) for v in exp[:, 0])
+    return CLsResult(str(model.config.poi_name), float(poi_value), float(obs[0]), band, "qtilde")  # type: ignore[arg-type]
+
+
+def _crossings(mus: np.ndarray, curves: np.ndarray, level: float) -> np.ndarray:
+    """For each curve [K, M], the last bracket where it crosses ``level`` downwards (index or −1)."""
+    below = curves < level
+    out = np.full(curves.shape[0], -1)
+    for k in range(curves.shape[0]):
+        hits = np.flatnonzero(~below[k, :-1] & below[k, 1:])
+        if hits.size:
+            out[k] = hits[0]
+    return out
 
 
 def upper_limit(
-    model: pyhf.pdf.Model,
+    model: Any,
     data: Any,
     *,
     scan: Sequence[float] | np.ndarray | None = None,
     level: float = 0.05,
+    rtol: float = 1e-5,
 ) -> UpperLimitResult:
     """CLs upper limit on the POI with the expected ±1σ/±2σ band.
 
     Args:
         model: the pyhf model.
         data: observed data.
-        scan: POI values for a linear-grid scan (limits interpolated on it);
-            default: root finding (TOMS 748, relative tolerance 1e-4) inside
-            the POI bounds.
+        scan: POI values for a grid scan (limits linearly interpolated on it);
+            default: a 41-point scan over the POI range that brackets the six
+            crossings, then batched bisection of all six to ``rtol``.
         level: CLs threshold (0.05 for 95% CL).
+        rtol: relative tolerance of the bisection.
 
     Returns:
-        Observed and expected limits and the CLs values evaluated.
+        Observed and expected limits and the CLs scan.
+
+    Raises:
+        FitError: if a limit is not inside the POI range.
     """
-    poi = _check_poi(model)
+    p = _prepare(model, data)
     if not 0 < level < 1:
         msg = f"CLs level must be in (0, 1), got {level}"
         raise FitError(msg)
-    grid = None if scan is None else np.unique(np.asarray(scan, dtype=float))
-    if grid is not None and grid.size < 2:
-        msg = "the upper-limit scan needs at least 2 POI values"
-        raise FitError(msg)
-    with pyhf_state():
-        obs, exp, (points, results) = pyhf.infer.intervals.upper_limits.upper_limit(
-            np.asarray(data, dtype=float),
-            model,
-            scan=grid,
-            level=level,
-            return_results=True,
-            test_stat="qtilde",
+    lo, hi = (float(v) for v in p.cm.bounds[p.pos])
+    if scan is not None:
+        grid = np.unique(np.asarray(scan, dtype=float))
+        if grid.size < 2:
+            msg = "the upper-limit scan needs at least 2 POI values"
+            raise FitError(msg)
+    else:
+        grid = np.linspace(lo, hi, 41)
+    calc = _CLsCalculator(p)
+    obs, exp = calc(grid)
+    curves = np.vstack([obs[None, :], exp])  # (6, M)
+    idx = _crossings(grid, curves, level)
+    missing = [name for name, i in zip(("observed", *map(str, BAND)), idx, strict=True) if i < 0]
+    if missing:
+        msg = (
+            f"CLs does not cross {level:g} inside the scanned {p.name} range "
+            f"[{grid[0]:g}, {grid[-1]:g}] for {', '.join(missing)}; widen the scan or the POI bounds"
         )
-    pts = np.asarray(points, dtype=float)
-    order = np.argsort(pts)
-    cls_obs = np.array([_f(r[0]) for r in results])[order]
-    cls_exp = np.array([[_f(v) for v in r[1]] for r in results]).T[:, order]
+        raise FitError(msg)
+    if scan is not None:
+        limits = np.array(
+            [np.interp(level, curves[k, [i + 1, i]], grid[[i + 1, i]]) for k, i in enumerate(idx)]
+        )
+        method = "scan"
+    else:
+        a, b = grid[idx].copy(), grid[idx + 1].copy()
+        k_all = np.arange(6)
+        while np.any(b - a > rtol * np.maximum(np.abs(b), 1e-12)):
+            mid = 0.5 * (a + b)
+            o, e = calc(mid)
+            vals = np.vstack([o[None, :], e])[k_all, k_all]
+            above = vals >= level
+            a = np.where(above, mid, a)
+            b = np.where(above, b, mid)
+        limits = 0.5 * (a + b)
+        method = "bisection"
     res = UpperLimitResult(
-        poi=poi,
+        poi=p.name,
         level=float(level),
-        observed=_f(obs),
-        expected=tuple(_f(v) for v in exp),  # type: ignore[arg-type]
-        scan=pts[order],
-        cls_observed=cls_obs,
-        cls_expected=cls_exp,
-        method="toms748" if grid is None else "scan",
+        observed=float(limits[0]),
+        expected=tuple(float(v) for v in limits[1:]),  # type: ignore[arg-type]
+        scan=grid,
+        cls_observed=obs,
+        cls_expected=exp,
+        method=method,
     )
     log.info(
         "upper limit on %s at CLs=%g: observed %.4g, expected %.4g",
-        poi,
+        p.name,
         level,
         res.observed,
         res.expected[2],

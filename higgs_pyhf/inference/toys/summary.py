@@ -1,0 +1,48 @@
+"""Summaries of toy results: binomial errors, quantiles with their bands, JSON conversion."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "CONFIDENCE_68",
+    "binomial_error",
+    "jsonable",
+    "quantile_band",
+]
+
+#: 1σ two-sided probability content (68.27%).
+CONFIDENCE_68 = float(stats.chi2.cdf(1.0, 1))
+
+
+def binomial_error(k: float, n: int) -> float:
+    """Binomial error of the fraction k/n (floored at 1/n so that 0 and 1 get one)."""
+    p = k / n
+    return float(math.sqrt(max(p * (1 - p), 1.0 / n) / n))
+
+
+def quantile_band(sorted_x: np.ndarray, q: float) -> tuple[float, float, float]:
+    """The q-quantile of sorted values and its 68.27% order-statistics (binomial) band."""
+    n = sorted_x.size
+    crit = float(np.quantile(sorted_x, q))
+    a = (1 - CONFIDENCE_68) / 2
+    lo = int(stats.binom.ppf(a, n, q))
+    hi = int(stats.binom.isf(a, n, q))
+    return crit, float(sorted_x[max(lo - 1, 0)]), float(sorted_x[min(hi, n - 1)])
+
+
+def jsonable(x: Any) -> Any:
+    """Numpy arrays and scalars, tuples and dicts as plain JSON types, recursively."""
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.floating | np.integer | np.bool_):
+        return x.item()
+    if isinstance(x, tuple | list):
+        return [jsonable(v) for v in x]
+    if isinstance(x, dict):
+        return {k: jsonable(v) for k, v in x.items()}
+    return x
