@@ -85,3 +85,28 @@ def test_interrupted_build_leaves_no_partial_output(tmp_path, sig, code):
     assert stdout == ""
     assert stderr.strip().splitlines()[-1].startswith("Error: ")
     assert list(tmp_path.iterdir()) == []  # no output, no temp file
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fit", "{ws}", "-o", "{ws}"],
+        ["scan", "{ws}", "-o", "{ws}"],
+        ["toys", "coverage", "{ws}", "--ntoys", "10", "-o", "{ws}"],
+        ["compare", "{ws}", "--markdown", "{ws}"],
+        ["fit", "{ws}", "-o", "{link}"],
+    ],
+)
+def test_no_command_overwrites_its_input(tmp_path, args):
+    from pathlib import Path
+
+    ws = tmp_path / "ws.json"
+    original = (Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas.json").read_text()
+    ws.write_text(original)
+    link = tmp_path / "link.json"
+    link.symlink_to(ws)
+    argv = [a.format(ws=ws, link=link) for a in args]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 1, result.output
+    assert "is an input of this command" in result.stderr
+    assert ws.read_text() == original
