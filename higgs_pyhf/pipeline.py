@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,6 +83,25 @@ def generated_info(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     return is_generated(Path(data_dir))
 
 
+#: Prefix of the temporary folders of generated input (the process id follows).
+_GENERATED_PREFIX = "higgs_pyhf_generated_"
+
+
+def _remove_stale_generated() -> None:
+    """Remove generated-input folders left in the temp dir by processes that were killed."""
+    for d in Path(tempfile.gettempdir()).glob(f"{_GENERATED_PREFIX}*_*"):
+        pid_text = d.name[len(_GENERATED_PREFIX) :].split("_", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            log.info("removing %s, left by a killed process", d)
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            continue
+
+
 @contextlib.contextmanager
 def generated_inputs(
     config: AnalysisConfig | None = None,
@@ -99,7 +119,8 @@ def generated_inputs(
     kwargs: dict[str, Any] = {"scale": scale}
     if seed is not None:
         kwargs["seed"] = seed
-    with tempfile.TemporaryDirectory(prefix="higgs_pyhf_generated_") as tmp:
+    _remove_stale_generated()
+    with tempfile.TemporaryDirectory(prefix=f"{_GENERATED_PREFIX}{os.getpid()}_") as tmp:
         log.info("generating input in %s", tmp)
         synthetic.make_inputs(tmp, config, **kwargs)
         yield Path(tmp)

@@ -110,3 +110,34 @@ def test_no_command_overwrites_its_input(tmp_path, args):
     assert result.exit_code == 1, result.output
     assert "is an input of this command" in result.stderr
     assert ws.read_text() == original
+
+
+def test_a_killed_generated_build_leaves_nothing_for_long(tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "higgs_pyhf", "--no-progress", "build-workspace", "--generated"]
+    proc = subprocess.Popen(
+        [*cmd, "--scale", "3", "-o", str(tmp_path / "a.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    pattern = f"higgs_pyhf_generated_{proc.pid}_*"
+    deadline = time.monotonic() + 60
+    while not list(Path(tempfile.gettempdir()).glob(pattern)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.kill()  # SIGKILL: no clean-up possible in that process
+    proc.wait()
+    assert list(Path(tempfile.gettempdir()).glob(pattern))  # the killed run's folder is left
+    done = subprocess.run(
+        [*cmd, "--scale", "0.02", "--seed", "1", "-o", str(tmp_path / "b.json")],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not list(Path(tempfile.gettempdir()).glob(pattern))  # ... and the next run removes it
+    assert not (tmp_path / "a.json").exists()
