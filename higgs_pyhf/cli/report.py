@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import click
 
+from ..report import DEFAULT_NTOYS, DEFAULT_SEED, PLOT_KINDS
 from ._common import emit_json, output_option
 
 __all__ = ["COMMANDS"]
 
-_KINDS = ("prefit", "postfit", "scan", "contour", "all")
+
+def _toy_options(func: click.decorators.FC) -> click.decorators.FC:
+    func = click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=DEFAULT_SEED,
+        show_default=True,
+        help="Seed of the toy studies (each study derives its own).",
+    )(func)
+    return click.option(
+        "--ntoys",
+        type=click.IntRange(min=100, max=1_000_000),
+        default=DEFAULT_NTOYS,
+        show_default=True,
+        help="Toys of each toy study (§2.5 goodness of fit, §2.6 critical value; both settings).",
+    )(func)
 
 
 @click.command("plot")
@@ -22,19 +38,23 @@ _KINDS = ("prefit", "postfit", "scan", "contour", "all")
 @click.option(
     "--kind",
     "kinds",
-    type=click.Choice(_KINDS),
+    type=click.Choice((*PLOT_KINDS, "all")),
     multiple=True,
     default=("all",),
     show_default=True,
-    help="Figures to draw (repeatable): pre/post-fit stacks, 1D scans, 2D contours.",
+    help="Figures to draw (repeatable): the report's figures 2.1 (prefit), 2.2a (contour), "
+    "2.2b (postfit), the §2.5 GoF toys (gof), 2.3 (coverage), and the 1D scans (scan).",
 )
+@_toy_options
 @output_option()
-def plot_cmd(workspace: str, figdir: str, kinds: tuple[str, ...], output: str | None) -> None:
-    """Draw the fit figures of WORKSPACE; print the paths written as JSON."""
-    from ..report import PLOT_KINDS, make_plots
+def plot_cmd(
+    workspace: str, figdir: str, kinds: tuple[str, ...], ntoys: int, seed: int, output: str | None
+) -> None:
+    """Draw the report's figures of WORKSPACE beside their likelihood counterparts; print the paths as JSON."""
+    from ..report import make_plots
 
     selected = PLOT_KINDS if "all" in kinds else tuple(dict.fromkeys(kinds))
-    figures = make_plots(workspace, figdir, kinds=selected)
+    figures = make_plots(workspace, figdir, kinds=selected, ntoys=ntoys, seed=seed)
     emit_json({"figures": {k: str(v) for k, v in sorted(figures.items())}}, output)
 
 
@@ -47,20 +67,34 @@ def plot_cmd(workspace: str, figdir: str, kinds: tuple[str, ...], output: str | 
     required=True,
     help="Output directory for report.md, results.json and the figures.",
 )
+@_toy_options
+@click.option(
+    "--quick",
+    is_flag=True,
+    default=False,
+    help="Skip the toy studies (§2.5 and §2.6) and their figures.",
+)
 @click.option(
     "--upper-limit/--no-upper-limit",
     default=True,
     show_default=True,
     help="Compute the 95% CLs upper limit on s_s (slow with many nuisance parameters).",
 )
-def report_cmd(workspace: str, outdir: str, upper_limit: bool) -> None:
-    """Run every inference step on WORKSPACE and write OUTDIR/report.md, results.json and PNGs.
+def report_cmd(
+    workspace: str, outdir: str, ntoys: int, seed: int, quick: bool, upper_limit: bool
+) -> None:
+    """Reproduce the seed report on WORKSPACE, redo it with the likelihood; write OUTDIR/report.md, results.json and PNGs.
 
-    Prints a JSON summary (paths written, skipped sections, seconds) on stdout.
+    report.md opens with the table of the report's numbers: as printed, with
+    the report's method, and with the Poisson likelihood. Prints a JSON
+    summary (paths written, skipped stages, seconds) on stdout.
     """
     from ..report import make_report
 
-    emit_json(make_report(workspace, outdir, upper_limit=upper_limit).to_json())
+    result = make_report(
+        workspace, outdir, ntoys=ntoys, seed=seed, quick=quick, upper_limit=upper_limit
+    )
+    emit_json(result.to_json())
 
 
 COMMANDS: list[click.Command] = [plot_cmd, report_cmd]

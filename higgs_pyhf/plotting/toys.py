@@ -1,14 +1,26 @@
-"""Plots of toy studies: GoF statistic distribution (report §2.5) and coverage f(d) (report fig. 2.3)."""
+"""Plots of toy studies: GoF statistic distribution (report §2.5) and coverage f(d) (report fig. 2.3).
+
+Both take a result (:class:`~higgs_pyhf.inference.toys.GofResult`,
+:class:`~higgs_pyhf.inference.toys.CoverageResult`), an optional ``ax`` and
+the data label, and return the figure.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import matplotlib.figure
 import numpy as np
 from scipy import stats
 
-from ._style import add_generated_caption, style_context
+from ._style import (
+    GENERATED_DATA_LABEL,
+    add_data_label,
+    add_generated_caption,
+    is_generated_label,
+    style_context,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -20,17 +32,30 @@ __all__ = ["plot_coverage", "plot_gof"]
 _STAT_LABEL = {
     "pearson": r"Pearson $\chi^2$",
     "neyman": r"Neyman $\chi^2$",
-    "likelihood": r"$-2\ln\lambda_{\mathrm{sat}}$",
+    "likelihood": r"Poisson deviance $-2\ln\lambda_{\mathrm{sat}}$",
 }
+_STAT_SHORT = {"pearson": "Pearson χ²", "neyman": "Neyman χ²", "likelihood": "likelihood"}
 
 
-def _new_axes(ax: Axes | None) -> tuple[matplotlib.figure.Figure, Axes]:
+def _new_axes(ax: Axes | None) -> tuple[matplotlib.figure.Figure, Axes, bool]:
     if ax is not None:
         fig = ax.get_figure()
         assert isinstance(fig, matplotlib.figure.Figure)
-        return fig, ax
-    fig = matplotlib.figure.Figure(figsize=(8.0, 6.0))
-    return fig, fig.add_subplot()
+        return fig, ax, False
+    fig = matplotlib.figure.Figure(figsize=(8.0, 6.0), layout="constrained")
+    return fig, fig.add_subplot(), True
+
+
+def _label(
+    fig: matplotlib.figure.Figure, created: bool, data_label: str | None, generated: bool
+) -> None:
+    label = data_label if data_label is not None else GENERATED_DATA_LABEL if generated else None
+    if label is None:
+        return
+    if created:
+        add_data_label(fig, label, extra="")
+    else:
+        add_generated_caption(fig, is_generated_label(label))
 
 
 def plot_gof(
@@ -38,21 +63,28 @@ def plot_gof(
     *,
     ax: Axes | None = None,
     bins: int = 60,
+    data_label: str | None = None,
     generated_label: bool = False,
+    extra_ndof: Sequence[int] = (),
+    observed_name: str = "data",
 ) -> matplotlib.figure.Figure:
-    """Histogram of the toys' GoF statistic with the χ²(ndof) pdf and the data's value.
+    """Histogram of the toys' GoF statistic with the χ²(ndof) pdf and the data's value (a star).
 
     Args:
         result: a :class:`~higgs_pyhf.inference.toys.GofResult`.
         ax: axes to draw on (a new figure otherwise).
         bins: number of histogram bins.
+        data_label: label of the data (header of a new figure; generated caption).
         generated_label: add the caption for generated (synthetic) input.
+        extra_ndof: further χ² pdfs to draw (dotted), e.g. the number of bins
+            when toys are not refitted.
+        observed_name: legend name of the observed value.
 
     Returns:
         The figure.
     """
     with style_context():
-        fig, ax = _new_axes(ax)
+        fig, ax, created = _new_axes(ax)
         vals = np.asarray(result.toy_values, dtype=float)
         hi = max(
             float(np.quantile(vals, 0.999)) if vals.size else 1.0,
@@ -65,7 +97,8 @@ def plot_gof(
             bins=edges.tolist(),
             density=True,
             histtype="stepfilled",
-            alpha=0.5,
+            color="tab:blue",
+            alpha=0.45,
             label=f"{vals.size} toys",
         )
         x = np.linspace(edges[0], edges[-1], 400)
@@ -76,20 +109,40 @@ def plot_gof(
             lw=2,
             label=rf"$\chi^2$ pdf (ndof = {result.ndof})",
         )
-        ax.axvline(
-            result.observed,
-            color="k",
-            ls="--",
-            label=f"data: {result.observed:.1f}, toy p = {result.p_value:.3f} ± {result.p_value_error:.3f}",
+        for k in extra_ndof:
+            ax.plot(
+                x,
+                stats.chi2.pdf(x, k),
+                color="0.3",
+                ls=":",
+                lw=2,
+                label=rf"$\chi^2$ pdf (ndof = {k})",
+            )
+        top = float(ax.get_ylim()[1])
+        ax.axvline(result.observed, color="k", ls="--", lw=1)
+        ax.plot(
+            [result.observed],
+            [0.06 * top],
+            marker="*",
+            color="#e6b800",
+            markeredgecolor="black",
+            markersize=20,
+            linestyle="none",
+            label=(
+                f"{observed_name}: {result.observed:.2f}\n"
+                f"toy p = {result.p_value:.3f} ± {result.p_value_error:.3f}, "
+                rf"$\chi^2$ p = {result.p_value_asymptotic:.3f}"
+            ),
         )
-        ax.set_xlabel(
-            f"{_STAT_LABEL.get(result.statistic, result.statistic)} ({result.mode} model)"
-        )
+        mode = "toys refitted" if result.mode == "refit" else "no refit"
+        ax.set_xlabel(f"{_STAT_LABEL.get(result.statistic, result.statistic)} ({mode})")
         ax.set_ylabel("probability density")
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
         ax.set_xlim(edges[0], edges[-1])
-        ax.set_ylim(0.0, 1.4 * ax.get_ylim()[1])  # room for the legend above the curves
+        ax.set_ylim(0.0, 1.45 * top)  # room for the legend above the curves
         ax.legend(loc="upper right", fontsize=11, frameon=True, framealpha=0.9, edgecolor="none")
         add_generated_caption(fig, generated_label)
+        _label(fig, created, data_label, generated_label)
     return fig
 
 
@@ -97,20 +150,26 @@ def plot_coverage(
     result: CoverageResult,
     *,
     ax: Axes | None = None,
+    data_label: str | None = None,
     generated_label: bool = False,
+    reference: tuple[float, str] | None = None,
+    note: str | None = None,
 ) -> matplotlib.figure.Figure:
     """Coverage f(d) with its binomial band, the χ² critical value (2.30) and the toys' one.
 
     Args:
         result: a :class:`~higgs_pyhf.inference.toys.CoverageResult`.
         ax: axes to draw on (a new figure otherwise).
+        data_label: label of the data (header of a new figure; generated caption).
         generated_label: add the caption for generated (synthetic) input.
+        reference: ``(d, label)`` of a published critical value to mark (e.g. the report's 3.3).
+        note: a warning written on the plot.
 
     Returns:
         The figure.
     """
     with style_context():
-        fig, ax = _new_axes(ax)
+        fig, ax, created = _new_axes(ax)
         d, f, e = result.d_values, result.fraction, result.fraction_error
         n = result.settings.get("ntoys", "?")
         ax.fill_between(d, f - e, f + e, color="tab:blue", alpha=0.3, lw=0)
@@ -119,7 +178,10 @@ def plot_coverage(
             f,
             color="tab:blue",
             ls="-",
-            label=f"toys ({n}): {result.settings.get('sampling')}, {result.statistic}, {result.minimization}",
+            label=(
+                f"{n} toys: {result.settings.get('sampling')}, "
+                f"{_STAT_SHORT.get(result.statistic, result.statistic)}, {result.minimization}"
+            ),
         )
         ax.plot(
             d,
@@ -129,6 +191,14 @@ def plot_coverage(
             label=rf"$\chi^2$ cdf (ndof = {result.ndof})",
         )
         ax.axhline(result.confidence, color="0.5", lw=1)
+        ax.text(
+            d[0] + 0.01 * (d[-1] - d[0]),
+            result.confidence + 0.01,
+            f"f = {result.confidence:.4g}",
+            fontsize=10,
+            color="0.35",
+            va="bottom",
+        )
         ax.axvline(
             result.expected_critical_value,
             color="tab:orange",
@@ -143,13 +213,26 @@ def plot_coverage(
             ls="-",
             label=f"toys: d = {result.critical_value:.2f} [{lo:.2f}, {hi:.2f}]",
         )
+        if reference is not None:
+            ax.plot(
+                [reference[0]],
+                [result.confidence],
+                marker="X",
+                color="black",
+                markersize=11,
+                linestyle="none",
+                label=reference[1],
+            )
         ax.set_xlabel(
-            r"critical value $d$ of $\Delta$"
-            + ("$\\chi^2$" if result.statistic != "likelihood" else "(-2lnL)")
+            r"critical value $d$ of "
+            + (r"$\Delta\chi^2$" if result.statistic != "likelihood" else r"$-2\Delta\ln L$")
         )
         ax.set_ylabel(r"fraction $f$ of toys with $\Delta \leq d$ at the truth")
         ax.set_xlim(d[0], d[-1])
         ax.set_ylim(0.0, 1.02)
         ax.legend(loc="lower right", fontsize=11)
+        if note:
+            ax.text(0.03, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=10)
         add_generated_caption(fig, generated_label)
+        _label(fig, created, data_label, generated_label)
     return fig

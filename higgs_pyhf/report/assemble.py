@@ -1,0 +1,212 @@
+"""The report: read the workspace once, run the stages, write report.md, results.json and the figures.
+
+:func:`make_report` reads the workspace and its provenance once
+(:func:`~.inputs.read_inputs`) and hands arrays, the model and the data label
+down to every stage, section and figure:
+
+1. the report's grid χ² method (:func:`~higgs_pyhf.inference.chi2grid.report_method`),
+2. the maximum-likelihood fits and deviances (:func:`~.studies.likelihood_fits`),
+3. likelihood scans (1D with the other factor at 1 and profiled; the 2D profile map),
+4. the toy studies of §2.5 and §2.6, with the report's settings and with the
+   likelihood and Poisson toys (skipped with ``quick``),
+5. the reproduction table (:func:`~.reproduction.reproduction_table`),
+6. the method comparison, goodness of fit, significance and CLs limit,
+
+then draws the figures (:mod:`.figures`) and writes ``DIR/report.md`` and
+``DIR/results.json``: every result under the key of the command that
+prints it, as its ``to_json()``, and the table under ``reproduction``.
+
+A stage that fails with a :class:`~higgs_pyhf.errors.HiggsPyhfError` on this
+workspace (e.g. the report's method on a model with more modifiers than its
+two normfactors) is reported as skipped with its reason; any other error
+propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .. import _io
+from .figures import KIND_FIGURES, PLOT_KINDS, draw_figures
+from .inference_sections import (
+    compare_section,
+    fit_section,
+    gof_section,
+    scans_section,
+    significance_section,
+)
+from .inputs import read_inputs
+from .sections import (
+    figures_section,
+    header_section,
+    reproduction_section,
+    skipped_section,
+    toys_section,
+)
+from .stages import jsonable, run_stages
+from .studies import DEFAULT_NTOYS, DEFAULT_SEED, study_seeds
+
+__all__ = ["PLOT_KINDS", "ReportResult", "make_plots", "make_report"]
+
+log = logging.getLogger(__name__)
+
+
+class ReportResult(NamedTuple):
+    """What :func:`make_report` wrote.
+
+    Attributes:
+        report: path of ``report.md``.
+        results: path of ``results.json``.
+        figures: figure name → PNG path.
+        skipped: stage name → reason, for the stages that were skipped.
+        seconds: wall-clock time of the whole report.
+    """
+
+    report: Path
+    results: Path
+    figures: dict[str, Path]
+    skipped: dict[str, str]
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable summary (paths as strings)."""
+        return {
+            "report": str(self.report),
+            "results": str(self.results),
+            "figures": {k: str(v) for k, v in sorted(self.figures.items())},
+            "skipped": dict(sorted(self.skipped.items())),
+            "seconds": round(float(self.seconds), 3),
+        }
+
+
+def _check_kinds(kinds: Sequence[str]) -> None:
+    bad = [k for k in kinds if k not in PLOT_KINDS]
+    if bad:
+        msg = f"unknown plot kind(s) {bad}; expected some of {list(PLOT_KINDS)}"
+        raise ValueError(msg)
+
+
+def make_plots(
+    workspace_path: str | os.PathLike[str],
+    figdir: str | os.PathLike[str],
+    *,
+    kinds: Sequence[str] = PLOT_KINDS,
+    ntoys: int = DEFAULT_NTOYS,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Path]:
+    """Draw the report's figures of a workspace into ``figdir``, running only what they need.
+
+    Args:
+        workspace_path: the workspace JSON file (its provenance file, if any, gives the labels).
+        figdir: output directory (created if needed).
+        kinds: any of :data:`PLOT_KINDS` (``gof`` and ``coverage`` run toys).
+        ntoys: toys of each toy study.
+        seed: seed of the toys.
+
+    Returns:
+        Figure name → path of each PNG written.
+
+    Raises:
+        ValueError: on an unknown plot kind.
+        WorkspaceError: if the workspace cannot be read.
+    """
+    _check_kinds(kinds)
+    inputs = read_inputs(workspace_path)
+    results, skipped = run_stages(inputs, set(kinds), ntoys=ntoys, seed=seed)
+    names = [n for k in PLOT_KINDS if k in kinds for n in KIND_FIGURES[k]]
+    figures = draw_figures(inputs, results, names, Path(figdir), skipped)
+    for name, reason in skipped.items():
+        log.warning("plot: %s skipped: %s", name, reason)
+    return figures
+
+
+def make_report(
+    workspace_path: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    *,
+    ntoys: int = DEFAULT_NTOYS,
+    seed: int = DEFAULT_SEED,
+    quick: bool = False,
+    n_points_1d: int = 101,
+    n_points_2d: tuple[int, int] = (101, 101),
+    upper_limit: bool = True,
+) -> ReportResult:
+    """Reproduce the report on a workspace, redo it with the likelihood, write the report directory.
+
+    Args:
+        workspace_path: the workspace JSON file (its ``.provenance.json``
+            next to it, if present, gives the bin edges, luminosity and data label).
+        outdir: output directory (created if needed); ``report.md``,
+            ``results.json`` and the PNG figures are written atomically.
+        ntoys: toys of each toy study (§2.5 and §2.6, both settings).
+        seed: seed of the toys.
+        quick: skip the toy studies (and their figures).
+        n_points_1d: points of each 1D profile/conditional likelihood scan.
+        n_points_2d: grid of the 2D profile scan.
+        upper_limit: compute the 95% CLs upper limit on ``s_s``.
+
+    Returns:
+        The paths written and the stages skipped.
+
+    Raises:
+        WorkspaceError: if the workspace cannot be read.
+    """
+    t0 = time.perf_counter()
+    out = Path(outdir)
+    inputs = read_inputs(workspace_path)
+    kinds = [k for k in PLOT_KINDS if not (quick and k in ("gof", "coverage"))]
+    wanted = {*kinds, "compare", "significance", "gof_asymptotic"}
+    res, skipped = run_stages(
+        inputs,
+        wanted,
+        ntoys=ntoys,
+        seed=seed,
+        n_points_1d=n_points_1d,
+        n_points_2d=n_points_2d,
+        upper=upper_limit,
+    )
+    if quick:
+        skipped["toys"] = "--quick: the toy studies of §2.5 and §2.6 were not run"
+    names = [n for k in kinds for n in KIND_FIGURES[k]]
+    figures = draw_figures(inputs, res, names, out, skipped)
+
+    sections = [header_section(inputs)]
+    if "reproduction" in res:
+        sections.append(reproduction_section(res["reproduction"], generated=inputs.generated))
+    sections.append(figures_section(figures, out))
+    if "toys_gof" in res or "toys_coverage" in res:
+        sections.append(
+            toys_section(res.get("toys_gof", {}), res.get("toys_coverage", {}), study_seeds(seed))
+        )
+    if "likelihood_fits" in res:
+        sections.append(fit_section(res["likelihood_fits"].fit))
+    if "scan" in res or "contour" in res:
+        sections.append(scans_section(res.get("scan", {}), res.get("contour")))
+    if "compare" in res:
+        sections.append(compare_section(res["compare"]))
+    if "gof" in res:
+        sections.append(gof_section(res["gof"]))
+    if "significance" in res:
+        sections.append(significance_section(res["significance"]))
+    if skipped:
+        sections.append(skipped_section(skipped))
+    report_path = _io.write_text(out / "report.md", "\n\n".join(sections) + "\n")
+    results_obj = {
+        "workspace": inputs.workspace,
+        "data_label": inputs.data_label,
+        "generated": inputs.generated,
+        "reproduction": jsonable(res.get("reproduction")),
+        "results": jsonable({k: v for k, v in res.items() if k != "reproduction"}),
+        "settings": {"ntoys": ntoys, "seed": seed, "quick": quick},
+        "skipped": dict(sorted(skipped.items())),
+        "figures": {k: v.name for k, v in sorted(figures.items())},
+    }
+    results_path = _io.write_json(out / "results.json", results_obj)
+    seconds = time.perf_counter() - t0
+    log.info("report written to %s in %.1f s", out, seconds)
+    return ReportResult(report_path, results_path, figures, dict(skipped), seconds)

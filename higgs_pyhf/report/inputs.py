@@ -1,0 +1,198 @@
+"""The report's boundary: read a workspace and its provenance once, hand arrays and labels down.
+
+:func:`read_inputs` is the only place of the report that opens files. It
+returns a :class:`ReportInputs` with the spec, the pyhf model and data, the
+signal/background templates and observed counts, the bin edges, the
+luminosity and the data label that every figure and table carries:
+
+- the provenance's ``data_label`` when it records one (``ATLAS Open Data``
+  or ``Generated (not ATLAS data)``, as ``build-workspace`` writes them);
+- else its ``generated`` flag (true → the generated label, false → the real one);
+- else, without a provenance file, a measurement name containing
+  "generated" (the name ``build-workspace`` gives generated workspaces) →
+  the generated label; otherwise ``Data (origin not recorded)``.
+
+Bin edges: ``provenance["config"]["edges"]``, else ``provenance["edges"]``,
+else the bin index 0..nbins (``edges_known`` False).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import WorkspaceError
+from ..plotting import GENERATED_DATA_LABEL, REAL_DATA_LABEL, UNKNOWN_DATA_LABEL
+from ..plotting import is_generated_label as _is_generated_label
+from ..workspace import load_workspace, model_and_data, provenance_path
+
+__all__ = [
+    "ReportInputs",
+    "data_label_from_provenance",
+    "edges_from_provenance",
+    "read_inputs",
+    "read_provenance",
+    "stack_templates",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ReportInputs(NamedTuple):
+    """Everything the report needs from the workspace file and its provenance.
+
+    Attributes:
+        workspace: the workspace path as given.
+        spec: the workspace specification.
+        model: the pyhf model.
+        data: observed main bins followed by the auxiliary data.
+        signal: nominal Higgs signal per bin (events at ``s_s`` = 1).
+        background: nominal background per bin (events at ``s_b`` = 1).
+        observed: observed counts per bin.
+        edges: bin edges in GeV (bin indices when ``edges_known`` is False).
+        edges_known: whether ``edges`` are recorded edges.
+        lumi_fb: integrated luminosity in fb⁻¹ (None when not recorded).
+        generated: True/False as recorded, None when not recorded.
+        data_label: the label of the data on every figure and table.
+        xlabel: axis label of the observable.
+        provenance: the provenance dict (``{}`` without a provenance file).
+    """
+
+    workspace: str
+    spec: dict[str, Any]
+    model: Any
+    data: np.ndarray
+    signal: np.ndarray
+    background: np.ndarray
+    observed: np.ndarray
+    edges: np.ndarray
+    edges_known: bool
+    lumi_fb: float | None
+    generated: bool | None
+    data_label: str
+    xlabel: str
+    provenance: dict[str, Any]
+
+
+def read_provenance(workspace_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The provenance dict written next to a workspace file, or ``{}`` if there is none."""
+    p = provenance_path(workspace_path)
+    if not p.exists():
+        return {}
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        log.warning("ignoring unreadable provenance file %s: %s", p, err)
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def data_label_from_provenance(
+    provenance: dict[str, Any], measurement: str = ""
+) -> tuple[bool | None, str]:
+    """``(generated, data_label)`` from a provenance dict (see the module docstring)."""
+    label = provenance.get("data_label")
+    if isinstance(label, str) and label:
+        generated = provenance.get("generated")
+        return (bool(generated) if generated is not None else _is_generated_label(label)), label
+    if "generated" in provenance:
+        generated = bool(provenance["generated"])
+        return generated, GENERATED_DATA_LABEL if generated else REAL_DATA_LABEL
+    if "generated" in measurement.lower():
+        return True, GENERATED_DATA_LABEL
+    return None, UNKNOWN_DATA_LABEL
+
+
+def edges_from_provenance(provenance: dict[str, Any], nbins: int) -> np.ndarray | None:
+    """Bin edges from ``provenance["config"]["edges"]`` or ``provenance["edges"]`` (nbins + 1, increasing)."""
+    config = provenance.get("config")
+    candidates = [
+        config.get("edges") if isinstance(config, dict) else None,
+        provenance.get("edges"),
+    ]
+    for cand in candidates:
+        if cand is None:
+            continue
+        try:
+            arr = np.asarray(cand, dtype=float)
+        except (TypeError, ValueError):
+            continue
+        if arr.ndim == 1 and arr.size == nbins + 1 and np.all(np.diff(arr) > 0):
+            return arr
+        log.warning("provenance edges of %d values do not fit %d bins: ignored", arr.size, nbins)
+    return None
+
+
+def stack_templates(
+    spec: dict[str, Any],
+    *,
+    signal_sample: str = "signal",
+    background_sample: str = "background",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signal, background and observed counts of a one-channel workspace (any modifiers).
+
+    Raises:
+        WorkspaceError: if the workspace has not exactly one channel with both samples.
+    """
+    channels = spec.get("channels", [])
+    if len(channels) != 1:
+        msg = f"the report needs a workspace with exactly one channel, got {len(channels)}"
+        raise WorkspaceError(msg)
+    channel = channels[0]
+    samples = {s["name"]: np.asarray(s["data"], dtype=float) for s in channel["samples"]}
+    missing = [n for n in (signal_sample, background_sample) if n not in samples]
+    if missing:
+        msg = f"channel {channel['name']!r} has no sample(s) {missing} (have: {sorted(samples)})"
+        raise WorkspaceError(msg)
+    obs = [o for o in spec.get("observations", []) if o["name"] == channel["name"]]
+    if not obs:
+        msg = f"workspace has no observation for channel {channel['name']!r}"
+        raise WorkspaceError(msg)
+    return samples[signal_sample], samples[background_sample], np.asarray(obs[0]["data"], float)
+
+
+def read_inputs(workspace_path: str | os.PathLike[str]) -> ReportInputs:
+    """Read the workspace and its provenance file (if any), once.
+
+    Raises:
+        WorkspaceError: if the workspace cannot be read or is not a one-channel
+            model with ``signal`` and ``background`` samples.
+    """
+    spec = load_workspace(workspace_path)
+    prov = read_provenance(workspace_path)
+    signal, background, observed = stack_templates(spec)
+    model, data = model_and_data(spec)
+    measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
+    generated, label = data_label_from_provenance(prov, measurement)
+    nbins = observed.size
+    edges = edges_from_provenance(prov, nbins)
+    edges_known = edges is not None
+    if edges is None:
+        log.info("no bin edges recorded for %s: plotting against bin index", workspace_path)
+        edges = np.arange(nbins + 1, dtype=float)
+    raw = prov.get("config")
+    config: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    lumi = prov.get("lumi_fb", config.get("lumi_fb"))
+    xlabel = (
+        str(config.get("observable_label") or r"$m_{4\ell}$ [GeV]") if edges_known else "bin index"
+    )
+    return ReportInputs(
+        workspace=os.fspath(workspace_path),
+        spec=spec,
+        model=model,
+        data=np.asarray(data, dtype=float),
+        signal=signal,
+        background=background,
+        observed=observed,
+        edges=edges,
+        edges_known=edges_known,
+        lumi_fb=float(lumi) if lumi is not None else None,
+        generated=generated,
+        data_label=label,
+        xlabel=xlabel,
+        provenance=prov,
+    )
