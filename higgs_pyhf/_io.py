@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import stat
 import tempfile
@@ -26,14 +27,42 @@ from typing import Any
 
 from .errors import OutputError
 
-__all__ = ["atomic_path", "check_not_input", "dumps_json", "write_json", "write_text"]
+__all__ = [
+    "as_float",
+    "atomic_path",
+    "check_not_input",
+    "dumps_json",
+    "write_json",
+    "write_text",
+]
 
 _TMP_TAG = ".higgs-pyhf-tmp-"
 
 
+def _strict(obj: Any) -> Any:
+    """``obj`` with NaN and ±inf floats replaced by None (strict JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v) for v in obj]
+    return obj
+
+
 def dumps_json(obj: Any) -> str:
-    """Serialise ``obj`` deterministically (sorted keys, indent 4, trailing newline)."""
-    return json.dumps(obj, indent=4, sort_keys=True) + "\n"
+    """Serialise ``obj`` deterministically and strictly (sorted keys, indent 4, newline).
+
+    NaN and infinite floats (an interval end outside the scanned range, say)
+    are written as ``null``, so that every JSON parser reads the output;
+    :func:`as_float` reads them back as NaN.
+    """
+    return json.dumps(_strict(obj), indent=4, sort_keys=True, allow_nan=False) + "\n"
+
+
+def as_float(value: Any) -> float:
+    """A JSON number as float, ``null`` (a NaN or inf when written) as NaN."""
+    return math.nan if value is None else float(value)
 
 
 def _alive(pid: int) -> bool:

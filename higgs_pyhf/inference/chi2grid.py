@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import optimize, stats
 
+from .._io import as_float
 from ..errors import FitError, WorkspaceError
 from .results import Scan1DResult, Scan2DResult
 
@@ -269,7 +270,10 @@ class Chi2GoF(NamedTuple):
     def from_json(cls, obj: dict[str, Any]) -> Chi2GoF:
         """Inverse of :meth:`to_json`."""
         return cls(
-            float(obj["chi2"]), int(obj["dof"]), float(obj["chi2_per_dof"]), float(obj["p_value"])
+            as_float(obj["chi2"]),
+            int(obj["dof"]),
+            as_float(obj["chi2_per_dof"]),
+            as_float(obj["p_value"]),
         )
 
 
@@ -330,16 +334,16 @@ class ReportScan1D(NamedTuple):
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> ReportScan1D:
         """Inverse of :meth:`to_json`."""
-        a, b, c = (float(v) for v in obj["polyfit"])
-        r0, r1 = (float(v) for v in obj["roots"])
+        a, b, c = (as_float(v) for v in obj["polyfit"])
+        r0, r1 = (as_float(v) for v in obj["roots"])
         return cls(
             scan=Scan1DResult.from_json(obj["scan"]),
-            fixed={k: float(v) for k, v in obj["fixed"].items()},
+            fixed={k: as_float(v) for k, v in obj["fixed"].items()},
             best_index=int(obj["best_index"]),
             fit=Chi2GoF.from_json(obj["fit"]),
             polyfit=(a, b, c),
             roots=(r0, r1),
-            error=float(obj["error"]),
+            error=as_float(obj["error"]),
         )
 
 
@@ -471,9 +475,9 @@ class ReportScan2D(NamedTuple):
             best_index=(int(obj["best_index"][0]), int(obj["best_index"][1])),
             fit=Chi2GoF.from_json(obj["fit"]),
             slice_intervals={
-                k: (float(v[0]), float(v[1])) for k, v in obj["slice_intervals"].items()
+                k: (as_float(v[0]), as_float(v[1])) for k, v in obj["slice_intervals"].items()
             },
-            errors={k: (float(v[0]), float(v[1])) for k, v in obj["errors"].items()},
+            errors={k: (as_float(v[0]), as_float(v[1])) for k, v in obj["errors"].items()},
         )
 
 
@@ -765,18 +769,18 @@ class Chi2Minimum(NamedTuple):
         """Inverse of :meth:`to_json`."""
 
         def pairs(d: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
-            return {k: (float(v[0]), float(v[1])) for k, v in d.items()}
+            return {k: (as_float(v[0]), as_float(v[1])) for k, v in d.items()}
 
         return cls(
             statistic=obj["statistic"],
-            bestfit={k: float(v) for k, v in obj["bestfit"].items()},
+            bestfit={k: as_float(v) for k, v in obj["bestfit"].items()},
             fit=Chi2GoF.from_json(obj["fit"]),
-            parabolic_errors={k: float(v) for k, v in obj["parabolic_errors"].items()},
+            parabolic_errors={k: as_float(v) for k, v in obj["parabolic_errors"].items()},
             intervals=pairs(obj["intervals"]),
             conditional_intervals=pairs(obj["conditional_intervals"]),
             contour_extents=pairs(obj["contour_extents"]),
-            level=float(obj["level"]),
-            contour_level=float(obj["contour_level"]),
+            level=as_float(obj["level"]),
+            contour_level=as_float(obj["contour_level"]),
             converged=bool(obj["converged"]),
         )
 

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats
 
+from .._io import as_float
 from ..workspace import load_workspace, model_and_data
 from .chi2grid import (
     PARAMETERS,
@@ -116,17 +117,17 @@ class ComparisonRow(NamedTuple):
         """Inverse of :meth:`to_json`."""
         return cls(
             method=obj["method"],
-            s_s=float(obj["s_s"]),
-            s_b=float(obj["s_b"]),
-            s_s_interval=(float(obj["s_s_interval"][0]), float(obj["s_s_interval"][1])),
-            s_b_interval=(float(obj["s_b_interval"][0]), float(obj["s_b_interval"][1])),
+            s_s=as_float(obj["s_s"]),
+            s_b=as_float(obj["s_b"]),
+            s_s_interval=(as_float(obj["s_s_interval"][0]), as_float(obj["s_s_interval"][1])),
+            s_b_interval=(as_float(obj["s_b_interval"][0]), as_float(obj["s_b_interval"][1])),
             interval_definition=obj["interval_definition"],
             statistic=obj["statistic"],
-            statistic_value=float(obj["statistic_value"]),
-            gof_statistic=float(obj["gof_statistic"]),
+            statistic_value=as_float(obj["statistic_value"]),
+            gof_statistic=as_float(obj["gof_statistic"]),
             dof=int(obj["dof"]),
-            gof_per_dof=float(obj["gof_per_dof"]),
-            p_value=float(obj["p_value"]),
+            gof_per_dof=as_float(obj["gof_per_dof"]),
+            p_value=as_float(obj["p_value"]),
         )
 
 

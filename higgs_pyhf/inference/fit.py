@@ -29,9 +29,9 @@ import numpy as np
 import pyhf
 
 from ..errors import FitError
-from .parameters import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resolve_values
 from .engine import CompiledModel, compile_model, hessian
 from .engine import fit as engine_fit
+from .parameters import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resolve_values
 from .profile import crossings
 from .results import FitResult
 

@@ -28,9 +28,9 @@ import pyhf
 import scipy.stats
 
 from ..errors import FitError
-from .parameters import labels, n_free_unconstrained, pyhf_state, resolve_values
 from .chi2grid import pearson_chi2, poisson_chi2
 from .fit import fit
+from .parameters import labels, n_free_unconstrained, pyhf_state, resolve_values
 from .results import FitResult
 
 __all__ = ["GoodnessOfFit", "goodness_of_fit"]

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._io import as_float
+
 __all__ = ["FitResult", "Scan1DResult", "Scan2DResult"]
 
 
@@ -93,7 +95,7 @@ class FitResult(NamedTuple):
             bestfit=np.array([obj["parameters"][k]["value"] for k in labels], dtype=float),
             uncertainty=np.array([obj["parameters"][k]["error"] for k in labels], dtype=float),
             correlation=corr,
-            twice_nll=float(obj["twice_nll"]),
+            twice_nll=as_float(obj["twice_nll"]),
             converged=bool(obj["converged"]),
             minos={
                 k: tuple(v["minos"]) for k, v in obj["parameters"].items() if v["minos"] is not None
@@ -152,9 +154,9 @@ class Scan1DResult(NamedTuple):
             parameter=obj["parameter"],
             values=np.asarray(obj["values"], dtype=float),
             delta_twice_nll=np.asarray(obj["delta_twice_nll"], dtype=float),
-            bestfit=float(obj["bestfit"]),
-            interval=(float(obj["interval"][0]), float(obj["interval"][1])),
-            level=float(obj["level"]),
+            bestfit=as_float(obj["bestfit"]),
+            interval=(as_float(obj["interval"][0]), as_float(obj["interval"][1])),
+            level=as_float(obj["level"]),
             kind=obj["kind"],
             statistic=obj["statistic"],
             minimizer=str(obj.get("minimizer", "engine")),
@@ -214,9 +216,9 @@ class Scan2DResult(NamedTuple):
             x_values=np.asarray(obj["x_values"], dtype=float),
             y_values=np.asarray(obj["y_values"], dtype=float),
             delta_twice_nll=np.asarray(obj["delta_twice_nll"], dtype=float),
-            bestfit=(float(obj["bestfit"][0]), float(obj["bestfit"][1])),
-            levels=tuple(float(v) for v in obj["levels"]),
-            intervals={k: (float(v[0]), float(v[1])) for k, v in obj["intervals"].items()},
+            bestfit=(as_float(obj["bestfit"][0]), as_float(obj["bestfit"][1])),
+            levels=tuple(as_float(v) for v in obj["levels"]),
+            intervals={k: (as_float(v[0]), as_float(v[1])) for k, v in obj["intervals"].items()},
             kind=obj["kind"],
             statistic=obj["statistic"],
             minimizer=str(obj.get("minimizer", "engine")),

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.stats
 
+from .._io import as_float
 from ..errors import FitError
 from .engine import CompiledModel, compile_model, expected_aux, expected_main
 from .engine import fit as engine_fit
@@ -177,9 +178,9 @@ class CLsResult(NamedTuple):
         """Inverse of :meth:`to_json`."""
         return cls(
             poi=obj["poi"],
-            poi_value=float(obj["poi_value"]),
-            cls_observed=float(obj["cls_observed"]),
-            cls_expected=tuple(float(v) for v in obj["cls_expected"]),  # type: ignore[arg-type]
+            poi_value=as_float(obj["poi_value"]),
+            cls_observed=as_float(obj["cls_observed"]),
+            cls_expected=tuple(as_float(v) for v in obj["cls_expected"]),  # type: ignore[arg-type]
             test_stat=obj["test_stat"],
         )
 
@@ -225,9 +226,9 @@ class UpperLimitResult(NamedTuple):
         """Inverse of :meth:`to_json`."""
         return cls(
             poi=obj["poi"],
-            level=float(obj["level"]),
-            observed=float(obj["observed"]),
-            expected=tuple(float(v) for v in obj["expected"]),  # type: ignore[arg-type]
+            level=as_float(obj["level"]),
+            observed=as_float(obj["observed"]),
+            expected=tuple(as_float(v) for v in obj["expected"]),  # type: ignore[arg-type]
             scan=np.asarray(obj["scan"], dtype=float),
             cls_observed=np.asarray(obj["cls_observed"], dtype=float),
             cls_expected=np.asarray(obj["cls_expected"], dtype=float).reshape(5, -1),
