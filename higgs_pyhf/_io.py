@@ -19,6 +19,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -28,7 +29,9 @@ from typing import Any
 from .errors import OutputError
 
 __all__ = [
+    "DIR_MARKER",
     "as_float",
+    "atomic_dir",
     "atomic_path",
     "check_not_input",
     "dumps_json",
@@ -76,12 +79,15 @@ def _alive(pid: int) -> bool:
 
 
 def _remove_stale(target: Path) -> None:
-    """Remove temporary files of ``target`` left by processes that are gone."""
+    """Remove temporary files and folders of ``target`` left by processes that are gone."""
     for p in target.parent.glob(f".{target.name}{_TMP_TAG}*"):
         pid_text = p.name[len(f".{target.name}{_TMP_TAG}") :].split("-", 1)[0]
         if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
-            with contextlib.suppress(OSError):
-                p.unlink()
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
 
 
 def _prepare(path: str | os.PathLike[str]) -> tuple[Path, bool]:
@@ -150,6 +156,58 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+#: File that marks a folder as written by :func:`atomic_dir` (so it may be replaced).
+DIR_MARKER = ".higgs_pyhf_output"
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; make it ``path`` on success, as a unit.
+
+    The folder is filled in a staging folder (``.<name>.higgs-pyhf-tmp-<pid>``)
+    and renamed into place at the end, so an interrupted run never leaves a
+    half-written folder (stale staging folders of dead processes are removed
+    by the next run). An existing ``path`` is replaced only if it is empty or
+    was written by this function (it holds :data:`DIR_MARKER`).
+
+    Raises:
+        OutputError: if ``path`` is a file, or a folder with other contents.
+    """
+    target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
+    if target.exists() and not target.is_dir():
+        msg = f"output folder {path} is a file"
+        raise OutputError(msg)
+    if target.is_dir() and any(target.iterdir()) and not (target / DIR_MARKER).exists():
+        msg = f"output folder {path} exists and holds other files; choose a new or empty folder"
+        raise OutputError(msg)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        msg = f"cannot create the folder of {path}: {err.strerror}"
+        raise OutputError(msg) from None
+    _remove_stale(target)
+    stage = target.parent / f".{target.name}{_TMP_TAG}{os.getpid()}-dir"
+    old = target.parent / f".{target.name}{_TMP_TAG}{os.getpid()}-old"
+    for leftover in (stage, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        stage.mkdir()
+    except OSError as err:
+        msg = f"cannot write in the folder of {path}: {err.strerror}"
+        raise OutputError(msg) from None
+    try:
+        yield stage
+        (stage / DIR_MARKER).write_text("written by higgs_pyhf; may be replaced by a rerun\n")
+        if target.exists():
+            target.rename(old)
+        stage.rename(target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def check_not_input(

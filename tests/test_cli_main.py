@@ -141,3 +141,32 @@ def test_a_killed_generated_build_leaves_nothing_for_long(tmp_path):
     assert done.returncode == 0, done.stderr
     assert not list(Path(tempfile.gettempdir()).glob(pattern))  # ... and the next run removes it
     assert not (tmp_path / "a.json").exists()
+
+
+def test_report_folder_is_written_as_a_unit(tmp_path):
+    from pathlib import Path
+
+    ws = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas.json"
+    out = tmp_path / "rep"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "higgs_pyhf", "--no-progress", "report", str(ws), "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor a staging folder
+    # a folder with other files is never replaced by a report
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "keep.txt").write_text("precious")
+    r = CliRunner().invoke(main, ["report", str(ws), "-o", str(other), "--quick"])
+    assert r.exit_code == 1
+    assert "holds other files" in r.stderr
+    assert (other / "keep.txt").read_text() == "precious"
+    # a finished report is replaced by a rerun
+    for _ in range(2):
+        r = CliRunner().invoke(main, ["report", str(ws), "-o", str(out), "--quick"])
+        assert r.exit_code == 0, r.output
+    assert (out / "report.md").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "rep"]

@@ -157,7 +157,7 @@ def make_report(
         WorkspaceError: if the workspace cannot be read.
     """
     t0 = time.perf_counter()
-    out = Path(outdir)
+    final = Path(outdir)
     inputs = read_inputs(workspace_path)
     kinds = [k for k in PLOT_KINDS if not (quick and k in ("gof", "coverage"))]
     wanted = {*kinds, "compare", "significance", "gof_asymptotic"}
@@ -172,41 +172,47 @@ def make_report(
     )
     if quick:
         skipped["toys"] = "--quick: the toy studies of §2.5 and §2.6 were not run"
-    names = [n for k in kinds for n in KIND_FIGURES[k]]
-    figures = draw_figures(inputs, res, names, out, skipped)
+    with _io.atomic_dir(final) as out:
+        names = [n for k in kinds for n in KIND_FIGURES[k]]
+        figures = draw_figures(inputs, res, names, out, skipped)
 
-    sections = [header_section(inputs)]
-    if "reproduction" in res:
-        sections.append(reproduction_section(res["reproduction"], generated=inputs.generated))
-    sections.append(figures_section(figures, out))
-    if "toys_gof" in res or "toys_coverage" in res:
-        sections.append(
-            toys_section(res.get("toys_gof", {}), res.get("toys_coverage", {}), study_seeds(seed))
-        )
-    if "likelihood_fits" in res:
-        sections.append(fit_section(res["likelihood_fits"].fit))
-    if "scan" in res or "contour" in res:
-        sections.append(scans_section(res.get("scan", {}), res.get("contour")))
-    if "compare" in res:
-        sections.append(compare_section(res["compare"]))
-    if "gof" in res:
-        sections.append(gof_section(res["gof"]))
-    if "significance" in res:
-        sections.append(significance_section(res["significance"]))
-    if skipped:
-        sections.append(skipped_section(skipped))
-    report_path = _io.write_text(out / "report.md", "\n\n".join(sections) + "\n")
-    results_obj = {
-        "workspace": inputs.workspace,
-        "data_label": inputs.data_label,
-        "generated": inputs.generated,
-        "reproduction": jsonable(res.get("reproduction")),
-        "results": jsonable({k: v for k, v in res.items() if k != "reproduction"}),
-        "settings": {"ntoys": ntoys, "seed": seed, "quick": quick},
-        "skipped": dict(sorted(skipped.items())),
-        "figures": {k: v.name for k, v in sorted(figures.items())},
-    }
-    results_path = _io.write_json(out / "results.json", results_obj)
+        sections = [header_section(inputs)]
+        if "reproduction" in res:
+            sections.append(reproduction_section(res["reproduction"], generated=inputs.generated))
+        sections.append(figures_section(figures, out))
+        if "toys_gof" in res or "toys_coverage" in res:
+            sections.append(
+                toys_section(
+                    res.get("toys_gof", {}), res.get("toys_coverage", {}), study_seeds(seed)
+                )
+            )
+        if "likelihood_fits" in res:
+            sections.append(fit_section(res["likelihood_fits"].fit))
+        if "scan" in res or "contour" in res:
+            sections.append(scans_section(res.get("scan", {}), res.get("contour")))
+        if "compare" in res:
+            sections.append(compare_section(res["compare"]))
+        if "gof" in res:
+            sections.append(gof_section(res["gof"]))
+        if "significance" in res:
+            sections.append(significance_section(res["significance"]))
+        if skipped:
+            sections.append(skipped_section(skipped))
+        report_path = _io.write_text(out / "report.md", "\n\n".join(sections) + "\n")
+        results_obj = {
+            "workspace": inputs.workspace,
+            "data_label": inputs.data_label,
+            "generated": inputs.generated,
+            "reproduction": jsonable(res.get("reproduction")),
+            "results": jsonable({k: v for k, v in res.items() if k != "reproduction"}),
+            "settings": {"ntoys": ntoys, "seed": seed, "quick": quick},
+            "skipped": dict(sorted(skipped.items())),
+            "figures": {k: v.name for k, v in sorted(figures.items())},
+        }
+        results_path = _io.write_json(out / "results.json", results_obj)
     seconds = time.perf_counter() - t0
-    log.info("report written to %s in %.1f s", out, seconds)
-    return ReportResult(report_path, results_path, figures, dict(skipped), seconds)
+    log.info("report written to %s in %.1f s", final, seconds)
+    moved = {k: final / v.name for k, v in figures.items()}
+    return ReportResult(
+        final / report_path.name, final / results_path.name, moved, dict(skipped), seconds
+    )
