@@ -251,11 +251,24 @@ def workspace_from_histograms(
     )
 
 
+#: Largest magnitude accepted for any number of a workspace (yields, factors,
+#: inits, bounds): beyond it −2 ln L overflows in double precision.
+MAX_MAGNITUDE = 1e12
+
+
 def _check_numbers(values: Any, where: str, *, non_negative: bool) -> None:
-    arr = np.asarray(values, dtype=float)
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (ValueError, TypeError):
+        msg = f"{where} is not a list of numbers"
+        raise WorkspaceError(msg) from None
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         msg = f"{where} has non-finite values (NaN/inf) in bins {bad.tolist()[:10]}"
+        raise WorkspaceError(msg)
+    big = np.flatnonzero(np.abs(arr) > MAX_MAGNITUDE)
+    if big.size:
+        msg = f"{where} has values beyond ±{MAX_MAGNITUDE:g} in bins {big.tolist()[:10]}"
         raise WorkspaceError(msg)
     if non_negative:
         neg = np.flatnonzero(arr < 0)
@@ -289,6 +302,12 @@ def check_values(spec: dict[str, Any], *, source: str = "workspace") -> None:
         _check_numbers(
             obs["data"], f"{source}: observations of channel {obs['name']!r}", non_negative=True
         )
+    for meas in spec["measurements"]:
+        for par in meas["config"].get("parameters", []):
+            where = f"{source}: measurement {meas['name']!r}, parameter {par.get('name')!r}"
+            for key in ("inits", "bounds", "auxdata", "sigmas"):
+                if key in par:
+                    _check_numbers(par[key], f"{where} {key}", non_negative=key == "sigmas")
 
 
 def validate_workspace(spec: Any, *, source: str = "workspace") -> pyhf.Workspace:
@@ -382,6 +401,31 @@ def load_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
     return spec  # type: ignore[no-any-return]
 
 
+def _probe(model: pyhf.pdf.Model, data: np.ndarray, source: str) -> None:
+    """Evaluate the model once at its inits: shapes and values pyhf accepted but cannot use."""
+    cfg = model.config
+    init = np.asarray(cfg.suggested_init(), dtype=float)
+    bounds = np.asarray(cfg.suggested_bounds(), dtype=float)
+    if init.shape != (cfg.npars,) or bounds.shape != (cfg.npars, 2):
+        msg = f"invalid pyhf model in {source}: parameter inits or bounds do not match the {cfg.npars} parameters"
+        raise WorkspaceError(msg)
+    bad = [
+        lab
+        for lab, (lo, hi), x in zip(cfg.par_names, bounds, init, strict=True)
+        if not lo <= x <= hi
+    ]
+    if bad:
+        msg = f"invalid pyhf model in {source}: inits outside their bounds for {bad[:5]}"
+        raise WorkspaceError(msg)
+    with np.errstate(all="ignore"):
+        value = float(np.asarray(model.logpdf(init, data)).reshape(-1)[0])
+    if not np.isfinite(value):
+        msg = (
+            f"invalid pyhf model in {source}: the likelihood is not finite at the parameters' inits"
+        )
+        raise WorkspaceError(msg)
+
+
 def model_and_data(
     spec: dict[str, Any] | str | os.PathLike[str],
     *,
@@ -415,6 +459,7 @@ def model_and_data(
     try:
         model = ws.model(measurement_name=measurement, validate=False)
         data = np.asarray(ws.data(model), dtype=float)
+        _probe(model, data, source)
     except pyhf.exceptions.InvalidMeasurement as err:
         msg = f"{source} has no usable measurement {measurement!r}: {err}"
         raise WorkspaceError(msg) from None

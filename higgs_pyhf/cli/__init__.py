@@ -28,7 +28,7 @@ import click
 
 from .. import __version__
 from ..errors import HiggsPyhfError
-from . import build, compare, infer, report, toys
+from . import build, compare, diagnostics, infer, report, toys
 
 __all__ = ["main"]
 
@@ -108,8 +108,13 @@ def main(verbose: int, progress: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # pyhf logs its own errors (with tracebacks) before raising them; we report
+    # them as one Error line, so its log shows only with -vv
+    pyhf_log = logging.getLogger("pyhf")
+    pyhf_log.handlers[:] = [handler] if verbose >= 2 else [logging.NullHandler()]
+    pyhf_log.propagate = False
 
 
-for _module in (build, infer, compare, report, toys):
+for _module in (build, infer, diagnostics, compare, report, toys):
     for _cmd in _module.COMMANDS:
         main.add_command(_cmd)
