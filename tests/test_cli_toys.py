@@ -73,7 +73,18 @@ def test_gof_writes_output_and_figure(workspace, tmp_path):
     assert out["mode"] == "refit"
     assert out["statistic"] == "likelihood"
     assert out["ndof"] == 32
-    assert len(out["toy_values"]) == 1000
+    # the JSON keeps a summary; the per-toy values on request
+    assert "toy_values" not in out
+    assert out["toy_summary"]["n"] == 1000
+    assert sum(out["toy_summary"]["histogram"]["counts"]) == 1000
+    npz = tmp_path / "toys.npz"
+    again = run("gof", workspace, "--ntoys", "1000", "--save-toys", str(npz))
+    assert again.exit_code == 0, again.output
+    import numpy as np
+
+    values = np.load(npz)["toy_values"]
+    assert values.size == 1000
+    assert np.quantile(values, 0.5) == pytest.approx(out["toy_summary"]["quantiles"]["0.5"])
     assert 0 <= out["p_value"] <= 1
     assert (tmp_path / "toys_gof.png").exists()
 

@@ -1,4 +1,4 @@
-"""CLI commands of the toys area: ``toys gof|coverage|coverage-table|hypotest``."""
+"""CLI commands of the toys area: ``toys gof|coverage|coverage-table|hypotest|contour``."""
 
 from __future__ import annotations
 
@@ -97,6 +97,16 @@ def _load(workspace: str) -> tuple[Any, Any, dict[str, Any]]:
     return model, data, spec
 
 
+def _save_npz(path: str, **arrays: Any) -> None:
+    """Write arrays to an .npz file atomically."""
+    import numpy as np
+
+    from .._io import atomic_path
+
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
 def _figure(figdir: str | None, name: str, make: Callable[[], Any]) -> None:
     if figdir is None:
         return
@@ -120,6 +130,12 @@ def toys() -> None:
 @_figure_options
 @_sampling_options
 @_ntoys_option(10_000)
+@click.option(
+    "--save-toys",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write every toy's statistic to this .npz file (the JSON keeps a summary).",
+)
 @click.option(
     "--statistic",
     type=click.Choice(["likelihood", "pearson", "neyman"]),
@@ -147,6 +163,7 @@ def gof_cmd(
     sampling: str,
     negative: str,
     ntoys: int,
+    save_toys: str | None,
     statistic: str,
     mode: str,
 ) -> None:
@@ -175,6 +192,8 @@ def gof_cmd(
     _figure(
         figdir, "toys_gof.png", lambda: plot_gof(res, generated_label=_label(generated_label, spec))
     )
+    if save_toys is not None:
+        _save_npz(save_toys, toy_values=res.toy_values)
     emit_json(res.to_json(), output)
 
 
@@ -347,6 +366,77 @@ def hypotest_cmd(
             scheduler=scheduler,
             progress=bar.update,
         )
+    emit_json(res.to_json(), output)
+
+
+@toys.command("contour")
+@_common_options
+@_ntoys_option(1_000, "Toys per grid point")
+@click.option(
+    "--parameters",
+    "parameters",
+    type=(str, str),
+    default=("s_s", "s_b"),
+    show_default=True,
+    metavar="X Y",
+    help="The two parameters of the region.",
+)
+@click.option(
+    "--n-points",
+    type=click.IntRange(min=2, max=200),
+    default=21,
+    show_default=True,
+    help="Grid points per axis.",
+)
+@click.option("--x-range", type=(float, float), default=None, metavar="LO HI", help="Range of X.")
+@click.option("--y-range", type=(float, float), default=None, metavar="LO HI", help="Range of Y.")
+@click.option(
+    "--figdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the figure (toys_contour.png) to this directory.",
+)
+def contour_cmd(
+    workspace: str,
+    seed: int,
+    block_size: int,
+    aux: str,
+    workers: int,
+    scheduler: str | None,
+    output: str | None,
+    ntoys: int,
+    parameters: tuple[str, str],
+    n_points: int,
+    x_range: tuple[float, float] | None,
+    y_range: tuple[float, float] | None,
+    figdir: str | None,
+) -> None:
+    """Toy-calibrated 68.27%/95% regions of two parameters (Neyman, likelihood-ratio ordering)."""
+    import numpy as np
+
+    from ..inference.toys import toy_contour
+    from ..plotting.bands import plot_toy_contour
+
+    model, data, _ = _load(workspace)
+    xs = None if x_range is None else np.linspace(*x_range, n_points)
+    ys = None if y_range is None else np.linspace(*y_range, n_points)
+    with progress_bar(n_points * n_points * ntoys, "toys") as bar:
+        res = toy_contour(
+            model,
+            data,
+            parameters,
+            x_values=xs,
+            y_values=ys,
+            n_points=(n_points, n_points),
+            ntoys=ntoys,
+            seed=seed,
+            aux=aux,
+            block_size=block_size,
+            workers=workers,
+            scheduler=scheduler,
+            progress=bar.update,
+        )
+    _figure(figdir, "toys_contour.png", lambda: plot_toy_contour(res))
     emit_json(res.to_json(), output)
 
 

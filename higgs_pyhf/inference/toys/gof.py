@@ -75,15 +75,46 @@ class GofResult(NamedTuple):
     fitted: dict[str, float]
     settings: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return jsonable(self._asdict())  # type: ignore[no-any-return]
+    def toy_summary(self, bins: int = 200) -> dict[str, Any]:
+        """Size, mean, quantiles and a histogram of the toy values (what the JSON keeps)."""
+        v = np.asarray(self.toy_values, dtype=float)
+        if v.size == 0:
+            return {"n": 0}
+        hi = float(max(v.max(), self.observed)) * 1.0001 + 1e-12
+        counts, edges = np.histogram(v, bins=bins, range=(0.0, hi))
+        qs = (0.01, 0.05, 0.16, 0.5, 0.84, 0.95, 0.99)
+        return {
+            "n": int(v.size),
+            "mean": float(v.mean()),
+            "std": float(v.std()),
+            "quantiles": {str(q): float(x) for q, x in zip(qs, np.quantile(v, qs), strict=True)},
+            "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+        }
+
+    def to_json(self, *, include_toys: bool = False) -> dict[str, Any]:
+        """JSON-serialisable form: a summary of the toys (their values only if asked)."""
+        d = self._asdict()
+        d.pop("toy_values")
+        d["toy_summary"] = self.toy_summary()
+        if include_toys:
+            d["toy_values"] = self.toy_values
+        return jsonable(d)  # type: ignore[no-any-return]
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> GofResult:
-        """Inverse of :meth:`to_json`."""
-        d = dict(obj)
-        d["toy_values"] = np.asarray(d["toy_values"], dtype=float)
+        """Inverse of :meth:`to_json`.
+
+        Without ``toy_values`` in ``obj`` the toys are rebuilt at the
+        resolution of the summary histogram (bin centres), enough to redraw
+        the figure.
+        """
+        d = {k: v for k, v in obj.items() if k in cls._fields}
+        if "toy_values" in obj:
+            d["toy_values"] = np.asarray(obj["toy_values"], dtype=float)
+        else:
+            h = obj.get("toy_summary", {}).get("histogram", {"edges": [0.0], "counts": []})
+            e = np.asarray(h["edges"], dtype=float)
+            d["toy_values"] = np.repeat(0.5 * (e[1:] + e[:-1]), np.asarray(h["counts"], dtype=int))
         return cls(**d)
 
 
