@@ -4,7 +4,7 @@ Used by the ``build-workspace`` command, scripts and tests. Samples come from
 ntuples (read, selected and histogrammed) or from binned templates
 (:mod:`higgs_pyhf.templates`); both end up in one ``sample`` × m4l histogram
 and then in the workspace: the report's two-normfactor model
-(:func:`higgs_pyhf.workspace.workspace_from_histograms`), or, with
+(:func:`higgs_pyhf.report_model.workspace_from_histograms`), or, with
 systematics or final-state channels, the detailed ``sample`` × ``channel`` ×
 ``variation`` × m4l histograms (:mod:`higgs_pyhf.shapes`, template up/down
 variations added here) turned into a model by
@@ -38,10 +38,10 @@ from .configuration import AnalysisConfig
 from .histograms import HistogramSet, build_histograms, sample_yields
 from .ntuples import DEFAULT_STEP_SIZE
 from .provenance import describe_inputs
+from .report_model import workspace_from_histograms
 from .shapes import shape_spec
 from .systematics import SystematicsConfig
 from .template_samples import add_templates, check_template_files, check_template_selection
-from .workspace import workspace_from_histograms
 from .workspace_model import ModelBuild, model_systematics, workspace_from_shapes
 
 __all__ = [

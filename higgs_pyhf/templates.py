@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import HistogramError, InputFileError, TemplateError
-from .histograms import SAMPLE_AXIS, load_histograms
+from .histogram_files import load_histograms
+from .histograms import SAMPLE_AXIS
 
 __all__ = [
     "Template",

@@ -36,9 +36,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .errors import ConfigError, WorkspaceError
+from .report_model import S_B_BOUNDS, S_S_BOUNDS
 from .shapes import ALL_CHANNEL, CHANNEL_AXIS, VARIATION_AXIS
 from .systematics import NOMINAL, Systematic, SystematicsConfig
-from .workspace import BKG_NORM, CHANNEL, POI, S_B_BOUNDS, S_S_BOUNDS, validate_workspace
+from .workspace import BKG_NORM, CHANNEL, POI, validate_workspace
 
 if TYPE_CHECKING:
     import hist

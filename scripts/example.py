@@ -21,16 +21,16 @@ matplotlib.use("Agg")
 
 from higgs_pyhf import synthetic
 from higgs_pyhf.configuration import default_config
-from higgs_pyhf.histograms import build_histograms, sample_yields, save_histograms
+from higgs_pyhf.histogram_files import save_histograms
+from higgs_pyhf.histograms import build_histograms, sample_yields
 from higgs_pyhf.inference import chi2grid, compare, fit, gof, scan, significance, toys
-from higgs_pyhf.plotting import fits as fitplots
 from higgs_pyhf.plotting import save_figure
+from higgs_pyhf.plotting.contours import plot_scan_2d
+from higgs_pyhf.plotting.scans import plot_scan_1d
+from higgs_pyhf.plotting.stacks import plot_postfit
 from higgs_pyhf.plotting.toys import plot_coverage
-from higgs_pyhf.workspace import (
-    model_and_data,
-    save_workspace,
-    workspace_from_histograms,
-)
+from higgs_pyhf.report_model import workspace_from_histograms
+from higgs_pyhf.workspace import model_and_data, save_workspace
 
 
 def main(outdir: Path) -> None:
@@ -88,11 +88,11 @@ def main(outdir: Path) -> None:
     # 9. figures
     edges = config.edges
     save_figure(
-        fitplots.plot_postfit(edges, sig, bkg, obs, result, generated=True),
+        plot_postfit(edges, sig, bkg, obs, result, generated=True),
         outdir / "postfit.png",
     )
-    save_figure(fitplots.plot_scan_1d([prof, cond], generated=True), outdir / "scan_s_s.png")
-    save_figure(fitplots.plot_scan_2d(contour, generated=True), outdir / "contour.png")
+    save_figure(plot_scan_1d([prof, cond], generated=True), outdir / "scan_s_s.png")
+    save_figure(plot_scan_2d(contour, generated=True), outdir / "contour.png")
     print("workspace:", ws_path, "figures in", outdir)
 
 
@@ -100,5 +100,8 @@ if __name__ == "__main__":
     if len(sys.argv) > 1:
         main(Path(sys.argv[1]))
     else:
+        # without a folder the outputs go to a temporary one, removed at the end:
+        # say so rather than print a folder that no longer exists
         with tempfile.TemporaryDirectory() as tmp:
             main(Path(tmp))
+        print("(outputs were written to a temporary folder, now removed; give a folder to keep them)")

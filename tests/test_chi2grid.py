@@ -24,7 +24,8 @@ from higgs_pyhf.inference.chi2grid import (
     report_method,
     templates_from_workspace,
 )
-from higgs_pyhf.workspace import build_workspace, model_and_data
+from higgs_pyhf.report_model import build_workspace
+from higgs_pyhf.workspace import model_and_data
 
 
 @pytest.fixture(scope="module")

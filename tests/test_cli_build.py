@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from higgs_pyhf.cli import main
 from higgs_pyhf.configuration import default_config
-from higgs_pyhf.histograms import SAMPLE_AXIS, build_histograms, load_histograms
+from higgs_pyhf.histogram_files import load_histograms
+from higgs_pyhf.histograms import SAMPLE_AXIS, build_histograms
 from higgs_pyhf.ntuples import write_ntuple
 from higgs_pyhf.synthetic import MARKER, generate_sample
 from higgs_pyhf.workspace import load_workspace, provenance_path

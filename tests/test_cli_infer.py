@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from higgs_pyhf.cli import main
+from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
-from higgs_pyhf.workspace import build_workspace
 
 
 def report_like(seed: int = 13) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from scipy import stats
 
 from higgs_pyhf.cli import main
-from higgs_pyhf.workspace import build_workspace, save_workspace
+from higgs_pyhf.report_model import build_workspace
+from higgs_pyhf.workspace import save_workspace
 
 
 @pytest.fixture(scope="module")

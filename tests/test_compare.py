@@ -19,7 +19,8 @@ from higgs_pyhf.inference.chi2grid import (
 )
 from higgs_pyhf.inference.compare import METHODS, Comparison, compare
 from higgs_pyhf.inference.fit import fit
-from higgs_pyhf.workspace import build_workspace, load_workspace, model_and_data, save_workspace
+from higgs_pyhf.report_model import build_workspace
+from higgs_pyhf.workspace import load_workspace, model_and_data, save_workspace
 
 
 @pytest.fixture(scope="module")

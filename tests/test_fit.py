@@ -9,8 +9,9 @@ from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference.fit import fit, twice_nll
 from higgs_pyhf.inference.parameters import labels, pyhf_state
 from higgs_pyhf.inference.results import FitResult
+from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
-from higgs_pyhf.workspace import build_workspace, model_and_data
+from higgs_pyhf.workspace import model_and_data
 
 
 def report_like(seed: int = 11, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

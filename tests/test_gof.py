@@ -8,8 +8,9 @@ from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference import gof as gof_mod
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.gof import GoodnessOfFit, goodness_of_fit
+from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
-from higgs_pyhf.workspace import build_workspace, model_and_data
+from higgs_pyhf.workspace import model_and_data
 
 
 def report_like(seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -9,18 +9,17 @@ import uproot
 
 from higgs_pyhf.configuration import parse_config
 from higgs_pyhf.errors import HistogramError, InputFileError, SelectionError
+from higgs_pyhf.histogram_files import load_histograms, save_histograms
 from higgs_pyhf.histograms import (
     SAMPLE_AXIS,
     ChunkJob,
     build_histograms,
     event_weights,
     fill_events,
-    load_histograms,
     make_histogram,
     merge_chunk_results,
     process_chunk,
     sample_yields,
-    save_histograms,
 )
 from higgs_pyhf.ntuples import MC_BRANCHES, ChunkTask, plan_chunks, write_ntuple
 from higgs_pyhf.selection import four_lepton_mass, select

@@ -37,7 +37,8 @@ from higgs_pyhf.plotting import (
 )
 from higgs_pyhf.plotting.report_figures import LEFT_TITLE, RIGHT_TITLE
 from higgs_pyhf.plotting.scans import NOTE_COLOR
-from higgs_pyhf.workspace import build_workspace, model_and_data
+from higgs_pyhf.report_model import build_workspace
+from higgs_pyhf.workspace import model_and_data
 
 EDGES = np.linspace(80.0, 250.0, 35)
 CENTERS = 0.5 * (EDGES[1:] + EDGES[:-1])

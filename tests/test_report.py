@@ -37,7 +37,8 @@ from higgs_pyhf.report import (
 )
 from higgs_pyhf.report.inference_sections import fit_section
 from higgs_pyhf.report.inputs import data_label_from_provenance, edges_from_provenance
-from higgs_pyhf.workspace import build_workspace, save_workspace
+from higgs_pyhf.report_model import build_workspace
+from higgs_pyhf.workspace import save_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_WS = ROOT / "workspaces" / "hzz4l_atlas.json"

@@ -10,8 +10,9 @@ from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.results import Scan1DResult, Scan2DResult
 from higgs_pyhf.inference.scan import contour_intervals, scan_1d, scan_2d
+from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
-from higgs_pyhf.workspace import build_workspace, model_and_data
+from higgs_pyhf.workspace import model_and_data
 
 
 def report_like(

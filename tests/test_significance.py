@@ -20,8 +20,9 @@ from higgs_pyhf.inference.significance import (
     discovery,
     upper_limit,
 )
+from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
-from higgs_pyhf.workspace import build_workspace, model_and_data
+from higgs_pyhf.workspace import model_and_data
 
 
 def report_like(seed: int = 21) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

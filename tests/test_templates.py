@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from higgs_pyhf.cli import main
 from higgs_pyhf.configuration import default_config, parse_config
 from higgs_pyhf.errors import ConfigError, TemplateError
-from higgs_pyhf.histograms import SAMPLE_AXIS, build_histograms, save_histograms
+from higgs_pyhf.histogram_files import save_histograms
+from higgs_pyhf.histograms import SAMPLE_AXIS, build_histograms
 from higgs_pyhf.pipeline import build_inputs
 from higgs_pyhf.provenance import real_data_dir
 from higgs_pyhf.synthetic import make_inputs

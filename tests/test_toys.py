@@ -14,7 +14,8 @@ from higgs_pyhf.inference.engine import compile_model, expected_main
 from higgs_pyhf.inference.engine.linear import linear_structure
 from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.toys.chi2_fits import grid_statistic
-from higgs_pyhf.workspace import build_workspace, model_and_data
+from higgs_pyhf.report_model import build_workspace
+from higgs_pyhf.workspace import model_and_data
 
 
 def report_like(scale: float = 1.0, seed: int = 7, **kw):

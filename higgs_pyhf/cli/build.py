@@ -30,7 +30,8 @@ import click
 from .._io import check_not_input
 from ..configuration import resolve_config
 from ..errors import HistogramError
-from ..histograms import build_histograms, save_histograms
+from ..histogram_files import save_histograms
+from ..histograms import build_histograms
 from ..pipeline import (
     add_templates,
     build_inputs,
