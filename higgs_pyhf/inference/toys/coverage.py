@@ -20,11 +20,10 @@ import numpy as np
 from scipy import stats
 
 from ...errors import FitError
-from ..engine import expected_aux, expected_main
 from ..engine.linear import linear_structure
 from .chi2_fits import grid_statistic
-from .fits import STATISTICS, ToyModel, fit_data, fit_toys, toy_model
-from .runner import Progress, run_study
+from .fits import ToyModel, check_statistic, fit_data, fit_toys, toy_model
+from .runner import Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
 from .summary import CONFIDENCE_68, binomial_error, jsonable, quantile_band
 
@@ -246,9 +245,7 @@ def coverage_toys(
     if minimization not in MINIMIZATIONS:
         msg = f"unknown minimization {minimization!r}; expected one of {MINIMIZATIONS}"
         raise FitError(msg)
-    if statistic not in STATISTICS:
-        msg = f"unknown statistic {statistic!r}; expected one of {STATISTICS}"
-        raise FitError(msg)
+    check_statistic(statistic)
     tm = toy_model(model)
     params = tuple(parameters) if parameters is not None else tm.normfactors
     for name in params:
@@ -271,17 +268,16 @@ def coverage_toys(
         payload["truth_full"] = truth_full
         payload["tested_index"] = [tm.position(n) for n in params]
         block = _block_continuous
-    out = run_study(
+    out = run_at(
         block,
         tm,
+        truth_full,
         ntoys=ntoys,
         seed=seed,
         stream=0,
         sampling=sampling,
         negative=negative,
         aux=aux,
-        main_mean=expected_main(tm.cm, truth_full[None, :])[0],
-        aux_mean=expected_aux(tm.cm, truth_full[None, :])[0],
         payload=payload,
         block_size=block_size,
         blocks_per_chunk=blocks_per_chunk,

@@ -34,6 +34,7 @@ __all__ = [
     "STATISTICS",
     "ToyFits",
     "ToyModel",
+    "check_statistic",
     "fit_data",
     "fit_toys",
     "n_unconstrained",
@@ -80,6 +81,13 @@ class ToyModel(NamedTuple):
         for k, v in values.items():
             x[self.position(k)] = float(v)
         return x
+
+
+def check_statistic(statistic: str) -> None:
+    """Refuse an unknown statistic."""
+    if statistic not in STATISTICS:
+        msg = f"unknown statistic {statistic!r}; expected one of {STATISTICS}"
+        raise FitError(msg)
 
 
 def toy_model(model: Any) -> ToyModel:
@@ -143,9 +151,7 @@ def fit_toys(
             raise FitError(msg)
         r = engine_fit(cm, data, fixed=fixed, init=init)
         return ToyFits(cm.par_names, r.pars, r.twice_nll, r.converged)
-    if statistic not in STATISTICS:
-        msg = f"unknown statistic {statistic!r}; expected one of {STATISTICS}"
-        raise FitError(msg)
+    check_statistic(statistic)
     free = ~cm.fixed.copy()
     start = np.asarray(cm.init if init is None else init, dtype=float)
     base = np.broadcast_to(start, (data.shape[0], cm.npars)).copy()

@@ -25,17 +25,17 @@ from scipy import stats
 
 from ...errors import FitError
 from ..chi2grid import neyman_chi2, pearson_chi2
-from ..engine import expected_aux, expected_main
+from ..engine import expected_main
 from .fits import (
-    STATISTICS,
     ToyModel,
+    check_statistic,
     fit_data,
     fit_toys,
     n_unconstrained,
     saturated_deviance,
     toy_model,
 )
-from .runner import Progress, run_study
+from .runner import Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
 from .summary import binomial_error, jsonable
 
@@ -182,26 +182,23 @@ def gof_toys(
     if mode not in GOF_MODES:
         msg = f"mode must be one of {GOF_MODES}, got {mode!r}"
         raise FitError(msg)
-    if statistic not in STATISTICS:
-        msg = f"unknown statistic {statistic!r}; expected one of {STATISTICS}"
-        raise FitError(msg)
+    check_statistic(statistic)
     tm = toy_model(model)
     d = np.asarray(data, dtype=float)
     pars, _ = fit_data(tm, d, statistic)
     observed = float(_statistic(tm, statistic, d[None, :], pars)[0])
     nbins = tm.cm.nmain
     ndof = nbins - n_unconstrained(tm) if mode == "refit" else nbins
-    out = run_study(
+    out = run_at(
         _block_gof,
         tm,
+        pars,
         ntoys=ntoys,
         seed=seed,
         stream=0,
         sampling=sampling,
         negative=negative,
         aux=aux,
-        main_mean=expected_main(tm.cm, pars[None, :])[0],
-        aux_mean=expected_aux(tm.cm, pars[None, :])[0],
         payload={"mode": mode, "statistic": statistic, "pars": pars},
         block_size=block_size,
         blocks_per_chunk=blocks_per_chunk,

@@ -21,11 +21,10 @@ import numpy as np
 from scipy import stats
 
 from ...errors import FitError
-from ..engine import expected_aux, expected_main
 from ..significance import cls as asymptotic_cls
 from ..significance import discovery as asymptotic_discovery
 from .fits import ToyModel, fit_data, fit_toys, toy_model
-from .runner import Progress, run_study
+from .runner import Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
 from .summary import binomial_error, jsonable
 
@@ -133,17 +132,16 @@ def hypotest_toys(
     ens = {}
     for stream, mu in ((0, float(poi_value)), (1, 0.0)):
         pars, _ = fit_data(tm, d, "likelihood", fixed={poi: mu})
-        ens[stream] = run_study(
+        ens[stream] = run_at(
             _block_hypotest,
             tm,
+            pars,
             ntoys=ntoys,
             seed=seed,
             stream=stream,
             sampling=sampling,
             negative="clip",
             aux=aux,
-            main_mean=expected_main(tm.cm, pars[None, :])[0],
-            aux_mean=expected_aux(tm.cm, pars[None, :])[0],
             payload={"poi": poi, "mu": float(poi_value)},
             block_size=block_size,
             blocks_per_chunk=blocks_per_chunk,

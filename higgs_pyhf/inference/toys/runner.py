@@ -16,10 +16,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...execution import map_tasks
+from ..engine import expected_aux, expected_main
 from .fits import ToyModel
 from .sampling import block_rng, check_ntoys, draw_block
 
-__all__ = ["BlockFunction", "Progress", "ToyTask", "run_chunk", "run_study"]
+__all__ = ["BlockFunction", "Progress", "ToyTask", "run_at", "run_chunk", "run_study"]
 
 Progress = Callable[[int], Any] | None
 #: A study's per-block computation: (toy model, toys [m, N + A], payload) → arrays of length m.
@@ -126,3 +127,43 @@ def run_study(
 
     results = map_tasks(run_chunk, tasks, workers=workers, scheduler=scheduler, progress=tick)
     return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+
+
+def run_at(
+    func: BlockFunction,
+    tm: ToyModel,
+    pars: np.ndarray,
+    *,
+    payload: dict[str, Any],
+    ntoys: int,
+    seed: int,
+    stream: int = 0,
+    sampling: str = "poisson",
+    negative: str = "keep",
+    aux: str = "sample",
+    block_size: int,
+    blocks_per_chunk: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Progress = None,
+) -> dict[str, np.ndarray]:
+    """:func:`run_study` with toys drawn around the model's expected data at ``pars``."""
+    x = np.asarray(pars, dtype=float)[None, :]
+    return run_study(
+        func,
+        tm,
+        ntoys=ntoys,
+        seed=seed,
+        stream=stream,
+        sampling=sampling,
+        negative=negative,
+        aux=aux,
+        main_mean=expected_main(tm.cm, x)[0],
+        aux_mean=expected_aux(tm.cm, x)[0],
+        payload=payload,
+        block_size=block_size,
+        blocks_per_chunk=blocks_per_chunk,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
