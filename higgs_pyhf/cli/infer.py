@@ -265,18 +265,35 @@ def gof_cmd(workspace: str, output: str | None) -> None:
     metavar="LO HI N",
     help="Upper limit interpolated on a POI grid instead of bisection.",
 )
+@click.option(
+    "--brazil",
+    is_flag=True,
+    help="Also draw CLs vs the POI with the expected bands (brazil.png in --figdir).",
+)
+@click.option(
+    "--figdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory of the --brazil figure.",
+)
 @output_option()
 def significance_cmd(
     workspace: str,
     poi_value: float,
     level: float,
     scan: tuple[float, float, int] | None,
+    brazil: bool,
+    figdir: str | None,
     output: str | None,
 ) -> None:
     """Discovery p0 and Z, CLs at --poi-value, and the CLs upper limit with its expected band."""
     import numpy as np
 
     from ..inference.significance import cls, discovery, upper_limit
+
+    if brazil and figdir is None:
+        msg = "--brazil needs --figdir DIR"
+        raise click.UsageError(msg)
 
     model, data = model_and_data(workspace)
     grid = None
@@ -290,8 +307,30 @@ def significance_cmd(
         "engine": "asymptotic formulae on batched engine fits",
         "discovery": discovery(model, data).to_json(),
         "cls": cls(model, data, poi_value=poi_value).to_json(),
-        "upper_limit": upper_limit(model, data, scan=grid, level=level).to_json(),
     }
+    limit = upper_limit(model, data, scan=grid, level=level)
+    out["upper_limit"] = limit.to_json()
+    if brazil:
+        from pathlib import Path
+
+        import matplotlib.pyplot as plt
+
+        from ..inference.significance import cls_scan
+        from ..plotting import save_figure
+        from ..plotting.bands import plot_brazil
+
+        if grid is None:  # a finer scan for the curves; the limits stay the bisected ones
+            top = min(1.3 * max(limit.expected[4], limit.observed), float(limit.scan[-1]))
+            grid = np.linspace(float(limit.scan[0]), top, 81)
+            obs, exp = cls_scan(model, data, grid)
+            limit = limit._replace(scan=grid, cls_observed=obs, cls_expected=exp)
+        from .diagnostics import figure_labels
+
+        fl = figure_labels(workspace)
+        fig = plot_brazil(limit, data_label=fl.data_label, lumi_fb=fl.lumi_fb)
+        path = save_figure(fig, Path(figdir) / "brazil.png")  # type: ignore[arg-type]
+        plt.close(fig)
+        log.info("wrote %s", path)
     emit_json(out, output)
 
 

@@ -417,7 +417,7 @@ def contour_cmd(
     from ..inference.toys import toy_contour
     from ..plotting.bands import plot_toy_contour
 
-    model, data, _ = _load(workspace)
+    model, data, spec = _load(workspace)
     xs = None if x_range is None else np.linspace(*x_range, n_points)
     ys = None if y_range is None else np.linspace(*y_range, n_points)
     with progress_bar(n_points * n_points * ntoys, "toys") as bar:
@@ -436,7 +436,15 @@ def contour_cmd(
             scheduler=scheduler,
             progress=bar.update,
         )
-    _figure(figdir, "toys_contour.png", lambda: plot_toy_contour(res))
+    from .diagnostics import figure_labels
+
+    measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
+    fl = figure_labels(workspace, measurement)
+    _figure(
+        figdir,
+        "toys_contour.png",
+        lambda: plot_toy_contour(res, data_label=fl.data_label, lumi_fb=fl.lumi_fb),
+    )
     emit_json(res.to_json(), output)
 
 

@@ -27,8 +27,8 @@ import numpy as np
 
 from ..inference.chi2grid import ReportResult, report_method
 from ..inference.toys import CoverageResult
-from ..workspace import model_and_data
 from ..report_model import build_workspace
+from ..workspace import model_and_data
 from .grid_edges import grid_edge_notes
 from .results import CRITICAL_TOLERANCE, PRINTED, Reproduction, ReproductionRow
 from .studies import (

@@ -7,13 +7,15 @@ One module per concept:
   model), :mod:`.chi2_fits` for the report's Pearson/Neyman χ²;
 - :mod:`.runner`: chunked execution in-process, on a pool or on Dask, with
   results independent of the chunking;
-- :mod:`.gof`, :mod:`.coverage`, :mod:`.table`, :mod:`.hypotest`: the studies,
+- :mod:`.gof`, :mod:`.coverage`, :mod:`.table`, :mod:`.hypotest`, :mod:`.contour`
+  (toy-calibrated 2D regions): the studies,
   each returning a NamedTuple with ``to_json`` that records seed and settings;
 - :mod:`.summary`: binomial errors and quantile bands.
 """
 
 from __future__ import annotations
 
+from .contour import ToyContourResult, toy_contour
 from .coverage import (
     MINIMIZATIONS,
     REPORT_GRID,
@@ -42,6 +44,7 @@ __all__ = [
     "CoverageTableResult",
     "GofResult",
     "HypotestResult",
+    "ToyContourResult",
     "ToyFits",
     "ToyModel",
     "coverage_from_deltas",
@@ -52,5 +55,6 @@ __all__ = [
     "hypotest_toys",
     "sample_toys",
     "saturated_deviance",
+    "toy_contour",
     "toy_model",
 ]

@@ -1,0 +1,253 @@
+"""CLI commands of the fit diagnostics: ``pulls``, ``impacts``, ``correlations``, ``yields``.
+
+Each reads a workspace, fits it once (the batched engine), prints its result
+as JSON (or writes it to ``-o``) and, with ``--figdir DIR``, writes its
+figures there. Bin edges and the data label of the figures come from the
+workspace's provenance file when there is one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import click
+
+from .._io import write_text
+from ..errors import ConfigError
+from ._common import emit_json, output_option
+
+__all__ = ["COMMANDS", "FigureLabels", "figure_labels"]
+
+log = logging.getLogger(__name__)
+
+_workspace_arg = click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
+_figdir_option = click.option(
+    "--figdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the figures to this directory.",
+)
+
+
+def _fit(workspace: str) -> tuple[dict[str, Any], Any, Any, Any]:
+    """Read the workspace once; the spec, the model, the data and the best fit."""
+    from ..inference.fit import fit
+    from ..workspace import load_workspace, model_and_data
+
+    spec = load_workspace(workspace)
+    model, data = model_and_data(spec, validate=False)
+    return spec, model, data, fit(model, data)
+
+
+class FigureLabels(NamedTuple):
+    """What the figures of a workspace are labelled with (from its provenance file)."""
+
+    data_label: str
+    lumi_fb: float | None
+    xlabel: str
+    provenance: dict[str, Any]
+
+
+def figure_labels(workspace: str, measurement: str = "") -> FigureLabels:
+    """The data label, luminosity and observable label recorded next to ``workspace``."""
+    from ..report.inputs import data_label_from_provenance, read_provenance
+
+    prov = read_provenance(workspace)
+    _, label = data_label_from_provenance(prov, measurement)
+    raw = prov.get("config")
+    cfg: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    lumi = prov.get("lumi_fb", cfg.get("lumi_fb"))
+    xlabel = str(cfg.get("observable_label") or r"$m_{4\ell}$ [GeV]")
+    return FigureLabels(label, float(lumi) if lumi is not None else None, xlabel, prov)
+
+
+def _save(figdir: str | None, name: str, make: Callable[[], Any]) -> None:
+    if figdir is None:
+        return
+    import matplotlib.pyplot as plt
+
+    from ..plotting import save_figure
+
+    fig = make()
+    path = save_figure(fig, Path(figdir) / name)
+    plt.close(fig)
+    log.info("wrote %s", path)
+
+
+def _groups(items: tuple[str, ...], groups_file: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if groups_file is not None:
+        try:
+            obj = json.loads(Path(groups_file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            msg = f"cannot read the groups file {groups_file}: {err}"
+            raise ConfigError(msg) from None
+        if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
+            msg = f"{groups_file} must hold a JSON object parameter -> group name"
+            raise ConfigError(msg)
+        out.update(obj)
+    for item in items:
+        name, sep, group = item.partition("=")
+        if not sep or not name.strip() or not group.strip():
+            msg = f"--group expects PARAMETER=GROUP, got {item!r}"
+            raise click.BadParameter(msg)
+        out[name.strip()] = group.strip()
+    return out
+
+
+@click.command("pulls")
+@_workspace_arg
+@_figdir_option
+@output_option()
+def pulls_cmd(workspace: str, figdir: str | None, output: str | None) -> None:
+    """Post-fit pulls (θ̂ − θ₀)/σ_prefit and constraints σ_postfit/σ_prefit of the nuisances."""
+    from ..inference.pulls import pulls
+    from ..plotting.diagnostics import plot_pulls
+
+    _, model, data, fr = _fit(workspace)
+    res = pulls(model, data, fit_result=fr)
+    if res.parameters:
+        _save(figdir, "pulls.png", lambda: plot_pulls(res))
+    else:
+        log.warning("the model has no constrained parameters: no pulls figure")
+    emit_json(res.to_json(), output)
+
+
+@click.command("impacts")
+@_workspace_arg
+@click.option("--poi", default=None, help="Parameter whose shifts are ranked [default: the POI].")
+@click.option(
+    "--group",
+    "group",
+    multiple=True,
+    metavar="PARAMETER=GROUP",
+    help="Put a parameter (label or vector name) in a group (repeatable; default group: its modifier type).",
+)
+@click.option(
+    "--groups",
+    "groups_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="JSON file mapping parameter -> group.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Parameters in the figure.",
+)
+@_figdir_option
+@output_option()
+def impacts_cmd(
+    workspace: str,
+    poi: str | None,
+    group: tuple[str, ...],
+    groups_file: str | None,
+    top: int,
+    figdir: str | None,
+    output: str | None,
+) -> None:
+    """Pre- and post-fit impacts of every nuisance on the POI (ranking), grouped, stat/syst."""
+    from ..inference.impacts import impacts
+    from ..plotting.diagnostics import plot_impacts
+
+    mapping = _groups(group, groups_file)
+    _, model, data, fr = _fit(workspace)
+    res = impacts(model, data, fit_result=fr, poi=poi, groups=mapping or None)
+    if res.impacts:
+        _save(figdir, "impacts.png", lambda: plot_impacts(res, top=top))
+    else:
+        log.warning("the model has no constrained parameters: no impacts figure")
+    emit_json(res.to_json(), output)
+
+
+@click.command("correlations")
+@_workspace_arg
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=0.0, max=1.0),
+    default=0.1,
+    show_default=True,
+    help="Keep the parameters with some |rho| above this with another one.",
+)
+@_figdir_option
+@output_option()
+def correlations_cmd(
+    workspace: str, threshold: float, figdir: str | None, output: str | None
+) -> None:
+    """The post-fit correlation matrix, pruned to the parameters correlated above --threshold."""
+    from ..inference.pulls import correlations
+    from ..plotting.diagnostics import plot_correlations
+
+    *_, fr = _fit(workspace)
+    res = correlations(fr, threshold=threshold)
+    if res.parameters:
+        _save(figdir, "correlations.png", lambda: plot_correlations(res))
+    else:
+        log.warning("no parameters correlated above %g: no figure", threshold)
+    emit_json(res.to_json(), output)
+
+
+@click.command("yields")
+@_workspace_arg
+@click.option(
+    "--markdown",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the yield table as Markdown to this file.",
+)
+@click.option(
+    "--latex",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the yield table as a LaTeX tabular to this file.",
+)
+@_figdir_option
+@output_option()
+def yields_cmd(
+    workspace: str,
+    markdown: str | None,
+    latex: str | None,
+    figdir: str | None,
+    output: str | None,
+) -> None:
+    """Pre-/post-fit yields per sample and channel with uncertainties; figures with bands."""
+    from ..inference.yields import yields
+    from ..plotting.bands import plot_prefit_postfit
+    from ..report.inputs import edges_from_provenance
+
+    spec, model, data, fr = _fit(workspace)
+    res = yields(model, data, fit_result=fr)
+    if markdown is not None:
+        write_text(markdown, res.to_markdown())
+    if latex is not None:
+        write_text(latex, res.to_latex())
+    if figdir is not None:
+        measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
+        fl = figure_labels(workspace, measurement)
+        for c, ch in enumerate(res.channels):
+            a, b = res.channel_bins[c]
+            edges = edges_from_provenance(fl.provenance, int(b - a))
+
+            def make(ch: str = ch, edges: Any = edges) -> Any:
+                return plot_prefit_postfit(
+                    res,
+                    ch,
+                    edges=edges,
+                    xlabel=fl.xlabel,
+                    data_label=fl.data_label,
+                    lumi_fb=fl.lumi_fb,
+                )
+
+            _save(figdir, f"yields_{ch}.png", make)
+    out = res.to_json()
+    out["markdown"] = res.to_markdown()
+    emit_json(out, output)
+
+
+COMMANDS: list[click.Command] = [pulls_cmd, impacts_cmd, correlations_cmd, yields_cmd]

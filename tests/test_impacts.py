@@ -1,0 +1,239 @@
+"""Impacts: batched shifted fits against brute-force pyhf/minuit refits, groups, JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pyhf
+import pytest
+
+from higgs_pyhf.errors import FitError
+from higgs_pyhf.inference.engine import compile_model
+from higgs_pyhf.inference.fit import fit
+from higgs_pyhf.inference.impacts import ImpactsResult, held_fits, impacts
+from higgs_pyhf.inference.parameters import pyhf_state
+
+
+def nuisance_spec() -> dict:
+    """One channel, 6 bins, 13 nuisances: lumi, 3 normsys, 2 histosys, staterror ×6, shapesys ×1 bin."""
+    sig = [2.0, 6.0, 14.0, 9.0, 3.0, 1.0]
+    bkg = [40.0, 35.0, 30.0, 26.0, 22.0, 20.0]
+    bkg2 = [10.0, 9.0, 8.0, 6.0, 5.0, 4.0]
+    rng = np.random.default_rng(3)
+    obs = rng.poisson(np.add(np.add(sig, bkg), bkg2) * 1.05).astype(float).tolist()
+    ch = {
+        "name": "sr",
+        "samples": [
+            {
+                "name": "signal",
+                "data": sig,
+                "modifiers": [
+                    {"name": "mu", "type": "normfactor", "data": None},
+                    {"name": "lumi", "type": "lumi", "data": None},
+                    {"name": "sig_theory", "type": "normsys", "data": {"hi": 1.08, "lo": 0.93}},
+                    {
+                        "name": "sig_shape",
+                        "type": "histosys",
+                        "data": {
+                            "hi_data": [1.5, 6.5, 14.0, 8.5, 2.8, 0.9],
+                            "lo_data": [2.5, 5.6, 13.8, 9.4, 3.1, 1.1],
+                        },
+                    },
+                ],
+            },
+            {
+                "name": "bkg",
+                "data": bkg,
+                "modifiers": [
+                    {"name": "lumi", "type": "lumi", "data": None},
+                    {"name": "bkg_norm", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}},
+                    {
+                        "name": "bkg_shape",
+                        "type": "histosys",
+                        "data": {
+                            "hi_data": [42.0, 36.0, 30.0, 25.5, 21.0, 18.5],
+                            "lo_data": [38.5, 34.0, 30.0, 26.5, 23.0, 21.0],
+                        },
+                    },
+                    {
+                        "name": "staterror_sr",
+                        "type": "staterror",
+                        "data": [2.0, 1.8, 1.7, 1.6, 1.5, 1.4],
+                    },
+                ],
+            },
+            {
+                "name": "bkg2",
+                "data": bkg2,
+                "modifiers": [
+                    {"name": "bkg2_norm", "type": "normsys", "data": {"hi": 1.2, "lo": 0.85}},
+                    {
+                        "name": "bkg2_mc",
+                        "type": "shapesys",
+                        "data": [0.0, 0.0, 2.0, 0.0, 0.0, 0.0],
+                    },
+                ],
+            },
+        ],
+    }
+    return {
+        "channels": [ch],
+        "observations": [{"name": "sr", "data": obs}],
+        "measurements": [
+            {
+                "name": "m",
+                "config": {
+                    "poi": "mu",
+                    "parameters": [
+                        {"name": "mu", "bounds": [[0.0, 10.0]]},
+                        {
+                            "name": "lumi",
+                            "auxdata": [1.0],
+                            "sigmas": [0.02],
+                            "bounds": [[0.8, 1.2]],
+                            "inits": [1.0],
+                        },
+                    ],
+                },
+            }
+        ],
+        "version": "1.0.0",
+    }
+
+
+@pytest.fixture(scope="module")
+def model_data():
+    ws = pyhf.Workspace(nuisance_spec())
+    model = ws.model()
+    return model, np.asarray(ws.data(model), dtype=float)
+
+
+@pytest.fixture(scope="module")
+def result(model_data):
+    model, data = model_data
+    return impacts(model, data)
+
+
+def _pyhf_poi(model, data, fixed_index=None, value=None) -> float:
+    init = np.asarray(model.config.suggested_init(), dtype=float)
+    fixed = list(model.config.suggested_fixed())
+    if fixed_index is not None:
+        init[fixed_index] = value
+        fixed[fixed_index] = True
+    opt = pyhf.optimize.minuit_optimizer(tolerance=1e-7, strategy=2)
+    with pyhf_state(opt):
+        best = pyhf.infer.mle.fit(
+            data,
+            model,
+            init_pars=init.tolist(),
+            fixed_params=fixed,
+            par_bounds=model.config.suggested_bounds(),
+        )
+    return float(np.asarray(best)[model.config.poi_index])
+
+
+def test_at_least_ten_nuisances(result):
+    assert len(result.impacts) >= 10
+    kinds = {imp.modifier for imp in result.impacts}
+    assert kinds == {"lumi", "normsys", "histosys", "staterror", "shapesys"}
+
+
+@pytest.mark.slow
+def test_impacts_equal_brute_force_pyhf_minuit_refits(model_data, result):
+    model, data = model_data
+    cm = compile_model(model)
+    poi_ref = _pyhf_poi(model, data)
+    assert result.poi_bestfit == pytest.approx(poi_ref, abs=1e-4)
+    for imp in result.impacts:
+        i = cm.par_names.index(imp.parameter)
+        lo, hi = cm.bounds[i]
+        shifts = {
+            "prefit": (-imp.prefit_sigma, imp.prefit_sigma),
+            "postfit": (-imp.postfit_sigma, imp.postfit_sigma),
+        }
+        for kind, (dn, up) in shifts.items():
+            ref = [
+                _pyhf_poi(model, data, i, float(np.clip(imp.bestfit + s, lo, hi))) - poi_ref
+                for s in (dn, up)
+            ]
+            got = getattr(imp, kind)
+            assert got == pytest.approx(ref, abs=1e-4), (imp.parameter, kind)
+
+
+def test_sorted_by_postfit_size_and_breakdown(result):
+    sizes = [imp.size for imp in result.impacts]
+    assert sizes == sorted(sizes, reverse=True)
+    assert result.poi_total**2 == pytest.approx(result.poi_stat**2 + result.poi_syst**2)
+    assert 0 < result.poi_stat < result.poi_total
+
+
+def test_pulls_constraints_and_hesse_error_match_fit(model_data, result):
+    model, data = model_data
+    fr = fit(model, data)
+    assert result.poi_total == pytest.approx(fr.error("mu"), rel=1e-8)
+    for imp in result.impacts:
+        assert imp.postfit_sigma == pytest.approx(fr.error(imp.parameter), rel=1e-10)
+        assert imp.constraint == pytest.approx(imp.postfit_sigma / imp.prefit_sigma)
+    shapesys = next(imp for imp in result.impacts if imp.modifier == "shapesys")
+    # Poisson constraint: tau = (nominal / sigma)^2 = 16, prefit width 1/sqrt(tau)
+    assert shapesys.prefit_sigma == pytest.approx(0.25)
+
+
+def test_stat_error_is_the_fit_with_nuisances_fixed(model_data, result):
+    model, data = model_data
+    fr = fit(model, data)
+    fixed = {imp.parameter: imp.bestfit for imp in result.impacts}
+    stat = fit(model, data, fixed=fixed)
+    assert stat.value("mu") == pytest.approx(result.poi_bestfit, abs=1e-6)
+    assert result.poi_stat == pytest.approx(stat.error("mu"), rel=1e-6)
+    assert fr.error("mu") > stat.error("mu")
+
+
+def test_groups_by_modifier_and_by_mapping(model_data, result):
+    assert set(result.groups) == {"lumi", "normsys", "histosys", "staterror", "shapesys"}
+    norm = result.groups["normsys"]
+    members = [imp for imp in result.impacts if imp.modifier == "normsys"]
+    assert norm["postfit"] == pytest.approx(math.sqrt(sum(m.size**2 for m in members)))
+    assert sorted(norm["parameters"]) == sorted(m.parameter for m in members)
+    model, data = model_data
+    res = impacts(model, data, groups={"staterror_sr": "mc_stat", "bkg2_mc": "mc_stat"})
+    assert set(res.groups) == {"lumi", "normsys", "histosys", "mc_stat"}
+    assert len(res.groups["mc_stat"]["parameters"]) == 7
+    # a single-parameter group: Hesse freezing equals the parameter's Hesse impact
+    lumi = next(imp for imp in res.impacts if imp.parameter == "lumi")
+    assert res.groups["lumi"]["hesse"] == pytest.approx(lumi.size, rel=0.05)
+
+
+def test_json_round_trip_and_shape(result):
+    obj = json.loads(json.dumps(result.to_json()))
+    assert obj["poi"] == "mu"
+    row = obj["impacts"][0]
+    assert {"parameter", "prefit", "postfit", "pull", "constraint"} <= set(row)
+    assert len(row["prefit"]) == 2
+    assert ImpactsResult.from_json(obj) == result
+
+
+def test_held_fits_with_different_masks_in_one_batch(model_data):
+    model, data = model_data
+    cm = compile_model(model)
+    best = fit(model, data).bestfit
+    i, j = cm.par_names.index("lumi"), cm.par_names.index("bkg_norm")
+    held = np.zeros((3, cm.npars), dtype=bool)
+    held[0, i] = held[1, j] = held[2, i] = True
+    init = np.tile(best, (3, 1))
+    init[0, i], init[1, j], init[2, i] = 1.01, 0.5, 0.99
+    r = held_fits(cm, data, held, init)
+    assert r.n_calls == 2
+    assert r.pars[0, i] == 1.01
+    assert r.pars[1, j] == 0.5
+    assert r.pars[2, i] == 0.99
+    one = fit(model, data, fixed={"bkg_norm": 0.5})
+    np.testing.assert_allclose(r.pars[1], one.bestfit, atol=1e-7)
+
+
+def test_fixed_poi_is_refused(model_data):
+    model, data = model_data
+    with pytest.raises(FitError, match="fixed"):
+        impacts(model, data, fit_result=fit(model, data, fixed={"mu": 1.0}))
