@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
 from .._io import check_not_input, dumps_json, write_text
 
 __all__ = [
+    "FigureLabels",
     "emit_json",
+    "figdir_option",
+    "figure_labels",
     "output_option",
     "progress_bar",
     "refuse_overwriting_inputs",
+    "save_figure_to",
     "scheduler_options",
 ]
 
@@ -93,3 +98,50 @@ def scheduler_options(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Local worker processes.",
     )(func)
+
+
+log = logging.getLogger(__name__)
+
+#: The ``--figdir DIR`` option of commands that draw figures.
+figdir_option = click.option(
+    "--figdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the figures to this directory.",
+)
+
+
+class FigureLabels(NamedTuple):
+    """What the figures of a workspace are labelled with (from its provenance file)."""
+
+    data_label: str
+    lumi_fb: float | None
+    xlabel: str
+    provenance: dict[str, Any]
+
+
+def figure_labels(workspace: str, measurement: str = "") -> FigureLabels:
+    """The data label, luminosity and observable label recorded next to ``workspace``."""
+    from ..report.inputs import data_label_from_provenance, read_provenance
+
+    prov = read_provenance(workspace)
+    _, label = data_label_from_provenance(prov, measurement)
+    raw = prov.get("config")
+    cfg: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    lumi = prov.get("lumi_fb", cfg.get("lumi_fb"))
+    xlabel = str(cfg.get("observable_label") or r"$m_{4\ell}$ [GeV]")
+    return FigureLabels(label, float(lumi) if lumi is not None else None, xlabel, prov)
+
+
+def save_figure_to(figdir: str | None, name: str, make: Callable[[], Any]) -> None:
+    """Draw the figure ``make()`` and write it to ``figdir/name`` (nothing without a figdir)."""
+    if figdir is None:
+        return
+    import matplotlib.pyplot as plt
+
+    from ..plotting import save_figure
+
+    fig = make()
+    path = save_figure(fig, Path(figdir) / name)
+    plt.close(fig)
+    log.info("wrote %s", path)

@@ -10,27 +10,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import click
 
 from .._io import write_text
 from ..errors import ConfigError
-from ._common import emit_json, output_option
+from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
 
-__all__ = ["COMMANDS", "FigureLabels", "figure_labels"]
+__all__ = ["COMMANDS"]
 
 log = logging.getLogger(__name__)
 
 _workspace_arg = click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
-_figdir_option = click.option(
-    "--figdir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Write the figures to this directory.",
-)
 
 
 def _fit(workspace: str) -> tuple[dict[str, Any], Any, Any, Any]:
@@ -41,41 +34,6 @@ def _fit(workspace: str) -> tuple[dict[str, Any], Any, Any, Any]:
     spec = load_workspace(workspace)
     model, data = model_and_data(spec, validate=False)
     return spec, model, data, fit(model, data)
-
-
-class FigureLabels(NamedTuple):
-    """What the figures of a workspace are labelled with (from its provenance file)."""
-
-    data_label: str
-    lumi_fb: float | None
-    xlabel: str
-    provenance: dict[str, Any]
-
-
-def figure_labels(workspace: str, measurement: str = "") -> FigureLabels:
-    """The data label, luminosity and observable label recorded next to ``workspace``."""
-    from ..report.inputs import data_label_from_provenance, read_provenance
-
-    prov = read_provenance(workspace)
-    _, label = data_label_from_provenance(prov, measurement)
-    raw = prov.get("config")
-    cfg: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    lumi = prov.get("lumi_fb", cfg.get("lumi_fb"))
-    xlabel = str(cfg.get("observable_label") or r"$m_{4\ell}$ [GeV]")
-    return FigureLabels(label, float(lumi) if lumi is not None else None, xlabel, prov)
-
-
-def _save(figdir: str | None, name: str, make: Callable[[], Any]) -> None:
-    if figdir is None:
-        return
-    import matplotlib.pyplot as plt
-
-    from ..plotting import save_figure
-
-    fig = make()
-    path = save_figure(fig, Path(figdir) / name)
-    plt.close(fig)
-    log.info("wrote %s", path)
 
 
 def _groups(items: tuple[str, ...], groups_file: str | None) -> dict[str, str]:
@@ -101,7 +59,7 @@ def _groups(items: tuple[str, ...], groups_file: str | None) -> dict[str, str]:
 
 @click.command("pulls")
 @_workspace_arg
-@_figdir_option
+@figdir_option
 @output_option()
 def pulls_cmd(workspace: str, figdir: str | None, output: str | None) -> None:
     """Post-fit pulls (θ̂ − θ₀)/σ_prefit and constraints σ_postfit/σ_prefit of the nuisances."""
@@ -111,7 +69,7 @@ def pulls_cmd(workspace: str, figdir: str | None, output: str | None) -> None:
     _, model, data, fr = _fit(workspace)
     res = pulls(model, data, fit_result=fr)
     if res.parameters:
-        _save(figdir, "pulls.png", lambda: plot_pulls(res))
+        save_figure_to(figdir, "pulls.png", lambda: plot_pulls(res))
     else:
         log.warning("the model has no constrained parameters: no pulls figure")
     emit_json(res.to_json(), output)
@@ -141,7 +99,7 @@ def pulls_cmd(workspace: str, figdir: str | None, output: str | None) -> None:
     show_default=True,
     help="Parameters in the figure.",
 )
-@_figdir_option
+@figdir_option
 @output_option()
 def impacts_cmd(
     workspace: str,
@@ -160,7 +118,7 @@ def impacts_cmd(
     _, model, data, fr = _fit(workspace)
     res = impacts(model, data, fit_result=fr, poi=poi, groups=mapping or None)
     if res.impacts:
-        _save(figdir, "impacts.png", lambda: plot_impacts(res, top=top))
+        save_figure_to(figdir, "impacts.png", lambda: plot_impacts(res, top=top))
     else:
         log.warning("the model has no constrained parameters: no impacts figure")
     emit_json(res.to_json(), output)
@@ -175,7 +133,7 @@ def impacts_cmd(
     show_default=True,
     help="Keep the parameters with some |rho| above this with another one.",
 )
-@_figdir_option
+@figdir_option
 @output_option()
 def correlations_cmd(
     workspace: str, threshold: float, figdir: str | None, output: str | None
@@ -187,7 +145,7 @@ def correlations_cmd(
     *_, fr = _fit(workspace)
     res = correlations(fr, threshold=threshold)
     if res.parameters:
-        _save(figdir, "correlations.png", lambda: plot_correlations(res))
+        save_figure_to(figdir, "correlations.png", lambda: plot_correlations(res))
     else:
         log.warning("no parameters correlated above %g: no figure", threshold)
     emit_json(res.to_json(), output)
@@ -207,7 +165,7 @@ def correlations_cmd(
     default=None,
     help="Also write the yield table as a LaTeX tabular to this file.",
 )
-@_figdir_option
+@figdir_option
 @output_option()
 def yields_cmd(
     workspace: str,
@@ -244,7 +202,7 @@ def yields_cmd(
                     lumi_fb=fl.lumi_fb,
                 )
 
-            _save(figdir, f"yields_{ch}.png", make)
+            save_figure_to(figdir, f"yields_{ch}.png", make)
     out = res.to_json()
     out["markdown"] = res.to_markdown()
     emit_json(out, output)

@@ -324,7 +324,7 @@ def significance_cmd(
             grid = np.linspace(float(limit.scan[0]), top, 81)
             obs, exp = cls_scan(model, data, grid)
             limit = limit._replace(scan=grid, cls_observed=obs, cls_expected=exp)
-        from .diagnostics import figure_labels
+        from ._common import figure_labels
 
         fl = figure_labels(workspace)
         fig = plot_brazil(limit, data_label=fl.data_label, lumi_fb=fl.lumi_fb)

@@ -1,0 +1,116 @@
+"""Options and helpers shared by the toy commands (:mod:`.toys`, :mod:`.toy_regions`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .._io import atomic_path
+from ..inference.toys.sampling import MAX_TOYS
+from ..provenance import GENERATED_LABEL
+from ._common import figure_labels, output_option, scheduler_options
+
+__all__ = [
+    "caption",
+    "common_options",
+    "figure_options",
+    "load",
+    "ntoys_option",
+    "sampling_options",
+    "save_npz",
+]
+
+
+def figure_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--figdir`` and ``--generated-label/--no-generated-label``."""
+    func = click.option(
+        "--figdir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Write the figures to this directory.",
+    )(func)
+    return click.option(
+        "--generated-label/--no-generated-label",
+        default=None,
+        help="Caption the figures as made from generated (synthetic) input "
+        "[default: as the workspace's provenance records].",
+    )(func)
+
+
+def ntoys_option(default: int, what: str = "Number of toys") -> Callable[..., Any]:
+    """``--ntoys N`` (bounded by :data:`~higgs_pyhf.inference.toys.MAX_TOYS`)."""
+    return click.option(
+        "--ntoys",
+        type=click.IntRange(min=1, max=MAX_TOYS),
+        default=default,
+        show_default=True,
+        help=f"{what} (at most {MAX_TOYS:,}).",
+    )
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """WORKSPACE, ``--seed``, ``--block-size``, ``--aux``, ``--workers``/``--scheduler``, ``-o``."""
+    func = output_option()(func)
+    func = scheduler_options(func)
+    func = click.option(
+        "--aux",
+        type=click.Choice(["sample", "fixed"]),
+        default="sample",
+        show_default=True,
+        help="Sample the auxiliary data of constrained parameters, or keep them fixed.",
+    )(func)
+    func = click.option(
+        "--block-size",
+        type=click.IntRange(min=1),
+        default=1000,
+        show_default=True,
+        help="Toys per seeding block.",
+    )(func)
+    func = click.option(
+        "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the toys."
+    )(func)
+    return click.argument("workspace", type=click.Path(exists=True, dir_okay=False))(func)
+
+
+def sampling_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--sampling poisson|gaussian`` and ``--negative keep|clip``."""
+    func = click.option(
+        "--negative",
+        type=click.Choice(["keep", "clip"]),
+        default="keep",
+        show_default=True,
+        help="Gaussian toys below zero: keep them (the report's) or clip to 0.",
+    )(func)
+    return click.option(
+        "--sampling",
+        type=click.Choice(["poisson", "gaussian"]),
+        default="poisson",
+        show_default=True,
+        help="Poisson toys or the report's Gaussian with sigma = sqrt(mean).",
+    )(func)
+
+
+def load(workspace: str) -> tuple[Any, Any, dict[str, Any]]:
+    """The model, the data and the spec of a workspace file (validated once)."""
+    from ..workspace import load_workspace, model_and_data
+
+    spec = load_workspace(workspace)
+    model, data = model_and_data(spec, validate=False)
+    return model, data, spec
+
+
+def caption(flag: bool | None, workspace: str, spec: dict[str, Any]) -> tuple[str, bool]:
+    """(data label, generated caption?) of the figures: from the provenance unless asked."""
+    measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
+    label = figure_labels(workspace, measurement).data_label
+    return label, (label == GENERATED_LABEL) if flag is None else flag
+
+
+def save_npz(path: str, **arrays: Any) -> None:
+    """Write arrays to an .npz file atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez_compressed(f, **arrays)
