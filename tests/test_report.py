@@ -558,3 +558,26 @@ def test_report_package_rooms() -> None:
         assert "importlib" not in src, path.name
         assert "ImportError" not in src, path.name
         assert len(src.splitlines()) <= 400, path.name
+
+
+def test_report_on_a_model_with_nuisances_has_the_diagnostics(tmp_path):
+    from click.testing import CliRunner
+
+    from higgs_pyhf.cli import main
+
+    ws = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas_syst.json"
+    out = tmp_path / "syst"
+    r = CliRunner().invoke(main, ["--no-progress", "report", str(ws), "-o", str(out), "--quick"])
+    assert r.exit_code == 0, r.output
+    md = (out / "report.md").read_text()
+    for title in ("## Diagnostics", "### Impacts on the parameter of interest", "Brazil plot"):
+        assert title in md
+    assert "Toy-calibrated" not in md  # --quick skips the toy studies
+    for name in ("pulls", "impacts", "correlations", "brazil", "yields_hzz4l_m4l"):
+        assert (out / f"{name}.png").is_file(), name
+    res = json.loads((out / "results.json").read_text())
+    impacts = res["results"]["diagnostics"]["impacts"]
+    names = {i["parameter"] for i in impacts["impacts"]}
+    assert names == {"lumi", "signal_theory", "background_norm"}
+    total, stat, syst = (impacts["uncertainty"][k] for k in ("total", "stat", "syst"))
+    assert total**2 == pytest.approx(stat**2 + syst**2, rel=1e-9)

@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .. import _io
+from ..errors import HiggsPyhfError
+from .diagnostics import diagnostics_section, draw_diagnostics, run_diagnostics
 from .figures import KIND_FIGURES, PLOT_KINDS, draw_figures
 from .inference_sections import (
     compare_section,
@@ -196,6 +198,18 @@ def make_report(
             sections.append(gof_section(res["gof"]))
         if "significance" in res:
             sections.append(significance_section(res["significance"]))
+        if "likelihood_fits" in res:
+            try:
+                diag = run_diagnostics(
+                    inputs, res["likelihood_fits"].fit, toys=not quick, seed=seed
+                )
+            except HiggsPyhfError as err:
+                skipped["diagnostics"] = " ".join(str(err).split())
+            else:
+                res["diagnostics"] = diag
+                more = draw_diagnostics(inputs, diag, res.get("significance"), out)
+                figures.update(more)
+                sections.append(diagnostics_section(diag, more))
         if skipped:
             sections.append(skipped_section(skipped))
         report_path = _io.write_text(out / "report.md", "\n\n".join(sections) + "\n")
