@@ -99,7 +99,9 @@ def _check_kkt(cm, res, toys):
     assert np.abs(g).max() < 1e-4
 
 
-@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_fits_equal_minuit_on_random_workspaces_and_toys(seed):
     codes = ("code4", "code4p")
@@ -126,7 +128,9 @@ def test_fits_equal_minuit_on_shipped_workspaces(name):
     assert np.all(res.n_iter <= 10)
 
 
-@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_fits_with_kinked_codes_reach_a_kkt_point(seed):
     # codes 1 and 0 have a kink at α = 0, where −2 ln L can have one local
@@ -230,3 +234,16 @@ def test_hesse_errors_equal_minuit():
     # minuit's Hesse is a numerical second derivative, good to ~1e-3 relative
     np.testing.assert_allclose(errors[0, free], ref[free], rtol=1e-2)
     np.testing.assert_allclose(cov[0], cov[0].T, rtol=0, atol=1e-14)
+
+
+def test_batched_scan_equals_one_fit_per_point():
+    model, data = _model(json.loads((WORKSPACES / "hzz4l_generated_mcstat_lumi.json").read_text()))
+    cm = engine.compile_model(model)
+    grid = np.linspace(0.2, 2.5, 7)
+    scan = engine.fit(cm, np.tile(data, (grid.size, 1)), fixed={"s_s": grid})
+    i = cm.par_names.index("s_s")
+    np.testing.assert_array_equal(scan.pars[:, i], grid)
+    for k, mu in enumerate(grid):
+        one = engine.fit(cm, data, fixed={"s_s": mu})
+        np.testing.assert_allclose(scan.twice_nll[k], one.twice_nll[0], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(scan.pars[k], one.pars[0], rtol=0, atol=1e-7)

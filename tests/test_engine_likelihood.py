@@ -47,7 +47,9 @@ def _pyhf_twice_nll(model, pars, data):
     return np.array([-2.0 * float(model.logpdf(p, d)[0]) for p, d in zip(pars, data, strict=True)])
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     seed=st.integers(0, 2**31 - 1),
     codes=st.tuples(*CODES),
@@ -112,7 +114,9 @@ def _finite_differences(cm, pars, data, eps=1e-6):
     return grad, hess
 
 
-@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(seed=st.integers(0, 2**31 - 1), codes=st.tuples(*CODES))
 def test_gradient_and_hessian_equal_finite_differences(seed, codes):
     spec = random_workspace(seed, n_channels=2, n_bins=3)

@@ -21,9 +21,12 @@ Each iteration, for all toys of a chunk at once:
 A toy stops when its Newton decrement gᵀH⁻¹g falls below ``tol`` (then one
 last full step is taken: Newton converges quadratically). Toys that do not
 converge within ``max_iter`` iterations, or hit non-finite values, are refitted
-one by one from pyhf's init with scipy's L-BFGS-B on the exact gradient and
-flagged in ``fallback``; a failure there is reported in ``converged``, never
-raised.
+one by one from their starting point (pyhf's init by default) with scipy's
+L-BFGS-B on the exact gradient, then polished by Newton, and flagged in
+``fallback``; a failure there is reported in ``converged``, never raised.
+
+Models whose prediction is linear in the free parameters (normfactors only)
+go to the compiled kernel of :mod:`.linear` instead (``use_kernel=True``).
 """
 
 from __future__ import annotations
@@ -73,19 +76,23 @@ class FitResult(NamedTuple):
     free: np.ndarray
 
 
-def resolve_fixed(cm: CompiledModel, fixed: Mapping[str, float] | None) -> dict[int, float]:
-    """Map parameter labels (``s_s``, ``staterror_x[3]``) or vector names to indices."""
-    out: dict[int, float] = {}
+def resolve_fixed(cm: CompiledModel, fixed: Mapping[str, Any] | None) -> dict[int, Any]:
+    """Map parameter labels (``s_s``, ``staterror_x[3]``) or vector names to indices.
+
+    Values are scalars or (B,) arrays (one value per data set, e.g. a scan).
+    """
+    out: dict[int, Any] = {}
     for name, value in (fixed or {}).items():
+        value = np.asarray(value, dtype=float)
         if name in cm.par_names:
-            out[cm.par_names.index(name)] = float(value)
+            out[cm.par_names.index(name)] = value
             continue
         hits = [i for i, lab in enumerate(cm.par_names) if lab.split("[", 1)[0] == name]
         if not hits:
             msg = f"unknown parameter {name!r}; valid parameters are {', '.join(cm.par_names)}"
             raise FitError(msg)
         for i in hits:
-            out[i] = float(value)
+            out[i] = value
     return out
 
 
@@ -295,7 +302,7 @@ def fit(
     cm: CompiledModel,
     data: Any,
     *,
-    fixed: Mapping[str, float] | None = None,
+    fixed: Mapping[str, Any] | None = None,
     init: Any = None,
     bounds: Any = None,
     tol: float = 1e-10,
@@ -309,7 +316,8 @@ def fit(
         cm: the compiled model.
         data: (B, N + A) data sets (main then auxiliary data, pyhf layout), or one.
         fixed: parameter label → value held constant, on top of the
-            measurement's fixed parameters.
+            measurement's fixed parameters; a (B,) array gives one value per
+            data set (a profile scan over the grid in one batch).
         init: (P,) or (B, P) starting values (default: pyhf's suggested init).
         bounds: (P, 2) bounds (default: pyhf's suggested bounds).
         tol: Newton decrement gᵀH⁻¹g (in units of −2 ln L) below which a toy

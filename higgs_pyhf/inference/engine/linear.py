@@ -9,7 +9,8 @@ Newton loop per toy, with no temporary arrays:
 - projected Newton with an active set (bounds), Cholesky solve of the free block;
 - no log evaluations while iterating: convexity gives f(θ₁) ≤ f(θ₀) whenever
   ∇f(θ₁)·(θ₁ − θ₀) ≤ 0, which the next iteration checks for free with its
-  gradient; otherwise the step is halved (backtracking);
+  gradient (a small overshoot, up to half the initial slope, is accepted too);
+  otherwise an Armijo test on the values decides, and failed steps are halved;
 - stop when the Newton decrement is below ``tol``, after one last full step;
 - ln Γ(n + 1) from a table for integer counts.
 
@@ -134,32 +135,45 @@ def _value(n: np.ndarray, c: np.ndarray, t: np.ndarray, th: np.ndarray) -> float
 def _accumulate2(
     ni: np.ndarray, c: np.ndarray, tt: np.ndarray, th: np.ndarray, g: np.ndarray, h: np.ndarray
 ) -> bool:
-    """Gradient and Hessian for two parameters (the common case, unrolled)."""
-    valid = True
+    """Gradient and Hessian for two parameters (the common case, unrolled, branch-free)."""
     g0 = g1 = h00 = h01 = h11 = 0.0
     t0, t1 = th[0], th[1]
+    vmin = math.inf
     for b in range(c.size):
         x0, x1 = tt[b, 0], tt[b, 1]
         v = c[b] + t0 * x0 + t1 * x1
-        if v > 0.0:
-            inv = 1.0 / v
-            r = ni[b] * inv
-            w = 2.0 - 2.0 * r
-            u = 2.0 * r * inv
-        else:
-            if v < 0.0 or ni[b] > 0.0:
-                valid = False
-            w = 2.0
-            u = 0.0
+        vmin = min(vmin, v)
+        r = ni[b] / v
+        w = 2.0 - 2.0 * r
+        u = 2.0 * r / v
         g0 += w * x0
         g1 += w * x1
         ux0 = u * x0
         h00 += ux0 * x0
         h01 += ux0 * x1
         h11 += u * x1 * x1
+    if vmin <= 0.0:
+        # some ν_b ≤ 0: redo the sums with the empty bins treated exactly
+        g0 = g1 = h00 = h01 = h11 = 0.0
+        for b in range(c.size):
+            x0, x1 = tt[b, 0], tt[b, 1]
+            v = c[b] + t0 * x0 + t1 * x1
+            if v < 0.0 or (v == 0.0 and ni[b] > 0.0):
+                return False
+            if v > 0.0:
+                r = ni[b] / v
+                w = 2.0 - 2.0 * r
+                u = 2.0 * r / v
+            else:
+                w, u = 2.0, 0.0
+            g0 += w * x0
+            g1 += w * x1
+            h00 += u * x0 * x0
+            h01 += u * x0 * x1
+            h11 += u * x1 * x1
     g[0], g[1] = g0, g1
     h[0, 0], h[0, 1], h[1, 0], h[1, 1] = h00, h01, h01, h11
-    return valid
+    return True
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -236,7 +250,10 @@ def _fit_linear_kernel(
                 if valid:
                     for a in range(k):
                         gd += g[a] * (th[a] - prev[a])
-                accept = valid and gd <= 0.0
+                # gd ≤ 0 proves a decrease (convexity); a small overshoot, gd ≤ |slope|/2,
+                # is accepted too: for this convex f acceptance only shapes the path,
+                # the stopping test (Newton decrement) certifies the minimum
+                accept = valid and gd <= -0.5 * slope
                 if valid and not accept:
                     # the cheap convexity test failed: Armijo on the values
                     fnew = _value(n[i], c, t, th)
@@ -319,7 +336,7 @@ def fit_linear(
     top = int(min(np.max(n, initial=0.0), 1e6)) + 2
     lgam = gammaln(np.arange(top) + 1.0)
     return _fit_linear_kernel(  # type: ignore[no-any-return]
-        np.ascontiguousarray(n, dtype=float),
+        np.asarray(n, dtype=float),  # a strided view of the data is fine: no copy
         np.ascontiguousarray(ls.constant),
         np.ascontiguousarray(ls.templates),
         np.ascontiguousarray(init, dtype=float),
