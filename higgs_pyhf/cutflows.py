@@ -1,4 +1,9 @@
-"""Cut flows of collision data per data period and per four-lepton final state.
+"""Cut flows: events remaining after each cut, per sample, and for data per period and final state.
+
+:class:`Cutflow` (raw and weighted counts of one sample, made by
+:func:`make_cutflow` from the per-cut masks of :mod:`higgs_pyhf.selection`
+and summed over chunks by :func:`merge_cutflows`) is what the histogram stage
+records.
 
 For every data file (one per period: ``data_A`` … ``data_D`` in the 2020
 release) and every selection, the raw number of events remaining after each
@@ -18,7 +23,7 @@ reads the files (data branches only: no MC file is needed).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,9 +37,12 @@ from .selection import CUT_NAMES, check_selection, nonfinite_kinematics, select
 
 __all__ = [
     "FINAL_STATES",
+    "Cutflow",
     "DataCutflow",
     "data_cutflow",
     "final_states",
+    "make_cutflow",
+    "merge_cutflows",
     "read_data_cutflows",
     "total_cutflow",
 ]
@@ -210,3 +218,110 @@ def total_cutflow(cutflows: Sequence[DataCutflow]) -> DataCutflow:
     for cf in cutflows[1:]:
         total = total.merge(cf)
     return total._replace(period="all", file="+".join(cf.file for cf in cutflows))
+
+
+class Cutflow(NamedTuple):
+    """Events remaining after each cut of the selection, applied in order.
+
+    Attributes:
+        sample: sample name.
+        selection: selection name.
+        cuts: ``("all", <cuts in order>...)``.
+        events: raw number of events remaining after each entry of ``cuts``.
+        weighted: sum of event weights remaining after each entry (for
+            simulation: expected events at the luminosity used; for data:
+            equal to ``events``).
+    """
+
+    sample: str
+    selection: str
+    cuts: tuple[str, ...]
+    events: tuple[int, ...]
+    weighted: tuple[float, ...]
+
+    @classmethod
+    def empty(cls, sample: str, selection: str) -> Cutflow:
+        """The cutflow of no events."""
+        cuts = ("all", *check_selection(selection))
+        return cls(sample, selection, cuts, (0,) * len(cuts), (0.0,) * len(cuts))
+
+    @property
+    def selected(self) -> int:
+        """Raw number of events passing every cut."""
+        return self.events[-1]
+
+    def merge(self, other: Cutflow) -> Cutflow:
+        """Sum of two cutflows of the same sample and selection (e.g. two chunks)."""
+        if (other.sample, other.selection, other.cuts) != (self.sample, self.selection, self.cuts):
+            msg = f"cannot merge the cutflow of {other.sample}/{other.selection} into {self.sample}/{self.selection}"
+            raise SelectionError(msg)
+        return self._replace(
+            events=tuple(a + b for a, b in zip(self.events, other.events, strict=True)),
+            weighted=tuple(a + b for a, b in zip(self.weighted, other.weighted, strict=True)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"sample", "selection", "cuts": [{"cut", "requirement", "events", "weighted"}, ...]}``."""
+        rows = [
+            {
+                "cut": c,
+                "requirement": CUT_NAMES.get(c, "all events read"),
+                "events": int(n),
+                "weighted": float(w),
+            }
+            for c, n, w in zip(self.cuts, self.events, self.weighted, strict=True)
+        ]
+        return {"sample": self.sample, "selection": self.selection, "cuts": rows}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Cutflow:
+        """Inverse of :meth:`to_json`."""
+        rows = obj["cuts"]
+        return cls(
+            sample=str(obj["sample"]),
+            selection=str(obj["selection"]),
+            cuts=tuple(str(r["cut"]) for r in rows),
+            events=tuple(int(r["events"]) for r in rows),
+            weighted=tuple(float(r["weighted"]) for r in rows),
+        )
+
+
+def make_cutflow(
+    masks: Mapping[str, np.ndarray],
+    weights: np.ndarray | None = None,
+    *,
+    sample: str,
+    selection: str,
+) -> Cutflow:
+    """Apply per-cut masks cumulatively in their order and count what remains.
+
+    Args:
+        masks: cut name → per-event mask, in cutflow order (as from :func:`cut_masks`).
+        weights: per-event weights (None: unit weights).
+        sample: sample name to record.
+        selection: selection name to record.
+
+    Returns:
+        The cutflow, starting with ``"all"``.
+    """
+    lengths = {len(m) for m in masks.values()}
+    n = lengths.pop() if lengths else (len(weights) if weights is not None else 0)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    keep = np.ones(n, dtype=bool)
+    cuts = ["all"]
+    events = [n]
+    weighted = [float(w.sum())]
+    for name, m in masks.items():
+        keep &= m
+        cuts.append(name)
+        events.append(int(np.count_nonzero(keep)))
+        weighted.append(float(np.sum(w, where=keep)))
+    return Cutflow(sample, selection, tuple(cuts), tuple(events), tuple(weighted))
+
+
+def merge_cutflows(cutflows: Iterable[Cutflow]) -> dict[str, Cutflow]:
+    """Merge chunk cutflows by sample, in order of first appearance."""
+    out: dict[str, Cutflow] = {}
+    for cf in cutflows:
+        out[cf.sample] = out[cf.sample].merge(cf) if cf.sample in out else cf
+    return out

@@ -32,17 +32,11 @@ import awkward as ak
 import hist
 import numpy as np
 
+from .cutflows import Cutflow, make_cutflow, merge_cutflows
 from .errors import HistogramError, SelectionError
 from .execution import map_tasks
 from .ntuples import DEFAULT_STEP_SIZE, ChunkTask, plan_chunks, read_chunk, release_files
-from .selection import (
-    Cutflow,
-    check_selection,
-    make_cutflow,
-    merge_cutflows,
-    nonfinite_kinematics,
-    select,
-)
+from .selection import check_selection, nonfinite_kinematics, select
 from .shapes import ShapeSpec, fill_shapes, make_shape_histogram
 
 if TYPE_CHECKING:

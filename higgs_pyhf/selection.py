@@ -21,7 +21,7 @@ quantities are evaluated for events with exactly four leptons and fail for
 any other lepton count (the report's ``max``/``min`` formulation gives the
 same result on four-lepton events, and its event selection also requires four
 leptons). The cutflow (:func:`make_cutflow`) applies the cuts cumulatively in
-the order of :data:`SELECTIONS`.
+the order of :data:`SELECTIONS` (:mod:`higgs_pyhf.cutflows`).
 
 m4l is computed with plain array arithmetic in float64 from the four
 leptons' (pT, η, φ, E): p = Σ pT(cos φ, sin φ, sinh η), m = sqrt(max(E² − p², 0)),
@@ -30,8 +30,8 @@ returned in GeV (the tests check it against the ``vector`` library).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 import awkward as ak
 import numpy as np
@@ -47,13 +47,10 @@ __all__ = [
     "PT_LEAD_MEV",
     "PT_MIN_MEV",
     "SELECTIONS",
-    "Cutflow",
     "Selection",
     "check_selection",
     "cut_masks",
     "four_lepton_mass",
-    "make_cutflow",
-    "merge_cutflows",
     "nonfinite_kinematics",
     "select",
 ]
@@ -105,7 +102,7 @@ def check_selection(selection: str) -> tuple[str, ...]:
     """Return the cuts of a selection name.
 
     Raises:
-        SelectionError: if the name is not one of :data:`SELECTIONS`.
+        SelectionError: if the name is not one of :data:`SELECTIONS` (:mod:`higgs_pyhf.cutflows`).
     """
     try:
         return SELECTIONS[selection]
@@ -338,110 +335,3 @@ def select(events: ak.Array, *, selection: str = "intended") -> Selection:
         passed &= m
     m4l = _mass_gev(lep, np.flatnonzero(passed))
     return Selection(selection, masks, passed, m4l)
-
-
-class Cutflow(NamedTuple):
-    """Events remaining after each cut of the selection, applied in order.
-
-    Attributes:
-        sample: sample name.
-        selection: selection name.
-        cuts: ``("all", <cuts in order>...)``.
-        events: raw number of events remaining after each entry of ``cuts``.
-        weighted: sum of event weights remaining after each entry (for
-            simulation: expected events at the luminosity used; for data:
-            equal to ``events``).
-    """
-
-    sample: str
-    selection: str
-    cuts: tuple[str, ...]
-    events: tuple[int, ...]
-    weighted: tuple[float, ...]
-
-    @classmethod
-    def empty(cls, sample: str, selection: str) -> Cutflow:
-        """The cutflow of no events."""
-        cuts = ("all", *check_selection(selection))
-        return cls(sample, selection, cuts, (0,) * len(cuts), (0.0,) * len(cuts))
-
-    @property
-    def selected(self) -> int:
-        """Raw number of events passing every cut."""
-        return self.events[-1]
-
-    def merge(self, other: Cutflow) -> Cutflow:
-        """Sum of two cutflows of the same sample and selection (e.g. two chunks)."""
-        if (other.sample, other.selection, other.cuts) != (self.sample, self.selection, self.cuts):
-            msg = f"cannot merge the cutflow of {other.sample}/{other.selection} into {self.sample}/{self.selection}"
-            raise SelectionError(msg)
-        return self._replace(
-            events=tuple(a + b for a, b in zip(self.events, other.events, strict=True)),
-            weighted=tuple(a + b for a, b in zip(self.weighted, other.weighted, strict=True)),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"sample", "selection", "cuts": [{"cut", "requirement", "events", "weighted"}, ...]}``."""
-        rows = [
-            {
-                "cut": c,
-                "requirement": CUT_NAMES.get(c, "all events read"),
-                "events": int(n),
-                "weighted": float(w),
-            }
-            for c, n, w in zip(self.cuts, self.events, self.weighted, strict=True)
-        ]
-        return {"sample": self.sample, "selection": self.selection, "cuts": rows}
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Cutflow:
-        """Inverse of :meth:`to_json`."""
-        rows = obj["cuts"]
-        return cls(
-            sample=str(obj["sample"]),
-            selection=str(obj["selection"]),
-            cuts=tuple(str(r["cut"]) for r in rows),
-            events=tuple(int(r["events"]) for r in rows),
-            weighted=tuple(float(r["weighted"]) for r in rows),
-        )
-
-
-def make_cutflow(
-    masks: Mapping[str, np.ndarray],
-    weights: np.ndarray | None = None,
-    *,
-    sample: str,
-    selection: str,
-) -> Cutflow:
-    """Apply per-cut masks cumulatively in their order and count what remains.
-
-    Args:
-        masks: cut name → per-event mask, in cutflow order (as from :func:`cut_masks`).
-        weights: per-event weights (None: unit weights).
-        sample: sample name to record.
-        selection: selection name to record.
-
-    Returns:
-        The cutflow, starting with ``"all"``.
-    """
-    lengths = {len(m) for m in masks.values()}
-    n = lengths.pop() if lengths else (len(weights) if weights is not None else 0)
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    keep = np.ones(n, dtype=bool)
-    cuts = ["all"]
-    events = [n]
-    weighted = [float(w.sum())]
-    for name, m in masks.items():
-        keep &= m
-        cuts.append(name)
-        events.append(int(np.count_nonzero(keep)))
-        weighted.append(float(np.sum(w, where=keep)))
-    return Cutflow(sample, selection, tuple(cuts), tuple(events), tuple(weighted))
-
-
-def merge_cutflows(cutflows: Iterable[Cutflow]) -> dict[str, Cutflow]:
-    """Merge chunk cutflows by sample, in order of first appearance."""
-    out: dict[str, Cutflow] = {}
-    for cf in cutflows:
-        out[cf.sample] = out[cf.sample].merge(cf) if cf.sample in out else cf
-    return out

@@ -7,17 +7,9 @@ import numpy as np
 import pytest
 import vector
 
+from higgs_pyhf.cutflows import Cutflow, make_cutflow, merge_cutflows
 from higgs_pyhf.errors import SelectionError
-from higgs_pyhf.selection import (
-    CUT_NAMES,
-    SELECTIONS,
-    Cutflow,
-    cut_masks,
-    four_lepton_mass,
-    make_cutflow,
-    merge_cutflows,
-    select,
-)
+from higgs_pyhf.selection import CUT_NAMES, SELECTIONS, cut_masks, four_lepton_mass, select
 
 GEV = 1000.0
 
