@@ -581,3 +581,23 @@ def test_report_on_a_model_with_nuisances_has_the_diagnostics(tmp_path):
     assert names == {"lumi", "signal_theory", "background_norm"}
     total, stat, syst = (impacts["uncertainty"][k] for k in ("total", "stat", "syst"))
     assert total**2 == pytest.approx(stat**2 + syst**2, rel=1e-9)
+
+
+def test_report_on_several_channels_runs_the_likelihood_parts(tmp_path):
+    from click.testing import CliRunner
+
+    from higgs_pyhf.cli import main
+
+    ws = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_generated_syst_channels.json"
+    out = tmp_path / "channels"
+    r = CliRunner().invoke(main, ["--no-progress", "report", str(ws), "-o", str(out), "--quick"])
+    assert r.exit_code == 0, r.output
+    md = (out / "report.md").read_text()
+    assert "| `hzz4l_m4l_4e` | 34 |" in md
+    assert "## Maximum-likelihood fit" in md
+    assert "## Diagnostics" in md
+    for ch in ("4e", "2e2mu", "4mu"):
+        assert (out / f"yields_hzz4l_m4l_{ch}.png").is_file()
+    res = json.loads((out / "results.json").read_text())
+    assert res["reproduction"] is None
+    assert "one channel" in res["skipped"]["reproduction"]

@@ -161,6 +161,8 @@ def make_report(
     t0 = time.perf_counter()
     final = Path(outdir)
     inputs = read_inputs(workspace_path)
+    if inputs.observed.size == 0:
+        return _model_report(inputs, final, quick=quick, seed=seed, upper=upper_limit, t0=t0)
     kinds = [k for k in PLOT_KINDS if not (quick and k in ("gof", "coverage"))]
     wanted = {*kinds, "compare", "significance", "gof_asymptotic"}
     res, skipped = run_stages(
@@ -229,4 +231,82 @@ def make_report(
     moved = {k: final / v.name for k, v in figures.items()}
     return ReportResult(
         final / report_path.name, final / results_path.name, moved, dict(skipped), seconds
+    )
+
+
+def _model_report(
+    inputs: Any, final: Path, *, quick: bool, seed: int, upper: bool, t0: float
+) -> ReportResult:
+    """The report of a workspace the report's method does not apply to (several channels).
+
+    The likelihood parts: the fit, discovery and limits, and the diagnostics.
+    """
+    from ..inference.fit import fit
+    from ..inference.significance import cls, discovery
+    from ..inference.significance import upper_limit as cls_upper_limit
+
+    m, d = inputs.model, inputs.data
+    best = fit(m, d, minos=(str(m.config.poi_name),))
+    sig: dict[str, Any] = {"discovery": discovery(m, d), "cls": cls(m, d, poi_value=1.0)}
+    if upper:
+        sig["upper_limit"] = cls_upper_limit(m, d)
+    skipped = {
+        "reproduction": "the report's own method needs one channel with 'signal' and "
+        "'background' samples; this workspace has "
+        f"{len(inputs.spec['channels'])} channel(s)"
+    }
+    with _io.atomic_dir(final) as out:
+        diag = run_diagnostics(inputs, best, toys=not quick, seed=seed)
+        figures = draw_diagnostics(inputs, diag, sig, out)
+        sections = [
+            _model_header(inputs),
+            fit_section(best),
+            significance_section(sig),
+            diagnostics_section(diag, figures),
+            skipped_section(skipped),
+        ]
+        report_path = _io.write_text(out / "report.md", "\n\n".join(sections) + "\n")
+        results_obj = {
+            "workspace": inputs.workspace,
+            "data_label": inputs.data_label,
+            "generated": inputs.generated,
+            "reproduction": None,
+            "results": jsonable({"fit": best, "significance": sig, "diagnostics": diag}),
+            "settings": {"seed": seed, "quick": quick},
+            "skipped": skipped,
+            "figures": {k: v.name for k, v in sorted(figures.items())},
+        }
+        results_path = _io.write_json(out / "results.json", results_obj)
+    moved = {k: final / v.name for k, v in figures.items()}
+    return ReportResult(
+        final / report_path.name,
+        final / results_path.name,
+        moved,
+        skipped,
+        time.perf_counter() - t0,
+    )
+
+
+def _model_header(inputs: Any) -> str:
+    """Title, data label and channels of a workspace without the report's method."""
+    cfg = inputs.model.config
+    obs = inputs.data[: cfg.nmaindata]
+    rows = [
+        f"| `{ch}` | {cfg.channel_nbins[ch]} | {obs[cfg.channel_slices[ch]].sum():g} |"
+        for ch in cfg.channels
+    ]
+    return "\n".join(
+        [
+            f"# H→ZZ*→4ℓ: the likelihood analysis — `{Path(inputs.workspace).name}`",
+            "",
+            f"**Data: {inputs.data_label}**. The report's own χ² method needs one channel "
+            "with `signal` and `background` samples; this workspace is analysed with the "
+            "likelihood only.",
+            "",
+            "| channel | bins | observed events |",
+            "|---|---|---|",
+            *rows,
+            "",
+            f"Parameters: {cfg.npars} ({len(cfg.parameters)} modifiers); POI `{cfg.poi_name}`.",
+        ]
     )

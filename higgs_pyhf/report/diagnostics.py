@@ -58,8 +58,10 @@ def draw_diagnostics(
     label, lumi = inputs.data_label, inputs.lumi_fb
     figures: dict[str, Any] = {}
     y = diag["yields"]
-    for ch in y.channels:
-        edges = inputs.edges if len(y.channels) == 1 and inputs.edges_known else None
+    for c, ch in enumerate(y.channels):
+        lo, hi = y.channel_bins[c]
+        same = inputs.edges_known and hi - lo == len(inputs.edges) - 1
+        edges = inputs.edges if same else None
         figures[f"yields_{ch}"] = lambda ch=ch, edges=edges: plot_prefit_postfit(
             y, ch, edges=edges, xlabel=inputs.xlabel, data_label=label, lumi_fb=lumi
         )

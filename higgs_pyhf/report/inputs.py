@@ -158,17 +158,27 @@ def stack_templates(
 def read_inputs(workspace_path: str | os.PathLike[str]) -> ReportInputs:
     """Read the workspace and its provenance file (if any), once.
 
+    A workspace that is not one channel with ``signal`` and ``background``
+    samples gets empty ``signal``/``background``/``observed`` arrays: the
+    report then runs its likelihood parts only (:func:`~.assemble.make_report`).
+
     Raises:
-        WorkspaceError: if the workspace cannot be read or is not a one-channel
-            model with ``signal`` and ``background`` samples.
+        WorkspaceError: if the workspace cannot be read.
     """
     spec = load_workspace(workspace_path)
     prov = read_provenance(workspace_path)
-    signal, background, observed = stack_templates(spec)
-    model, data = model_and_data(spec)
+    model, data = model_and_data(spec, validate=False)
+    try:
+        signal, background, observed = stack_templates(spec)
+    except WorkspaceError as err:
+        # several channels or other samples: no report's method, the likelihood parts only
+        log.info("%s: %s; the report's own method is skipped", workspace_path, err)
+        signal = background = observed = np.zeros(0)
     measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
     generated, label = data_label_from_provenance(prov, measurement)
-    nbins = observed.size
+    # several channels: the recorded edges are those of each channel
+    first = model.config.channels[0]
+    nbins = observed.size if observed.size else int(model.config.channel_nbins[first])
     edges = edges_from_provenance(prov, nbins)
     edges_known = edges is not None
     if edges is None:
