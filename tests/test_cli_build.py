@@ -633,3 +633,39 @@ def test_inputs_of_a_systematics_build_are_never_overwritten(tmp_path):
         "shapes.json",
     )
     _assert_no_output(out)
+
+
+def test_build_outputs_never_replace_an_input(broken_dir, tmp_path):
+    ntuple = broken_dir / "MC" / "mc_363490.llll.4lep.root"
+    before = ntuple.read_bytes()
+    assert_error(
+        run("build-histograms", "--data-dir", broken_dir, "-o", ntuple),
+        "is an input of this command",
+    )
+    assert ntuple.read_bytes() == before
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps(_default_config_doc()))
+    text = cfg.read_text()
+    assert_error(
+        run("build-workspace", "--data-dir", broken_dir, "--config", cfg, "-o", cfg),
+        "is an input of this command",
+    )
+    assert cfg.read_text() == text
+
+
+def test_no_dask_scheduler_is_one_error_line(monkeypatch, tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HIGGS_PYHF_CONNECT_TIMEOUT", "1")
+    t0 = time.monotonic()
+    out = tmp_path / "w.json"
+    assert_error(
+        run("build-workspace", "-o", out, "--scheduler", f"tcp://127.0.0.1:{port}"),
+        f"no Dask scheduler at tcp://127.0.0.1:{port}",
+    )
+    assert time.monotonic() - t0 < 15
+    assert not out.exists()

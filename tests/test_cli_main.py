@@ -170,3 +170,56 @@ def test_report_folder_is_written_as_a_unit(tmp_path):
         assert r.exit_code == 0, r.output
     assert (out / "report.md").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "rep"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["toys", "coverage", "{ws}", "--ntoys", "1000000000000"], "--ntoys"),
+        (["scan", "{ws}", "--n-points", "100000000"], "--n-points"),
+        (["contour", "{ws}", "--n-points", "100000"], "--n-points"),
+        (["toys", "gof", "{ws}", "--seed", "-1"], "--seed"),
+    ],
+)
+def test_sizes_that_cannot_fit_are_refused_with_the_limit(args, fragment):
+    from pathlib import Path
+
+    ws = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas.json"
+    r = CliRunner().invoke(main, [a.format(ws=ws) for a in args])
+    assert r.exit_code == 2
+    assert fragment in r.stderr
+    assert "not in the range" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["fit", "{ws}", "--fix", "s_b=100"], "outside its bounds"),
+        (["significance", "{ws}", "--poi-value", "-1"], "within its bounds"),
+    ],
+)
+def test_values_outside_the_bounds_are_one_error_line(args, fragment):
+    from pathlib import Path
+
+    ws = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas.json"
+    r = CliRunner().invoke(main, [a.format(ws=ws) for a in args])
+    assert r.exit_code == 1
+    assert r.stderr.startswith("Error: ")
+    assert fragment in r.stderr
+
+
+def test_a_workspace_is_validated_once(monkeypatch):
+    from pathlib import Path
+
+    import pyhf
+
+    from higgs_pyhf.workspace import model_and_data
+
+    calls = []
+    real = pyhf.schema.validate
+    monkeypatch.setattr(
+        pyhf.schema, "validate", lambda *a, **k: calls.append(a[1]) or real(*a, **k)
+    )
+    model_and_data(Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas.json")
+    assert calls.count("workspace.json") == 1
+    assert "model.json" not in calls  # the model is built without validating it again

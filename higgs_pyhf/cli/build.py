@@ -177,6 +177,7 @@ def build_histograms_cmd(
     bar = ChunkProgress("chunks")
     try:
         with resolve_inputs(**options) as inp:
+            check_not_input(output, input_paths(inp.config, inp.directory, inp.config_source))
             check_template_selection(inp.config, inp.selection, allow_mismatch=allow)
             info = describe_inputs(inp.config, inp.directory, marker=inp.marker)
             hs = build_histograms(
