@@ -601,3 +601,20 @@ def test_report_on_several_channels_runs_the_likelihood_parts(tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert res["reproduction"] is None
     assert "one channel" in res["skipped"]["reproduction"]
+
+
+def test_report_on_a_workspace_whose_poi_is_not_s_s(tmp_path):
+    from click.testing import CliRunner
+
+    from higgs_pyhf.cli import main
+
+    text = (Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas.json").read_text()
+    ws = tmp_path / "mu.json"
+    ws.write_text(text.replace('"s_s"', '"mu"'))
+    out = tmp_path / "mu"
+    r = CliRunner().invoke(main, ["--no-progress", "report", str(ws), "-o", str(out), "--quick"])
+    assert r.exit_code == 0, r.output
+    md = (out / "report.md").read_text()
+    assert "POI `mu`" in md
+    assert "| `mu` |" in md  # the fit table holds the model's own POI
+    assert (out / "brazil.png").is_file()

@@ -161,7 +161,7 @@ def make_report(
     t0 = time.perf_counter()
     final = Path(outdir)
     inputs = read_inputs(workspace_path)
-    if inputs.observed.size == 0:
+    if inputs.observed.size == 0 or not {"s_s", "s_b"} <= set(inputs.model.config.parameters):
         return _model_report(inputs, final, quick=quick, seed=seed, upper=upper_limit, t0=t0)
     kinds = [k for k in PLOT_KINDS if not (quick and k in ("gof", "coverage"))]
     wanted = {*kinds, "compare", "significance", "gof_asymptotic"}
@@ -251,9 +251,9 @@ def _model_report(
     if upper:
         sig["upper_limit"] = cls_upper_limit(m, d)
     skipped = {
-        "reproduction": "the report's own method needs one channel with 'signal' and "
-        "'background' samples; this workspace has "
-        f"{len(inputs.spec['channels'])} channel(s)"
+        "reproduction": "the report's own method needs one channel with 'signal' × s_s and "
+        f"'background' × s_b; this workspace has {len(inputs.spec['channels'])} channel(s) "
+        f"and the parameters {sorted(m.config.parameters)[:8]}"
     }
     with _io.atomic_dir(final) as out:
         diag = run_diagnostics(inputs, best, toys=not quick, seed=seed)
@@ -300,8 +300,8 @@ def _model_header(inputs: Any) -> str:
             f"# H→ZZ*→4ℓ: the likelihood analysis — `{Path(inputs.workspace).name}`",
             "",
             f"**Data: {inputs.data_label}**. The report's own χ² method needs one channel "
-            "with `signal` and `background` samples; this workspace is analysed with the "
-            "likelihood only.",
+            "with `signal` × `s_s` and `background` × `s_b`; this workspace is analysed with "
+            "the likelihood only.",
             "",
             "| channel | bins | observed events |",
             "|---|---|---|",
