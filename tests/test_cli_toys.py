@@ -111,3 +111,22 @@ def test_user_errors_are_one_line(workspace):
     assert r.stderr.startswith("Error: ")
     assert "clip" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_messages_a_user_can_act_on(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "workspaces"
+    # the report's grid rows need a normfactor-only model: said plainly
+    r = run("coverage-table", str(root / "hzz4l_generated_mcstat_lumi.json"), "--ntoys", "100")
+    assert r.exit_code == 1
+    assert "normfactors" in r.stderr
+    assert "spec" not in r.stderr
+    # the toy CLs of 1 beside the asymptotic value is explained
+    h = run("hypotest", str(root / "hzz4l_atlas.json"), "--ntoys", "200", "--poi-value", "1")
+    assert h.exit_code == 0, h.output
+    out = json.loads(h.stdout)
+    assert out["cls"] == 1.0
+    assert "not excluded" in out["note"]
+    # hypotest draws no figure, so it takes no --figdir
+    assert run("hypotest", str(root / "hzz4l_atlas.json"), "--figdir", str(tmp_path)).exit_code == 2
