@@ -104,4 +104,6 @@ if __name__ == "__main__":
         # say so rather than print a folder that no longer exists
         with tempfile.TemporaryDirectory() as tmp:
             main(Path(tmp))
-        print("(outputs were written to a temporary folder, now removed; give a folder to keep them)")
+        print(
+            "(outputs were written to a temporary folder, now removed; give a folder to keep them)"
+        )
