@@ -51,6 +51,17 @@ FIGURES = {
     "scan_s_s",
     "scan_s_b",
 }
+#: Figures of the diagnostics section (two-normfactor model: no nuisances, so no pulls/impacts).
+DIAGNOSTICS = {"yields_hzz4l_m4l", "brazil", "toy_contour"}
+#: ... and of a model with nuisance parameters.
+NUISANCE_DIAGNOSTICS = {"pulls", "impacts", "correlations"}
+
+
+def report_figures(figures):
+    """The report's own figures (without the diagnostics section's)."""
+    return set(figures) - DIAGNOSTICS - NUISANCE_DIAGNOSTICS
+
+
 #: The report's printed numbers: key → values, decimals (its text, PRINTED, must say the same).
 REPORT = {
     "chi2_per_dof_before": ((1.598,), (3,)),
@@ -304,10 +315,10 @@ def test_cli_report_markdown(cli_report) -> None:
 
 
 def test_cli_report_figures(cli_report) -> None:
-    assert set(cli_report.figures) == FIGURES
+    assert set(cli_report.figures) == FIGURES | DIAGNOSTICS
     text = cli_report.report.read_text(encoding="utf-8")
     refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(refs) == len(FIGURES)
+    assert len(refs) == len(FIGURES | DIAGNOSTICS)
     for ref in refs:
         png = cli_report.report.parent / ref
         img = matplotlib.image.imread(png)
@@ -340,7 +351,9 @@ def test_results_json_uses_the_commands_schemas(cli_report) -> None:
         "compare",
         "gof",
         "significance",
+        "diagnostics",
     }
+    assert set(res["diagnostics"]) == {"yields", "toy_contour"}  # no nuisance parameters
     runner = CliRunner()
     grid = json.loads(runner.invoke(main, ["chi2-grid", str(REAL_WS), "--full"]).stdout)
     assert res["chi2_grid"] == grid
@@ -406,7 +419,7 @@ def test_grid_edges_on_generated_input(edge_workspace, tmp_path) -> None:
     rows = {r["key"]: r for r in obj["reproduction"]["rows"]}
     assert rows["s_s_2d"]["grid_edge"] == edges["s_s_2d"]
     assert rows["s_b_2d"]["grid_edge"] == ""
-    assert set(result.figures) == FIGURES
+    assert report_figures(result.figures) == FIGURES
 
 
 def test_grid_edges_drawn_on_the_figures(edge_workspace) -> None:
@@ -457,7 +470,14 @@ def test_report_without_provenance_and_with_lumi(tmp_path) -> None:
     assert "## The report's numbers" not in text
     assert "## Skipped sections" in text
     assert "## Maximum-likelihood fit" in text
-    assert set(result.figures) == {"prefit", "contour", "postfit", "scan_s_s", "scan_s_b"}
+    assert report_figures(result.figures) == {
+        "prefit",
+        "contour",
+        "postfit",
+        "scan_s_s",
+        "scan_s_b",
+    }
+    assert set(result.figures) >= NUISANCE_DIAGNOSTICS  # lumi is a nuisance parameter
     obj = json.loads(result.results.read_text(encoding="utf-8"))
     assert obj["reproduction"] is None
     assert obj["generated"] is None
