@@ -314,7 +314,8 @@ def upper_limit(
         data: observed data.
         scan: POI values for a grid scan (limits linearly interpolated on it);
             default: a 41-point scan over the POI range that brackets the six
-            crossings, then batched bisection of all six to ``rtol``.
+            crossings, then batched bisection of all six to ``rtol``; the
+            returned scan then has 61 points up to 1.5 times the largest limit.
         level: CLs threshold (0.05 for 95% CL).
         rtol: relative tolerance of the bisection.
 
@@ -364,6 +365,9 @@ def upper_limit(
             b = np.where(above, b, mid)
         limits = 0.5 * (a + b)
         method = "bisection"
+        # the scan returned (the Brazil plot's x axis): 61 points up to 1.5 x the largest limit
+        grid = np.linspace(lo, min(hi, lo + 1.5 * (float(limits.max()) - lo)), 61)
+        obs, exp = calc(grid)
     res = UpperLimitResult(
         poi=p.name,
         level=float(level),
