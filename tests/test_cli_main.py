@@ -151,7 +151,7 @@ def test_report_folder_is_written_as_a_unit(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     cmd = [
         *(sys.executable, "-m", "higgs_pyhf", "--no-progress", "report", str(ws), "-o", str(out)),
-        *("--ntoys", "3000000"),  # long enough to be interrupted on any machine
+        *("--ntoys", "1000000"),  # long enough to be interrupted on any machine
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     time.sleep(4.0)
