@@ -1,7 +1,8 @@
 """Analysis configuration: samples, luminosity, binning, systematics.
 
 A configuration is a JSON document validated against :data:`CONFIG_SCHEMA`
-and then by semantic checks whose messages name the offending entry. File
+(:mod:`higgs_pyhf.configuration_schema`) and then by semantic checks whose
+messages name the offending entry. File
 names, cross-sections, sums of weights and efficiencies come from the
 configuration, never from code; the default one ships with the package
 (``higgs_pyhf/data/default_config.json``) and holds the seed report's ten MC
@@ -19,9 +20,9 @@ from typing import Any, NamedTuple
 import jsonschema
 import numpy as np
 
+from .configuration_schema import CONFIG_SCHEMA
 from .errors import ConfigError
 from .systematics import SystematicsConfig, parse_systematics
-from .systematics_schema import SYSTEMATICS_SCHEMA
 
 __all__ = [
     "CONFIG_SCHEMA",
@@ -37,69 +38,6 @@ __all__ = [
     "shipped_config",
     "template_config",
 ]
-
-#: Most bins an observable may have (a histogram per sample and chunk is made of them).
-MAX_BINS = 10_000
-
-CONFIG_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "required": ["tree", "lumi_fb", "observable", "samples"],
-    "properties": {
-        "description": {"type": "string"},
-        "tree": {"type": "string", "minLength": 1},
-        "lumi_fb": {"type": "number", "exclusiveMinimum": 0},
-        "observable": {
-            "type": "object",
-            "required": ["name"],
-            "properties": {
-                "name": {"type": "string"},
-                "label": {"type": "string"},
-                "nbins": {"type": "integer", "minimum": 1, "maximum": MAX_BINS},
-                "low": {"type": "number"},
-                "high": {"type": "number"},
-                "edges": {
-                    "type": "array",
-                    "items": {"type": "number"},
-                    "minItems": 2,
-                    "maxItems": MAX_BINS + 1,
-                },
-            },
-            "additionalProperties": False,
-        },
-        "samples": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["name", "kind"],
-                "properties": {
-                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_]+$"},
-                    "kind": {"enum": ["signal", "background", "data"]},
-                    "files": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                    "template": {
-                        "type": "object",
-                        "required": ["file", "selection"],
-                        "properties": {
-                            "file": {"type": "string", "minLength": 1},
-                            "histogram": {"type": "string", "minLength": 1},
-                            "selection": {"enum": ["intended", "report"]},
-                        },
-                        "additionalProperties": False,
-                    },
-                    "dsid": {"type": "integer"},
-                    "xsec_pb": {"type": "number", "exclusiveMinimum": 0},
-                    "sumw": {"type": "number", "exclusiveMinimum": 0},
-                    "red_eff": {"type": "number", "exclusiveMinimum": 0},
-                },
-                "additionalProperties": False,
-                "oneOf": [{"required": ["files"]}, {"required": ["template"]}],
-            },
-        },
-        "systematics": SYSTEMATICS_SCHEMA,
-    },
-    "additionalProperties": False,
-}
 
 #: Names of the configurations shipped in the package (``--config NAME``).
 SHIPPED_CONFIGS: dict[str, str] = {

@@ -1,13 +1,12 @@
-r"""Per-sample m4l histograms (``hist``), their event weights, and their files.
+r"""Per-sample m4l histograms (``hist``), filled chunk by chunk.
 
 One :class:`hist.Hist` holds every sample: a growable ``StrCategory`` axis
 ``sample`` (config order) and a ``Variable`` axis of the observable with the
 configuration's bin edges, ``Weight()`` storage (sum of weights and sum of
 squared weights; under/overflow kept).
 
-Event weights: collision data 1; simulation
-``lumi·1000·xsec/(sumw·red_eff) · mcWeight · SF_PILEUP · SF_ELE · SF_MUON · SF_LepTRIGGER``
-(:func:`event_weights`, lumi in fb⁻¹, xsec in pb), as in the seed report.
+Event weights (collision data 1, simulation the seed report's formula) are
+:mod:`higgs_pyhf.weights`.
 
 Work is split in chunks (:func:`higgs_pyhf.ntuples.plan_chunks`); each chunk
 is read, selected and filled into a histogram with the full sample axis
@@ -38,18 +37,17 @@ from .execution import map_tasks
 from .ntuples import DEFAULT_STEP_SIZE, ChunkTask, plan_chunks, read_chunk, release_files
 from .selection import check_selection, nonfinite_kinematics, select
 from .shapes import ShapeSpec, fill_shapes, make_shape_histogram
+from .weights import mc_weights
 
 if TYPE_CHECKING:
-    from .configuration import AnalysisConfig, Sample
+    from .configuration import AnalysisConfig
 
 __all__ = [
     "SAMPLE_AXIS",
-    "WEIGHT_BRANCHES",
     "ChunkJob",
     "ChunkResult",
     "HistogramSet",
     "build_histograms",
-    "event_weights",
     "fill_events",
     "make_histogram",
     "merge_chunk_results",
@@ -61,14 +59,6 @@ log = logging.getLogger(__name__)
 
 #: Name of the sample category axis.
 SAMPLE_AXIS = "sample"
-#: Per-event factors of the MC weight, multiplied with the sample's xsec weight.
-WEIGHT_BRANCHES = (
-    "mcWeight",
-    "scaleFactor_PILEUP",
-    "scaleFactor_ELE",
-    "scaleFactor_MUON",
-    "scaleFactor_LepTRIGGER",
-)
 _DEFAULT_LABEL = r"$m_{4\ell}$ [GeV]"
 
 
@@ -95,31 +85,6 @@ def make_histogram(
             hist.axis.Variable(np.asarray(edges, dtype=float), name=observable, label=label),
             storage=hist.storage.Weight(),
         )
-
-
-def event_weights(events: ak.Array, sample: Sample, lumi_fb: float) -> np.ndarray:
-    """Per-event weights (float64): 1 for data, the report's formula for simulation.
-
-    Args:
-        events: awkward record array with the weight branches (MC).
-        sample: the sample (its cross-section, sum of weights, efficiency).
-        lumi_fb: integrated luminosity in fb⁻¹.
-    """
-    if sample.is_data:
-        return np.ones(len(events))
-    return _mc_weights(events, sample.xsec_weight(lumi_fb))
-
-
-def _mc_weights(events: ak.Array, xsec_weight: float) -> np.ndarray:
-    have = set(ak.fields(events))
-    missing = [b for b in WEIGHT_BRANCHES if b not in have]
-    if missing:
-        msg = f"events lack the weight field(s) {missing}"
-        raise HistogramError(msg)
-    w = np.full(len(events), float(xsec_weight))
-    for b in WEIGHT_BRANCHES:
-        w *= ak.to_numpy(events[b])  # float32 factors, multiplied in float64
-    return w
 
 
 class ChunkJob(NamedTuple):
@@ -165,7 +130,7 @@ def fill_events(events: ak.Array, job: ChunkJob) -> ChunkResult:
         SelectionError: on malformed events.
     """
     sample = job.chunk.sample
-    w = np.ones(len(events)) if job.is_data else _mc_weights(events, job.xsec_weight)
+    w = np.ones(len(events)) if job.is_data else mc_weights(events, job.xsec_weight)
     bad = np.flatnonzero(~np.isfinite(w))
     if bad.size:
         msg = (

@@ -30,6 +30,7 @@ import uproot
 
 from ._io import atomic_path
 from .errors import InputFileError
+from .weights import WEIGHT_BRANCHES
 
 if TYPE_CHECKING:
     import awkward as ak
@@ -77,18 +78,10 @@ BRANCHES: dict[str, tuple[bool, str]] = {
     "scaleFactor_LepTRIGGER": (False, "float32"),
 }
 
-_WEIGHT_BRANCHES = (
-    "mcWeight",
-    "scaleFactor_PILEUP",
-    "scaleFactor_ELE",
-    "scaleFactor_MUON",
-    "scaleFactor_LepTRIGGER",
-)
-
 #: Branches the selection reads from MC files.
 MC_BRANCHES: tuple[str, ...] = tuple(BRANCHES)
 #: Branches the selection reads from data files (no weights needed).
-DATA_BRANCHES: tuple[str, ...] = tuple(b for b in BRANCHES if b not in _WEIGHT_BRANCHES)
+DATA_BRANCHES: tuple[str, ...] = tuple(b for b in BRANCHES if b not in WEIGHT_BRANCHES)
 
 #: Default number of entries per chunk (an int: entries; a str like "50 MB": memory).
 DEFAULT_STEP_SIZE: int | str = 250_000

@@ -14,7 +14,6 @@ from higgs_pyhf.histograms import (
     SAMPLE_AXIS,
     ChunkJob,
     build_histograms,
-    event_weights,
     fill_events,
     make_histogram,
     merge_chunk_results,
@@ -23,6 +22,7 @@ from higgs_pyhf.histograms import (
 )
 from higgs_pyhf.ntuples import MC_BRANCHES, ChunkTask, plan_chunks, write_ntuple
 from higgs_pyhf.selection import four_lepton_mass, select
+from higgs_pyhf.weights import event_weights
 
 LUMI = 10.0
 XSEC, SUMW, EFF = 2.5, 1.0e4, 0.8

@@ -31,6 +31,7 @@ import numpy as np
 from ..configuration import AnalysisConfig, Sample
 from ..errors import ConfigError
 from ..ntuples import BRANCHES
+from ..weights import WEIGHT_BRANCHES
 from .kinematics import LEPTON_MASS_MEV, draw_kinematics, energy_mev, mass_from_stored
 from .models import (
     CATEGORIES,
@@ -43,7 +44,6 @@ from .models import (
 from .shapes import REFERENCE_LUMI_FB, TARGET_WINDOW_GEV, sample_masses
 
 __all__ = [
-    "WEIGHT_BRANCHES",
     "GeneratedSample",
     "generate_events",
     "generate_sample",
@@ -52,14 +52,6 @@ __all__ = [
     "weight_product",
 ]
 
-#: The weight branches whose product (times the sample's xsec weight) is an MC event's weight.
-WEIGHT_BRANCHES = (
-    "mcWeight",
-    "scaleFactor_PILEUP",
-    "scaleFactor_ELE",
-    "scaleFactor_MUON",
-    "scaleFactor_LepTRIGGER",
-)
 _ISO_PROMPT_MAX = 0.25  # prompt-lepton relative isolation stays below this (cut at 0.3)
 _ISO_FAKE_RANGE = (0.35, 1.5)  # relative isolation of the non-isolated lepton
 

@@ -8,6 +8,7 @@ Stages, one module each:
 - :mod:`.constraints`: constraint terms and auxiliary data;
 - :mod:`.profiling`: closed-form per-bin γ (Barlow–Beeston-lite);
 - :mod:`.fitter`: batched bounded Newton fits (:func:`fit` → :class:`FitResult`);
+- :mod:`.uncertainties`: Hesse errors and covariance at the best fits;
 - :mod:`.linear`: the compiled kernel for models linear in their free parameters;
 - :mod:`.sampling`: toy data sets.
 
@@ -19,7 +20,7 @@ auxiliary data).
 from __future__ import annotations
 
 from .compile import CompiledModel, compile_model
-from .fitter import FitResult, fit, hesse_errors, resolve_fixed
+from .fitter import FitResult, fit, resolve_fixed
 from .likelihood import (
     Derivatives,
     data_constant,
@@ -31,6 +32,7 @@ from .likelihood import (
     twice_nll,
 )
 from .sampling import sample_toys
+from .uncertainties import hesse_errors
 
 __all__ = [
     "CompiledModel",

@@ -44,14 +44,13 @@ from .likelihood import (
     constraint_part,
     data_constant,
     derivatives,
-    hessian,
     local_slopes,
     twice_nll,
 )
 from .linear import fit_linear, linear_structure
 from .profiling import profile_single_gamma
 
-__all__ = ["FitResult", "fit", "hesse_errors", "resolve_fixed"]
+__all__ = ["FitResult", "fit", "resolve_fixed"]
 
 log = logging.getLogger(__name__)
 
@@ -393,28 +392,3 @@ def _fit_chunks(
             cm, su, x0[sl], d[sl], tol, max_iter
         )
     return pars, value, converged, n_iter
-
-
-def hesse_errors(cm: CompiledModel, result: FitResult, data: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Hesse uncertainties and covariance at the best fits, from the analytic Hessian.
-
-    The covariance of the free parameters is 2 H⁻¹ (H the Hessian of −2 ln L);
-    fixed parameters get zero uncertainty.
-
-    Args:
-        cm: the compiled model.
-        result: the fits (:func:`fit`).
-        data: the data sets that were fitted.
-
-    Returns:
-        ``(errors [B, P], covariance [B, P, P])``.
-    """
-    d = np.atleast_2d(np.asarray(data, dtype=float))
-    free = result.free
-    hess = hessian(cm, result.pars, d)[:, free][:, :, free]
-    cov_free = 2.0 * np.linalg.inv(hess)
-    cov = np.zeros((d.shape[0], cm.npars, cm.npars))
-    idx = np.flatnonzero(free)
-    cov[:, idx[:, None], idx[None, :]] = cov_free
-    errors = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
-    return errors, cov
