@@ -32,6 +32,7 @@ __all__ = [
     "add_generated_caption",
     "is_generated_label",
     "new_figure",
+    "param_label",
     "resolve_data_label",
     "save_figure",
     "style_context",
@@ -45,6 +46,20 @@ REAL_DATA_LABEL = "ATLAS Open Data"
 GENERATED_DATA_LABEL = "Generated (not ATLAS data)"
 #: Data label when the origin of the data is not recorded.
 UNKNOWN_DATA_LABEL = "Data (origin not recorded)"
+
+
+#: Axis and legend labels of the report's parameters.
+_PARAM_LATEX = {"s_s": "$s_s$", "s_b": "$s_b$"}
+
+
+def param_label(name: str) -> str:
+    """Label of a parameter: ``s_s`` → ``$s_s$``; any other name as plain text.
+
+    Names outside the table are shown as written (matplotlib renders an
+    underscore outside ``$…$`` as it is); a ``$`` is escaped so that it never
+    opens math mode.
+    """
+    return _PARAM_LATEX.get(name, name.replace("$", r"\$"))
 
 
 @contextlib.contextmanager

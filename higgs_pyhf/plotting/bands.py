@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.figure
@@ -21,7 +20,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ._style import add_data_label, new_figure, style_context
+from ._style import add_data_label, new_figure, param_label, style_context
 from .stacks import data_intervals
 
 if TYPE_CHECKING:
@@ -37,13 +36,6 @@ __all__ = ["plot_brazil", "plot_prediction", "plot_prefit_postfit", "plot_toy_co
 COLORS = ("#56b4e9", "#009e73", "#e69f00", "#cc79a7", "#0072b2", "#f0e442", "#999999")
 SIGNAL_COLOR = "#d55e00"
 _STAGE = {"prefit": "Pre-fit", "postfit": "Post-fit"}
-
-
-def param_label(name: str) -> str:
-    """``s_s`` → ``$s_s$`` (a subscript); other names as plain text."""
-    if re.fullmatch(r"[A-Za-z]+_[A-Za-z0-9]+", name):
-        return f"${name}$"
-    return name
 
 
 def _sample_order(samples: tuple[str, ...]) -> list[int]:

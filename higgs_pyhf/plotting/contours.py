@@ -16,7 +16,7 @@ import matplotlib.lines
 import numpy as np
 
 from ..inference.results import Scan2DResult
-from ._style import style_context
+from ._style import param_label, style_context
 from .scans import (
     DELTA_CLIP,
     NOTE_COLOR,
@@ -24,7 +24,6 @@ from .scans import (
     level_name,
     new_axes,
     note_handle,
-    param_label,
     scan_header,
     scan_label,
 )

@@ -14,8 +14,7 @@ import numpy as np
 from matplotlib.patches import Patch
 from matplotlib.ticker import FormatStrFormatter
 
-from ._style import new_figure, style_context
-from .bands import param_label
+from ._style import new_figure, param_label, style_context
 
 if TYPE_CHECKING:
     from ..inference.impacts import ImpactsResult

@@ -22,6 +22,7 @@ from ._style import (
     add_data_label,
     add_generated_caption,
     is_generated_label,
+    param_label,
     resolve_data_label,
     style_context,
 )
@@ -36,7 +37,6 @@ __all__ = [
     "level_name",
     "new_axes",
     "note_handle",
-    "param_label",
     "plot_scan_1d",
     "scan_header",
     "scan_label",
@@ -53,7 +53,6 @@ _LEVEL_NAMES = {
     5.99: "95%",
     6.18: "95.45%",
 }
-_PARAM_LATEX = {"s_s": "$s_s$", "s_b": "$s_b$"}
 _STAT_NAMES = {
     "likelihood": "Poisson likelihood",
     "pearson": r"Pearson $\chi^2$",
@@ -72,11 +71,6 @@ def new_axes(
         return fig, ax
     fig = matplotlib.figure.Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
-
-
-def param_label(name: str) -> str:
-    """LaTeX label of a parameter (``$s_s$``)."""
-    return _PARAM_LATEX.get(name, name.replace("_", r"\_"))
 
 
 def level_name(level: float) -> str:

@@ -21,6 +21,7 @@ from ._style import (
     add_generated_caption,
     is_generated_label,
     new_figure,
+    param_label,
     resolve_data_label,
     style_context,
 )
@@ -45,7 +46,6 @@ __all__ = [
 #: Colours of the stack (background blue, Higgs red-orange, as the report's mplhep defaults).
 BACKGROUND_COLOR = "#56b4e9"
 SIGNAL_COLOR = "#d55e00"
-_PARAM_LATEX = {"s_s": "$s_s$", "s_b": "$s_b$"}
 ERRORS = ("garwood", "sqrt")
 
 
@@ -186,25 +186,21 @@ def draw_ratio(
     ax.set_xlabel(xlabel)
 
 
-def _param_label(name: str) -> str:
-    return _PARAM_LATEX.get(name, name.replace("_", r"\_"))
-
-
 def postfit_text(fit: FitResult, parameters: tuple[str, ...] = ("s_s", "s_b")) -> str:
     """One line per parameter: best fit with Minos errors (else Hesse)."""
     lines = []
     for par in parameters:
         if par not in fit.labels:
-            lines.append(f"{_param_label(par)} = 1")
+            lines.append(f"{param_label(par)} = 1")
             continue
         v = fit.value(par)
         if par in fit.minos:
             lo, hi = fit.minos[par]
-            lines.append(f"{_param_label(par)} = ${v:.2f}^{{+{hi:.2f}}}_{{{lo:.2f}}}$")
+            lines.append(f"{param_label(par)} = ${v:.2f}^{{+{hi:.2f}}}_{{{lo:.2f}}}$")
         elif par in fit.fixed:
-            lines.append(f"{_param_label(par)} = {v:g} (fixed)")
+            lines.append(f"{param_label(par)} = {v:g} (fixed)")
         else:
-            lines.append(rf"{_param_label(par)} = {v:.2f} $\pm$ {fit.error(par):.2f}")
+            lines.append(rf"{param_label(par)} = {v:.2f} $\pm$ {fit.error(par):.2f}")
     return "\n".join(lines)
 
 

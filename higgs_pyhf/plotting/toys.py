@@ -21,6 +21,7 @@ from ._style import (
     is_generated_label,
     style_context,
 )
+from .scans import new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -35,15 +36,6 @@ _STAT_LABEL = {
     "likelihood": r"Poisson deviance $-2\ln\lambda_{\mathrm{sat}}$",
 }
 _STAT_SHORT = {"pearson": "Pearson χ²", "neyman": "Neyman χ²", "likelihood": "likelihood"}
-
-
-def _new_axes(ax: Axes | None) -> tuple[matplotlib.figure.Figure, Axes, bool]:
-    if ax is not None:
-        fig = ax.get_figure()
-        assert isinstance(fig, matplotlib.figure.Figure)
-        return fig, ax, False
-    fig = matplotlib.figure.Figure(figsize=(8.0, 6.0), layout="constrained")
-    return fig, fig.add_subplot(), True
 
 
 def _label(
@@ -84,7 +76,8 @@ def plot_gof(
         The figure.
     """
     with style_context():
-        fig, ax, created = _new_axes(ax)
+        created = ax is None
+        fig, ax = new_axes(ax)
         vals = np.asarray(result.toy_values, dtype=float)
         hi = max(
             float(np.quantile(vals, 0.999)) if vals.size else 1.0,
@@ -169,7 +162,8 @@ def plot_coverage(
         The figure.
     """
     with style_context():
-        fig, ax, created = _new_axes(ax)
+        created = ax is None
+        fig, ax = new_axes(ax)
         d, f, e = result.d_values, result.fraction, result.fraction_error
         n = result.settings.get("ntoys", "?")
         ax.fill_between(d, f - e, f + e, color="tab:blue", alpha=0.3, lw=0)
