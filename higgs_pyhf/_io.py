@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import OutputError
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "atomic_path",
     "check_not_input",
     "dumps_json",
+    "jsonable",
     "write_json",
     "write_text",
 ]
@@ -61,6 +64,25 @@ def dumps_json(obj: Any) -> str:
     :func:`as_float` reads them back as NaN.
     """
     return json.dumps(_strict(obj), indent=4, sort_keys=True, allow_nan=False) + "\n"
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON types, recursively.
+
+    Results become their ``to_json()``; numpy arrays lists and numpy scalars
+    Python numbers; tuples lists; dict keys strings.
+    """
+    if hasattr(obj, "to_json"):
+        return obj.to_json()
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, tuple | list):
+        return [jsonable(v) for v in obj]
+    return obj
 
 
 def as_float(value: Any) -> float:

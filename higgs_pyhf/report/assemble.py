@@ -50,7 +50,7 @@ from .sections import (
     skipped_section,
     toys_section,
 )
-from .stages import jsonable, run_stages
+from .stages import run_stages
 from .studies import DEFAULT_NTOYS, DEFAULT_SEED, study_seeds
 
 __all__ = ["PLOT_KINDS", "ReportResult", "make_plots", "make_report"]
@@ -219,8 +219,8 @@ def make_report(
             "workspace": inputs.workspace,
             "data_label": inputs.data_label,
             "generated": inputs.generated,
-            "reproduction": jsonable(res.get("reproduction")),
-            "results": jsonable({k: v for k, v in res.items() if k != "reproduction"}),
+            "reproduction": _io.jsonable(res.get("reproduction")),
+            "results": _io.jsonable({k: v for k, v in res.items() if k != "reproduction"}),
             "settings": {"ntoys": ntoys, "seed": seed, "quick": quick},
             "skipped": dict(sorted(skipped.items())),
             "figures": {k: v.name for k, v in sorted(figures.items())},
@@ -271,7 +271,7 @@ def _model_report(
             "data_label": inputs.data_label,
             "generated": inputs.generated,
             "reproduction": None,
-            "results": jsonable({"fit": best, "significance": sig, "diagnostics": diag}),
+            "results": _io.jsonable({"fit": best, "significance": sig, "diagnostics": diag}),
             "settings": {"seed": seed, "quick": quick},
             "skipped": skipped,
             "figures": {k: v.name for k, v in sorted(figures.items())},

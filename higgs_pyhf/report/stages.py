@@ -39,7 +39,7 @@ from .studies import (
     study_seeds,
 )
 
-__all__ = ["jsonable", "run_stages"]
+__all__ = ["run_stages"]
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +67,6 @@ class _Stages:
         log.info("report: %s done in %.2f s", name, time.perf_counter() - t0)
         self.results[name] = out
         return out
-
-
-def jsonable(obj: Any) -> Any:
-    """``to_json()`` of results, recursively through dicts; numpy → Python."""
-    if hasattr(obj, "to_json"):
-        return obj.to_json()
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 # --------------------------------------------------------------------------- stages

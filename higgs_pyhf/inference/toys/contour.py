@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats
 
+from ..._io import jsonable
 from ...errors import FitError
 from ...execution import map_tasks
 from ..engine import CompiledModel, compile_model, expected_aux, expected_main, twice_nll
@@ -37,7 +38,7 @@ from ..engine import fit as engine_fit
 from ..fit import fit as full_fit
 from ..profile import profile
 from .sampling import DEFAULT_BLOCK_SIZE, block_rng, check_ntoys, check_sampling, draw_block
-from .summary import CONFIDENCE_68, jsonable, quantile_band
+from .summary import CONFIDENCE_68, quantile_band
 
 __all__ = ["CONFIDENCE_95", "ToyContourResult", "toy_contour"]
 

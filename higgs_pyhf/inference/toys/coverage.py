@@ -19,13 +19,14 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats
 
+from ..._io import jsonable
 from ...errors import FitError
 from ..engine.linear import linear_structure
 from .chi2_fits import grid_statistic
 from .fits import ToyModel, check_statistic, fit_data, fit_toys, toy_model
 from .runner import Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
-from .summary import CONFIDENCE_68, binomial_error, jsonable, quantile_band
+from .summary import CONFIDENCE_68, binomial_error, quantile_band
 
 __all__ = [
     "MINIMIZATIONS",

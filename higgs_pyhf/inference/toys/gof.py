@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats
 
+from ..._io import jsonable
 from ...errors import FitError
 from ..chi2grid import neyman_chi2, pearson_chi2
 from ..engine import expected_main
@@ -37,7 +38,7 @@ from .fits import (
 )
 from .runner import Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
-from .summary import binomial_error, jsonable
+from .summary import binomial_error
 
 __all__ = ["GOF_MODES", "GofResult", "gof_toys"]
 

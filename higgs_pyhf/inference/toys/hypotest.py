@@ -20,13 +20,14 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats
 
+from ..._io import jsonable
 from ...errors import FitError
 from ..significance import cls as asymptotic_cls
 from ..significance import discovery as asymptotic_discovery
 from .fits import ToyModel, fit_data, fit_toys, toy_model
 from .runner import Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
-from .summary import binomial_error, jsonable
+from .summary import binomial_error
 
 __all__ = ["HypotestResult", "hypotest_toys"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -11,7 +10,6 @@ from scipy import stats
 __all__ = [
     "CONFIDENCE_68",
     "binomial_error",
-    "jsonable",
     "quantile_band",
 ]
 
@@ -33,16 +31,3 @@ def quantile_band(sorted_x: np.ndarray, q: float) -> tuple[float, float, float]:
     lo = int(stats.binom.ppf(a, n, q))
     hi = int(stats.binom.isf(a, n, q))
     return crit, float(sorted_x[max(lo - 1, 0)]), float(sorted_x[min(hi, n - 1)])
-
-
-def jsonable(x: Any) -> Any:
-    """Numpy arrays and scalars, tuples and dicts as plain JSON types, recursively."""
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.floating | np.integer | np.bool_):
-        return x.item()
-    if isinstance(x, tuple | list):
-        return [jsonable(v) for v in x]
-    if isinstance(x, dict):
-        return {k: jsonable(v) for k, v in x.items()}
-    return x

@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..._io import jsonable
 from .coverage import REPORT_GRID, coverage_toys
 from .fits import fit_data, toy_model
 from .runner import Progress
-from .summary import jsonable
 
 __all__ = ["TABLE_ROWS", "CoverageTableResult", "coverage_table"]
 
