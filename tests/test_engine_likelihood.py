@@ -73,6 +73,11 @@ def test_twice_nll_equals_pyhf_on_random_workspaces(seed, codes, nch, nbins):
     np.testing.assert_allclose(engine.expected_main(cm, pars), nu_ref, rtol=1e-12, atol=1e-12)
     aux_ref = np.array([model.expected_auxdata(p) for p in pars])
     np.testing.assert_allclose(engine.expected_aux(cm, pars), aux_ref, rtol=1e-12, atol=0)
+    # the compiled kernel (derivatives, fits) evaluates the same value and prediction
+    d = engine.derivatives(cm, pars, toys)
+    np.testing.assert_allclose(d.twice_nll[ok], ref[ok], rtol=1e-10, atol=0)
+    assert np.array_equal(np.isfinite(d.twice_nll), np.isfinite(ours))
+    np.testing.assert_allclose(d.nu, nu_ref, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["hzz4l_generated.json", "hzz4l_generated_mcstat_lumi.json"])

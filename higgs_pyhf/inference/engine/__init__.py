@@ -3,13 +3,18 @@
 Stages, one module each:
 
 - :mod:`.compile`: ``pyhf.pdf.Model`` → :class:`CompiledModel` (arrays, once);
-- :mod:`.interpolation`: pyhf's codes 0, 1, 4 and 4p with derivatives;
-- :mod:`.likelihood`: batched expected data, −2 ln L, gradient, Hessian;
+- :mod:`.interpolation`: pyhf's codes 0, 1, 4 and 4p with derivatives
+  (vectorized numpy, and compiled scalar twins);
+- :mod:`.likelihood`: batched expected data and −2 ln L (numpy), and the
+  batched derivatives (:func:`derivatives`, through the kernel);
+- :mod:`.kernel`: the compiled −2 ln L of one point with its gradient and
+  Hessian blocks (numba);
 - :mod:`.constraints`: constraint terms and auxiliary data;
-- :mod:`.profiling`: closed-form per-bin γ (Barlow–Beeston-lite);
-- :mod:`.fitter`: batched bounded Newton fits (:func:`fit` → :class:`FitResult`);
-- :mod:`.uncertainties`: Hesse errors and covariance at the best fits;
+- :mod:`.newton`: the compiled bounded Newton loop over toys (Schur
+  elimination of per-bin nuisances, closed-form Barlow–Beeston-lite γ);
 - :mod:`.linear`: the compiled kernel for models linear in their free parameters;
+- :mod:`.fitter`: the fit API (:func:`fit` → :class:`FitResult`) and the safeguarded path;
+- :mod:`.uncertainties`: Hesse errors and covariance at the best fits;
 - :mod:`.sampling`: toy data sets.
 
 Everything works on batches: parameters [B, P] and data [B, N + A] in

@@ -1,32 +1,18 @@
-"""Batched bounded Newton fits of −2 ln L, per-bin nuisances eliminated bin by bin.
+"""Batched bounded fits of −2 ln L: the API over the compiled Newton loops.
 
-Each iteration, for all toys of a chunk at once:
+:func:`fit` picks, for a batch of data sets with the same free parameters,
 
-1. −2 ln L, gradient and Hessian blocks at the current point (:mod:`.likelihood`);
-2. an active set: free parameters at a bound whose gradient points outwards
-   are held for the step;
-3. the Newton step by block elimination: the local (per-bin) parameters of
-   each bin couple only to each other and to the globals, so with
-   ``H_ll`` block-diagonal the globals solve the Schur complement
-   ``(H_gg − Σ_b H_gl H_ll⁻¹ H_lg) d_g = −(g_g − Σ_b H_gl H_ll⁻¹ g_l)`` and
-   ``d_l = −H_ll⁻¹ (g_l + H_lg d_g)`` per bin; cost ∝ N·G² + G³, not (N·Kl)³.
-   Negative curvature is clamped (eigenvalue floor), so the step descends;
-4. the step is projected on the bounds; in bins with a single free per-bin
-   parameter that parameter is then re-profiled in closed form
-   (:mod:`.profiling`), so the globals move on the profiled likelihood
-   (whose gradient is the global gradient, by the envelope theorem, and
-   whose Hessian is the Schur complement);
-5. Armijo backtracking where the step does not decrease −2 ln L enough.
+- the compiled kernel of :mod:`.linear` when the prediction is linear in the
+  free parameters (normfactors only: the two-normfactor H→4ℓ model, every
+  fixed-nuisance conditional fit);
+- otherwise the compiled general Newton loop of :mod:`.newton` (active set,
+  per-bin nuisances eliminated by the Schur complement, closed-form
+  Barlow–Beeston-lite γ, Armijo backtracking), for every pyhf model.
 
-A toy stops when its Newton decrement gᵀH⁻¹g falls below ``tol`` (then one
-last full step is taken: Newton converges quadratically). Toys that do not
-converge within ``max_iter`` iterations, or hit non-finite values, are refitted
-one by one from their starting point (pyhf's init by default) with scipy's
-L-BFGS-B on the exact gradient, then polished by Newton, and flagged in
-``fallback``; a failure there is reported in ``converged``, never raised.
-
-Models whose prediction is linear in the free parameters (normfactors only)
-go to the compiled kernel of :mod:`.linear` instead (``use_kernel=True``).
+Toys that do not converge there (iteration limit, non-finite values) are
+refitted one by one from their starting point (pyhf's init by default) with
+scipy's L-BFGS-B on the exact gradient, then polished by Newton, and flagged
+in ``fallback``; a failure there is reported in ``converged``, never raised.
 """
 
 from __future__ import annotations
@@ -40,15 +26,10 @@ from scipy.optimize import minimize
 
 from ...errors import FitError
 from .compile import CompiledModel
-from .likelihood import (
-    constraint_part,
-    data_constant,
-    derivatives,
-    local_slopes,
-    twice_nll,
-)
+from .kernel import kernel_model
+from .likelihood import constraint_part, data_constant, derivatives, twice_nll
 from .linear import fit_linear, linear_structure
-from .profiling import profile_single_gamma
+from .newton import fit_toys
 
 __all__ = ["FitResult", "fit", "resolve_fixed"]
 
@@ -95,170 +76,41 @@ def resolve_fixed(cm: CompiledModel, fixed: Mapping[str, Any] | None) -> dict[in
     return out
 
 
-def _floor_inverse(h: np.ndarray) -> np.ndarray:
-    """Inverse of symmetric [..., K, K] matrices with eigenvalues floored (positive definite)."""
-    if h.shape[-1] == 1:
-        d = h[..., 0, 0]
-        floor = np.maximum(1e-12 * np.abs(d), 1e-300)
-        return (1.0 / np.maximum(d, floor))[..., None, None]  # type: ignore[no-any-return]
-    if h.shape[-1] == 2:
-        a, b, c = h[..., 0, 0], h[..., 0, 1], h[..., 1, 1]
-        det = a * c - b * b
-        pd = (a > 0) & (det > 1e-12 * np.maximum(a * c, 1e-300))
-        if pd.all():
-            out = np.empty_like(h)
-            out[..., 0, 0] = c / det
-            out[..., 1, 1] = a / det
-            out[..., 0, 1] = out[..., 1, 0] = -b / det
-            return out
-    lam, vec = np.linalg.eigh(h)
-    top = np.max(np.abs(lam), axis=-1, keepdims=True)
-    lam = np.maximum(lam, np.maximum(1e-12 * top, 1e-300))
-    return np.einsum("...ik,...k,...jk->...ij", vec, 1.0 / lam, vec)  # type: ignore[no-any-return]
-
-
 class _Setup(NamedTuple):
     lo: np.ndarray
     hi: np.ndarray
     free: np.ndarray
-    gfree: np.ndarray  # (G,)
-    lfree: np.ndarray  # (N, Kl)
-    cf_bin: np.ndarray  # bins whose single free slot is profiled in closed form
-    cf_slot: np.ndarray
-    cf_par: np.ndarray
+    cf_par: np.ndarray  # free per-bin parameters alone in their bin: profiled in closed form
 
 
 def _setup(cm: CompiledModel, free: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> _Setup:
     has = cm.slot_par >= 0
     lfree = has & free[np.where(has, cm.slot_par, 0)]
-    single = lfree.sum(axis=1) == 1
-    cf_bin = np.flatnonzero(single)
-    cf_slot = np.argmax(lfree[cf_bin], axis=1) if cf_bin.size else np.zeros(0, dtype=int)
-    cf_par = cm.slot_par[cf_bin, cf_slot]
-    return _Setup(lo, hi, free, free[cm.global_par], lfree, cf_bin, cf_slot, cf_par)
+    single = np.flatnonzero(lfree.sum(axis=1) == 1)
+    slot = np.argmax(lfree[single], axis=1) if single.size else np.zeros(0, dtype=int)
+    cf_par = np.ascontiguousarray(cm.slot_par[single, slot], dtype=np.int64)
+    return _Setup(lo, hi, free, cf_par)
 
 
-def _reprofile(
-    cm: CompiledModel, su: _Setup, x: np.ndarray, n: np.ndarray, aux: np.ndarray
-) -> np.ndarray:
-    """Set the single free γ of each closed-form bin to its conditional minimum."""
-    if su.cf_bin.size == 0:
-        return x
-    x = x.copy()
-    gam = x[:, su.cf_par]
-    nu_all, slopes = local_slopes(cm, x)
-    nu = nu_all[:, su.cf_bin]
-    c = slopes[:, su.cf_bin, su.cf_slot]
-    a_rest = nu - gam * c
-    ci = cm.par_con[su.cf_par]
-    kind = np.where(ci >= 0, cm.con_kind[np.maximum(ci, 0)], 0)
-    a = np.where(ci >= 0, aux[:, np.maximum(ci, 0)], 1.0)
-    x[:, su.cf_par] = profile_single_gamma(
-        n[:, su.cf_bin],
-        a_rest,
-        c,
-        a,
-        kind,
-        cm.con_sigma[np.maximum(ci, 0)],
-        cm.con_factor[np.maximum(ci, 0)],
-        su.lo[su.cf_par],
-        su.hi[su.cf_par],
-        gam,
-    )
-    return x
-
-
-def _newton_step(
-    cm: CompiledModel, su: _Setup, x: np.ndarray, d: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """Projected Newton direction [B, P] and Newton decrement [B]."""
-    gp = cm.global_par
-    has = cm.slot_par >= 0
-    sp = np.where(has, cm.slot_par, 0)
-    g_g = d.grad[:, gp]
-    g_l = np.where(has, d.grad[:, sp], 0.0)
-    xg, xl = x[:, gp], x[:, sp]
-    lo, hi = su.lo, su.hi
-    act_g = ((xg <= lo[gp]) & (g_g > 0)) | ((xg >= hi[gp]) & (g_g < 0))
-    act_l = ((xl <= lo[sp]) & (g_l > 0)) | ((xl >= hi[sp]) & (g_l < 0))
-    mg = su.gfree & ~act_g  # (B, G)
-    ml = su.lfree & ~act_l  # (B, N, Kl)
-    g_g = np.where(mg, g_g, 0.0)
-    g_l = np.where(ml, g_l, 0.0)
-    eye_g = np.eye(gp.size)
-    eye_l = np.eye(cm.slot_par.shape[1])
-    h_gg = d.h_gg * (mg[:, :, None] & mg[:, None, :]) + eye_g * ~mg[:, :, None]
-    h_ll = d.h_ll * (ml[..., :, None] & ml[..., None, :]) + eye_l * ~ml[..., :, None]
-    h_gl = d.h_gl * mg[:, None, :, None] * ml[:, :, None, :]
-    inv_ll = _floor_inverse(h_ll)
-    bsz, nbin, ng, kl = h_gl.shape
-    t = np.matmul(h_gl, inv_ll)  # (B, N, G, Kl)
-    t_flat = np.swapaxes(t, 1, 2).reshape(bsz, ng, nbin * kl)
-    gl_flat = np.swapaxes(h_gl, 1, 2).reshape(bsz, ng, nbin * kl)
-    schur = h_gg - np.matmul(t_flat, np.swapaxes(gl_flat, 1, 2))
-    rhs = g_g - np.matmul(t_flat, g_l.reshape(bsz, nbin * kl, 1))[..., 0]
-    step_g = -np.matmul(_floor_inverse(schur), rhs[..., None])[..., 0]
-    coupled = g_l + np.matmul(step_g[:, None, None, :], h_gl)[:, :, 0, :]
-    step_l = -np.matmul(inv_ll, coupled[..., None])[..., 0]
-    step_g = np.where(mg, step_g, 0.0)
-    step_l = np.where(ml, step_l, 0.0)
-    step = np.zeros_like(x)
-    step[:, gp] = step_g
-    step[:, cm.slot_par[has]] = step_l[:, has]
-    dec = -((g_g * step_g).sum(axis=1) + (g_l * step_l).sum(axis=(1, 2)))
-    return step, dec
-
-
-def _fit_chunk(
-    cm: CompiledModel,
-    su: _Setup,
-    x0: np.ndarray,
-    data: np.ndarray,
-    tol: float,
-    max_iter: int,
+def _fit_general(
+    cm: CompiledModel, su: _Setup, x0: np.ndarray, data: np.ndarray, tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    n, aux = data[:, : cm.nmain], data[:, cm.nmain :]
-    const = data_constant(cm, data)
-    x = _reprofile(cm, su, np.clip(x0, su.lo, su.hi), n, aux)
-    bsz = x.shape[0]
-    converged = np.zeros(bsz, dtype=bool)
-    failed = np.zeros(bsz, dtype=bool)
-    n_iter = np.zeros(bsz, dtype=int)
-    todo = np.arange(bsz)
-    for _ in range(max_iter):
-        if todo.size == 0:
-            break
-        xt, dt, ct = x[todo], data[todo], const[todo]
-        d = derivatives(cm, xt, dt, constant=ct)
-        step, dec = _newton_step(cm, su, xt, d)
-        f0 = d.twice_nll
-        alpha = np.ones(todo.size)
-        cand = _reprofile(cm, su, np.clip(xt + step, su.lo, su.hi), n[todo], aux[todo])
-        fc = twice_nll(cm, cand, dt, constant=ct)
-        gd = np.einsum("Bp,Bp->B", d.grad, cand - xt)
-        ok = fc <= f0 + 1e-4 * np.minimum(gd, 0.0) + 1e-12 * np.abs(f0)
-        for _ls in range(40):
-            if ok.all():
-                break
-            r = np.flatnonzero(~ok)
-            alpha[r] *= 0.5
-            xr = xt[r] + alpha[r, None] * step[r]
-            cand[r] = _reprofile(cm, su, np.clip(xr, su.lo, su.hi), n[todo[r]], aux[todo[r]])
-            fc[r] = twice_nll(cm, cand[r], dt[r], constant=ct[r])
-            gd_r = np.einsum("Bp,Bp->B", d.grad[r], cand[r] - xt[r])
-            ok[r] = fc[r] <= f0[r] + 1e-4 * np.minimum(gd_r, 0.0) + 1e-12 * np.abs(f0[r])
-        bad = ~np.isfinite(f0) | ~np.isfinite(dec)
-        x[todo] = np.where(ok[:, None], cand, xt)
-        n_iter[todo] += 1
-        small = dec <= tol
-        done = (small & ok) | (small & (dec <= 1e-3 * tol))
-        stuck = ~ok & ~small
-        converged[todo[done]] = True
-        failed[todo[bad | stuck]] = True
-        todo = todo[~(done | bad | stuck)]
-    failed[todo] = True
-    fval = twice_nll(cm, x, data, constant=const)
-    return x, fval, converged & ~failed, n_iter
+    """The compiled Newton loop of :mod:`.newton` on every row of ``data``."""
+    n = np.ascontiguousarray(data[:, : cm.nmain])
+    aux = np.ascontiguousarray(data[:, cm.nmain :])
+    return fit_toys(  # type: ignore[no-any-return]
+        kernel_model(cm),
+        np.ascontiguousarray(x0, dtype=float),
+        n,
+        aux,
+        np.ascontiguousarray(data_constant(cm, data)),
+        np.ascontiguousarray(su.lo, dtype=float),
+        np.ascontiguousarray(su.hi, dtype=float),
+        np.ascontiguousarray(su.free, dtype=np.bool_),
+        su.cf_par,
+        float(tol),
+        int(max_iter),
+    )
 
 
 def _fallback(
@@ -291,7 +143,7 @@ def _fallback(
     x = x0.copy()
     x[free] = res.x
     value = float(twice_nll(cm, x[None, :], row)[0])
-    polish, pval, pconv, _ = _fit_chunk(cm, su, x[None, :], row, tol, 100)
+    polish, pval, pconv, _ = _fit_general(cm, su, x[None, :], row, tol, 100)
     if pconv[0] and pval[0] <= value + 1e-9 * (1.0 + abs(value)):
         return polish[0], float(pval[0]), True
     return x, value, bool(res.success) and np.isfinite(value)
@@ -306,7 +158,6 @@ def fit(
     bounds: Any = None,
     tol: float = 1e-10,
     max_iter: int = 60,
-    chunk_size: int = 2048,
     use_kernel: bool = True,
 ) -> FitResult:
     """Minimize −2 ln L for every data set at once.
@@ -322,9 +173,8 @@ def fit(
         tol: Newton decrement gᵀH⁻¹g (in units of −2 ln L) below which a toy
             has converged (one more full step is taken).
         max_iter: Newton iterations before a toy goes to the fallback path.
-        chunk_size: toys evaluated together (memory ∝ chunk · N · G).
-        use_kernel: use the compiled kernel (:mod:`.linear`) when the
-            prediction is linear in the free parameters.
+        use_kernel: use the kernel of :mod:`.linear` when the prediction is
+            linear in the free parameters (``False``: the general Newton loop).
 
     Returns:
         The best fits, in pyhf's parameter order.
@@ -358,7 +208,7 @@ def fit(
         pars[:, ls.par_index] = theta
         value = main + constraint_part(cm, pars, d)
     else:
-        pars, value, converged, n_iter = _fit_chunks(cm, su, x0, d, tol, max_iter, chunk_size)
+        pars, value, converged, n_iter = _fit_general(cm, su, x0, d, tol, max_iter)
     fallback = ~converged
     for i in np.flatnonzero(fallback):
         pars[i], value[i], converged[i] = _fallback(cm, su, np.clip(x0[i], lo, hi), d[i], tol)
@@ -370,25 +220,3 @@ def fit(
             int((fallback & ~converged).sum()),
         )
     return FitResult(pars, value, converged, n_iter, fallback, free)
-
-
-def _fit_chunks(
-    cm: CompiledModel,
-    su: _Setup,
-    x0: np.ndarray,
-    d: np.ndarray,
-    tol: float,
-    max_iter: int,
-    chunk_size: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    bsz = x0.shape[0]
-    pars = np.empty_like(x0)
-    value = np.empty(bsz)
-    converged = np.empty(bsz, dtype=bool)
-    n_iter = np.empty(bsz, dtype=int)
-    for start in range(0, bsz, chunk_size):
-        sl = slice(start, start + chunk_size)
-        pars[sl], value[sl], converged[sl], n_iter[sl] = _fit_chunk(
-            cm, su, x0[sl], d[sl], tol, max_iter
-        )
-    return pars, value, converged, n_iter

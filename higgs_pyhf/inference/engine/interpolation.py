@@ -1,7 +1,10 @@
 """pyhf's interpolation codes with their first and second derivatives in α.
 
-Each function returns ``(value, d_value/dα, d²value/dα²)``, broadcasting α
-against the per-entry constants. The branch conventions are pyhf 0.7.6's
+Each function returns ``(value, d_value/dα, d²value/dα²)``: the vectorized
+numpy ones broadcast α against the per-entry constants (the batched
+prediction of :mod:`.likelihood`); ``normsys_point`` and ``histosys_point``
+are their compiled scalar twins for the kernel of :mod:`.kernel`, checked
+against them in the tests. The branch conventions are pyhf 0.7.6's
 (``pyhf/interpolators/code*.py``), including which side a boundary value
 belongs to (code 1: α = 0 uses the down variation; code 4: α = ±1 uses the
 exponential; code 4p: α = ±1 uses the polynomial).
@@ -9,9 +12,21 @@ exponential; code 4p: α = ±1 uses the polynomial).
 
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 
-__all__ = ["histosys_code0", "histosys_code4p", "normsys_code1", "normsys_code4"]
+from .compile import NORMSYS_CODE1
+
+__all__ = [
+    "histosys_code0",
+    "histosys_code4p",
+    "histosys_point",
+    "normsys_code1",
+    "normsys_code4",
+    "normsys_point",
+]
 
 
 def normsys_code1(
@@ -71,3 +86,38 @@ def histosys_code4p(
     d1 = np.where(lo_side, dn, np.where(hi_side, up, dpoly))
     d2 = np.where(lo_side | hi_side, 0.0, d2poly)
     return value, d1, d2
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def normsys_point(alpha: float, kind: int, lo: float, hi: float, coef: np.ndarray) -> tuple:
+    """Pyhf's normsys factor (codes 1 and 4) and its first two derivatives in α."""
+    if kind == NORMSYS_CODE1 or abs(alpha) >= 1.0:
+        base = hi if alpha > 0.0 else lo
+        logb = math.log(base)
+        value = base ** abs(alpha)
+        d1 = (logb if alpha > 0.0 else -logb) * value
+        return value, d1, logb * logb * value
+    a1, a2, a3, a4, a5, a6 = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
+    x = alpha
+    value = 1.0 + x * (a1 + x * (a2 + x * (a3 + x * (a4 + x * (a5 + x * a6)))))
+    d1 = a1 + x * (2 * a2 + x * (3 * a3 + x * (4 * a4 + x * (5 * a5 + x * 6 * a6))))
+    d2 = 2 * a2 + x * (6 * a3 + x * (12 * a4 + x * (20 * a5 + x * 30 * a6)))
+    return value, d1, d2
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def histosys_point(alpha: float, code: int, up: float, dn: float) -> tuple:
+    """Pyhf's histosys shift (codes 0 and 4p) and its first two derivatives in α."""
+    if code == 0:
+        slope = up if alpha > 0.0 else dn
+        return alpha * slope, slope, 0.0
+    if alpha > 1.0:
+        return alpha * up, up, 0.0
+    if alpha < -1.0:
+        return alpha * dn, dn, 0.0
+    s = 0.5 * (up + dn)
+    a = 0.0625 * (up - dn)
+    a2 = alpha * alpha
+    value = alpha * s + a * a2 * (15.0 + a2 * (3.0 * a2 - 10.0))
+    d1 = s + a * alpha * (30.0 + a2 * (18.0 * a2 - 40.0))
+    return value, d1, a * (30.0 + a2 * (90.0 * a2 - 120.0))

@@ -1,0 +1,423 @@
+"""Compiled −2 ln L of one parameter point with its gradient and Hessian blocks.
+
+A :class:`KernelModel` is the part of a :class:`~.compile.CompiledModel` the
+compiled (numba, ``cache=True``, ``nogil=True``) functions read: arrays of
+fixed dtypes and ranks only, so one compilation serves every model.
+
+:func:`evaluate` walks the bins once. With ν_sb = Φ_κ Γ_sb M_sb (see
+:mod:`.compile`), w_b = 2(1 − n_b/ν_b) and u_b = 2 n_b/ν_b²::
+
+    ∂(−2lnL)/∂x_p      = Σ_b w_b ∂ν_b/∂x_p                       + constraint
+    ∂²(−2lnL)/∂x_p∂x_q = Σ_b u_b ∂ν_b/∂x_p ∂ν_b/∂x_q
+                          + Σ_sb w_b ∂²ν_sb/∂x_p∂x_q                + constraint
+
+The Hessian comes in blocks: globals × globals ``h_gg`` [G, G], globals ×
+local slots of each bin ``h_gl`` [N, G, Kl], local slots × local slots of
+each bin ``h_ll`` [N, Kl, Kl]; local parameters of different bins never
+couple, which the Newton fitter (:mod:`.newton`) uses to eliminate them bin
+by bin. The value is checked against pyhf's ``logpdf`` through
+:func:`.likelihood.twice_nll` (numpy, batched), and the derivatives against
+its finite differences, in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from .compile import LINEAR, NORMAL, POISSON, CompiledModel
+from .interpolation import histosys_point, normsys_point
+
+__all__ = ["FULL", "SLOPES", "VALUE", "KernelModel", "evaluate", "kernel_model"]
+
+#: What :func:`evaluate` computes: the value only; also ν and ∂ν/∂γ; everything.
+VALUE, SLOPES, FULL = 0, 1, 2
+
+
+class KernelModel(NamedTuple):
+    """The arrays the compiled functions read (S samples, N bins, G globals).
+
+    Attributes:
+        nominal: (S, N) nominal yields.
+        block: (S, N) block κ of each sample and bin.
+        fac_par: (n_blocks, Kg) global index of each scalar factor, −1 padding.
+        fac_kind: (n_blocks, Kg) factor kind (linear, normsys code 1 or 4).
+        fac_lo: (n_blocks, Kg) normsys down factor.
+        fac_hi: (n_blocks, Kg) normsys up factor.
+        fac_coef: (n_blocks, Kg, 6) code-4 polynomial coefficients.
+        hist_start: (N + 1,) histosys entries of bin b: ``hist_start[b]:hist_start[b+1]``.
+        hist_g: (E,) global index of each non-zero histosys entry.
+        hist_s: (E,) its sample.
+        hist_up: (E,) hi − nominal.
+        hist_dn: (E,) nominal − lo.
+        hist_code: 0 for histosys code 0, 1 for code 4p.
+        global_par: (G,) pyhf index of each global parameter.
+        loc_par: (S, N, Kb) pyhf index of each per-bin factor, −1 padding.
+        loc_slot: (S, N, Kb) its slot in the bin.
+        slot_par: (N, Kl) pyhf index of the parameter of each slot, −1.
+        con_par: (A,) parameter of each auxiliary datum.
+        con_kind: (A,) constraint kind.
+        con_sigma: (A,) normal widths.
+        con_factor: (A,) Poisson rate factors τ.
+        par_con: (P,) auxiliary datum of each parameter, −1.
+        par_global: (P,) global index of each parameter, −1 if local.
+        par_bin: (P,) bin of each local parameter, −1 if global.
+        par_slot: (P,) slot of each local parameter, −1 if global.
+    """
+
+    nominal: np.ndarray
+    block: np.ndarray
+    fac_par: np.ndarray
+    fac_kind: np.ndarray
+    fac_lo: np.ndarray
+    fac_hi: np.ndarray
+    fac_coef: np.ndarray
+    hist_start: np.ndarray
+    hist_g: np.ndarray
+    hist_s: np.ndarray
+    hist_up: np.ndarray
+    hist_dn: np.ndarray
+    hist_code: int
+    global_par: np.ndarray
+    loc_par: np.ndarray
+    loc_slot: np.ndarray
+    slot_par: np.ndarray
+    con_par: np.ndarray
+    con_kind: np.ndarray
+    con_sigma: np.ndarray
+    con_factor: np.ndarray
+    par_con: np.ndarray
+    par_global: np.ndarray
+    par_bin: np.ndarray
+    par_slot: np.ndarray
+
+
+_CACHE: dict[int, tuple[CompiledModel, KernelModel]] = {}
+
+
+def kernel_model(cm: CompiledModel) -> KernelModel:
+    """The :class:`KernelModel` of ``cm`` (built once per compiled model)."""
+    hit = _CACHE.get(id(cm))
+    if hit is not None and hit[0] is cm:
+        return hit[1]
+    he, se, be = np.nonzero((cm.hist_up != 0) | (cm.hist_dn != 0))
+    order = np.lexsort((se, he, be))
+    he, se, be = he[order], se[order], be[order]
+    hist_start = np.searchsorted(be, np.arange(cm.nmain + 1)).astype(np.int64)
+    par_global = np.full(cm.npars, -1, dtype=np.int64)
+    par_global[cm.global_par] = np.arange(cm.global_par.size)
+    par_bin = np.full(cm.npars, -1, dtype=np.int64)
+    par_slot = np.full(cm.npars, -1, dtype=np.int64)
+    bins, slots = np.nonzero(cm.slot_par >= 0)
+    par_bin[cm.slot_par[bins, slots]] = bins
+    par_slot[cm.slot_par[bins, slots]] = slots
+
+    def i64(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    def f64(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    km = KernelModel(
+        nominal=f64(cm.nominal),
+        block=i64(cm.block),
+        fac_par=i64(cm.fac_par),
+        fac_kind=i64(cm.fac_kind),
+        fac_lo=f64(cm.fac_lo),
+        fac_hi=f64(cm.fac_hi),
+        fac_coef=f64(cm.fac_coef),
+        hist_start=hist_start,
+        hist_g=i64(cm.hist_par[he]) if he.size else np.zeros(0, dtype=np.int64),
+        hist_s=i64(se),
+        hist_up=f64(cm.hist_up[he, se, be]),
+        hist_dn=f64(cm.hist_dn[he, se, be]),
+        hist_code=0 if cm.histosys_code == "code0" else 1,
+        global_par=i64(cm.global_par),
+        loc_par=i64(cm.loc_par),
+        loc_slot=i64(cm.loc_slot),
+        slot_par=i64(cm.slot_par),
+        con_par=i64(cm.con_par),
+        con_kind=i64(cm.con_kind),
+        con_sigma=f64(cm.con_sigma),
+        con_factor=f64(cm.con_factor),
+        par_con=i64(cm.par_con),
+        par_global=par_global,
+        par_bin=par_bin,
+        par_slot=par_slot,
+    )
+    if len(_CACHE) > 32:
+        _CACHE.clear()
+    _CACHE[id(cm)] = (cm, km)
+    return km
+
+
+Arr = np.ndarray
+#: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_jit
+def _blocks(km: KernelModel, x: Arr, want: int, phi: Arr, dphi: Arr, d2phi: Arr) -> None:
+    """Φ_κ of every block; with ``want == FULL`` also ∂Φ_κ/∂θ [G] and ∂²Φ_κ [G, G]."""
+    nblk, kg = km.fac_par.shape
+    f = np.empty(kg)
+    f1 = np.empty(kg)
+    f2 = np.empty(kg)
+    for k_ in range(nblk):
+        prod = 1.0
+        for k in range(kg):
+            g = km.fac_par[k_, k]
+            if g < 0:
+                f[k], f1[k], f2[k] = 1.0, 0.0, 0.0
+            elif km.fac_kind[k_, k] == LINEAR:
+                f[k], f1[k], f2[k] = x[km.global_par[g]], 1.0, 0.0
+            else:
+                f[k], f1[k], f2[k] = normsys_point(
+                    x[km.global_par[g]],
+                    km.fac_kind[k_, k],
+                    km.fac_lo[k_, k],
+                    km.fac_hi[k_, k],
+                    km.fac_coef[k_, k],
+                )
+            prod *= f[k]
+        phi[k_] = prod
+        if want != FULL:
+            continue
+        for g in range(dphi.shape[1]):
+            dphi[k_, g] = 0.0
+            for h in range(dphi.shape[1]):
+                d2phi[k_, g, h] = 0.0
+        for k in range(kg):
+            g = km.fac_par[k_, k]
+            if g < 0:
+                continue
+            loo = 1.0
+            for j in range(kg):
+                if j != k:
+                    loo *= f[j]
+            dphi[k_, g] += f1[k] * loo
+            d2phi[k_, g, g] += f2[k] * loo
+            for j in range(kg):
+                h = km.fac_par[k_, j]
+                if j == k or h < 0:
+                    continue
+                l2o = f1[k] * f1[j]
+                for m in range(kg):
+                    if m != k and m != j:
+                        l2o *= f[m]
+                d2phi[k_, g, h] += l2o
+
+
+@_jit
+def _constraints(
+    km: KernelModel, x: Arr, aux: Arr, want: int, grad: Arr, h_gg: Arr, h_ll: Arr
+) -> float:
+    """Parameter-dependent constraint terms; adds their gradient and curvature."""
+    val = 0.0
+    for a in range(km.con_par.size):
+        p = km.con_par[a]
+        xp, ap = x[p], aux[a]
+        if km.con_kind[a] == NORMAL:
+            s2 = km.con_sigma[a] * km.con_sigma[a]
+            val += (xp - ap) * (xp - ap) / s2
+            gr, hs = 2.0 * (xp - ap) / s2, 2.0 / s2
+        elif km.con_kind[a] == POISSON:
+            rate = xp * km.con_factor[a]
+            if ap != 0.0:
+                val += -2.0 * (ap * math.log(rate) - rate) if rate > 0.0 else math.inf
+            else:
+                val += 2.0 * rate
+            gr, hs = -2.0 * (ap / xp - km.con_factor[a]), 2.0 * ap / (xp * xp)
+        else:
+            continue
+        if want == FULL:
+            grad[p] += gr
+            g = km.par_global[p]
+            if g >= 0:
+                h_gg[g, g] += hs
+            elif km.par_bin[p] >= 0:
+                k = km.par_slot[p]
+                h_ll[km.par_bin[p], k, k] += hs
+    return val
+
+
+@_jit
+def evaluate(
+    km: KernelModel,
+    x: Arr,
+    n: Arr,
+    aux: Arr,
+    const: float,
+    want: int,
+    grad: Arr,
+    h_gg: Arr,
+    h_gl: Arr,
+    h_ll: Arr,
+    nu: Arr,
+    jl: Arr,
+) -> float:
+    """−2 ln L at one point ``x`` [P] for main data ``n`` [N] and ``aux`` [A].
+
+    ``const`` is the data constant (:func:`.constraints.data_constant`).
+    ``nu`` [N] and, unless ``want == VALUE``, ``jl`` [N, Kl] (∂ν_b/∂γ per
+    slot) are filled; with ``want == FULL`` also ``grad`` [P], ``h_gg``,
+    ``h_gl``, ``h_ll`` (overwritten). Returns +inf where a bin with data has
+    ν ≤ 0 or ν < 0.
+    """
+    ns, nbin = km.nominal.shape
+    kb = km.loc_par.shape[2]
+    nblk = km.fac_par.shape[0]
+    ng = km.global_par.size
+    phi = np.empty(nblk)
+    dphi = np.empty((nblk, ng))
+    d2phi = np.empty((nblk, ng, ng))
+    _blocks(km, x, want, phi, dphi, d2phi)
+    m = np.empty(ns)
+    gam = np.empty(ns)
+    loo = np.empty((ns, kb))
+    jg = np.empty(ng)
+    wq = np.zeros(nblk)
+    if want == FULL:
+        grad[:] = 0.0
+        h_gg[:, :] = 0.0
+        h_gl[:, :, :] = 0.0
+        h_ll[:, :, :] = 0.0
+    main = 0.0
+    bad = False
+    for b in range(nbin):
+        h0, h1 = km.hist_start[b], km.hist_start[b + 1]
+        for s in range(ns):
+            m[s] = km.nominal[s, b]
+        for e in range(h0, h1):
+            alpha = x[km.global_par[km.hist_g[e]]]
+            m[km.hist_s[e]] += histosys_point(alpha, km.hist_code, km.hist_up[e], km.hist_dn[e])[0]
+        nub = 0.0
+        for s in range(ns):
+            g_ = 1.0
+            for e in range(kb):
+                p = km.loc_par[s, b, e]
+                if p >= 0:
+                    g_ *= x[p]
+            gam[s] = g_
+            nub += phi[km.block[s, b]] * g_ * m[s]
+        nu[b] = nub
+        nb_ = n[b]
+        if nub < 0.0 or (nub == 0.0 and nb_ > 0.0):
+            bad = True
+        elif nb_ > 0.0:
+            main += 2.0 * (nub - nb_ * math.log(nub))
+        else:
+            main += 2.0 * nub
+        if want == VALUE:
+            continue
+        for k in range(jl.shape[1]):
+            jl[b, k] = 0.0
+        for s in range(ns):
+            for e in range(kb):
+                if km.loc_par[s, b, e] < 0:
+                    loo[s, e] = 0.0
+                    continue
+                v = 1.0
+                for f in range(kb):
+                    p = km.loc_par[s, b, f]
+                    if f != e and p >= 0:
+                        v *= x[p]
+                loo[s, e] = v
+                jl[b, km.loc_slot[s, b, e]] += phi[km.block[s, b]] * m[s] * v
+        if want != FULL:
+            continue
+        safe = nub if nub > 0.0 else 1.0
+        w = 2.0 * (1.0 - nb_ / safe)
+        u = 2.0 * nb_ / (safe * safe)
+        # global Jacobian of the bin and the block sums of the second-derivative terms
+        for g in range(ng):
+            jg[g] = 0.0
+        for s in range(ns):
+            k_ = km.block[s, b]
+            c = gam[s] * m[s]
+            for g in range(ng):
+                jg[g] += c * dphi[k_, g]
+            wq[k_] += w * c
+        for e in range(h0, h1):
+            s = km.hist_s[e]
+            k_ = km.block[s, b]
+            alpha = x[km.global_par[km.hist_g[e]]]
+            _, d1, d2 = histosys_point(alpha, km.hist_code, km.hist_up[e], km.hist_dn[e])
+            ge = km.hist_g[e]
+            jg[ge] += gam[s] * phi[k_] * d1
+            q = w * gam[s] * d1
+            for g in range(ng):
+                h_gg[g, ge] += dphi[k_, g] * q
+                h_gg[ge, g] += dphi[k_, g] * q
+            h_gg[ge, ge] += w * gam[s] * phi[k_] * d2
+            # ∂²ν/∂θ∂γ through the histosys shift
+            for e2 in range(kb):
+                if km.loc_par[s, b, e2] >= 0:
+                    h_gl[b, ge, km.loc_slot[s, b, e2]] += w * phi[k_] * d1 * loo[s, e2]
+        for g in range(ng):
+            grad[km.global_par[g]] += w * jg[g]
+            for h in range(ng):
+                h_gg[g, h] += u * (jg[g] * jg[h])  # exactly symmetric
+        for k in range(km.slot_par.shape[1]):
+            p = km.slot_par[b, k]
+            if p < 0:
+                continue
+            grad[p] += w * jl[b, k]
+            for g in range(ng):
+                h_gl[b, g, k] += u * jg[g] * jl[b, k]
+            for k2 in range(km.slot_par.shape[1]):
+                h_ll[b, k, k2] += u * (jl[b, k] * jl[b, k2])
+        # second derivatives in (θ, γ) through Φ, and in (γ, γ')
+        for s in range(ns):
+            k_ = km.block[s, b]
+            for e in range(kb):
+                if km.loc_par[s, b, e] < 0:
+                    continue
+                k = km.loc_slot[s, b, e]
+                c = w * m[s] * loo[s, e]
+                for g in range(ng):
+                    h_gl[b, g, k] += c * dphi[k_, g]
+                for f in range(kb):
+                    if f == e or km.loc_par[s, b, f] < 0:
+                        continue
+                    v = 1.0
+                    for e3 in range(kb):
+                        p = km.loc_par[s, b, e3]
+                        if e3 != e and e3 != f and p >= 0:
+                            v *= x[p]
+                    h_ll[b, k, km.loc_slot[s, b, f]] += w * phi[k_] * m[s] * v
+    if want == FULL:
+        for k_ in range(nblk):
+            if wq[k_] != 0.0:
+                for g in range(ng):
+                    for h in range(ng):
+                        h_gg[g, h] += wq[k_] * d2phi[k_, g, h]
+    con = _constraints(km, x, aux, want, grad, h_gg, h_ll)
+    if bad:
+        return math.inf
+    return main + con + const
+
+
+@_jit
+def evaluate_batch(
+    km: KernelModel, x: Arr, n: Arr, aux: Arr, const: Arr, want: int
+) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
+    """:func:`evaluate` at B points ``x`` [B, P] for data ``n`` [B, N], ``aux`` [B, A]."""
+    bsz, npar = x.shape
+    nbin, kl = km.slot_par.shape
+    ng = km.global_par.size
+    value = np.empty(bsz)
+    grad = np.zeros((bsz, npar))
+    h_gg = np.zeros((bsz, ng, ng))
+    h_gl = np.zeros((bsz, nbin, ng, kl))
+    h_ll = np.zeros((bsz, nbin, kl, kl))
+    nu = np.empty((bsz, nbin))
+    jl = np.zeros((bsz, nbin, kl))
+    for i in range(bsz):
+        value[i] = evaluate(
+            km, x[i], n[i], aux[i], const[i], want, grad[i], h_gg[i], h_gl[i], h_ll[i], nu[i], jl[i]
+        )
+    return value, grad, h_gg, h_gl, h_ll, nu, jl
