@@ -399,25 +399,3 @@ def evaluate(
     if bad:
         return math.inf
     return main + con + const
-
-
-@_jit
-def evaluate_batch(
-    km: KernelModel, x: Arr, n: Arr, aux: Arr, const: Arr, want: int
-) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
-    """:func:`evaluate` at B points ``x`` [B, P] for data ``n`` [B, N], ``aux`` [B, A]."""
-    bsz, npar = x.shape
-    nbin, kl = km.slot_par.shape
-    ng = km.global_par.size
-    value = np.empty(bsz)
-    grad = np.zeros((bsz, npar))
-    h_gg = np.zeros((bsz, ng, ng))
-    h_gl = np.zeros((bsz, nbin, ng, kl))
-    h_ll = np.zeros((bsz, nbin, kl, kl))
-    nu = np.empty((bsz, nbin))
-    jl = np.zeros((bsz, nbin, kl))
-    for i in range(bsz):
-        value[i] = evaluate(
-            km, x[i], n[i], aux[i], const[i], want, grad[i], h_gg[i], h_gl[i], h_ll[i], nu[i], jl[i]
-        )
-    return value, grad, h_gg, h_gl, h_ll, nu, jl

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 from scipy.special import xlogy
 
@@ -23,7 +24,7 @@ from .compile import LINEAR, NORMSYS_CODE1, CompiledModel
 from .constraints import constraint_part, data_constant, expected_aux
 from .constraints import constraint_terms as _constraints
 from .interpolation import histosys_code0, histosys_code4p, normsys_code1, normsys_code4
-from .kernel import FULL, evaluate_batch, kernel_model
+from .kernel import FULL, KernelModel, evaluate, kernel_model
 
 __all__ = [
     "Derivatives",
@@ -153,6 +154,28 @@ def twice_nll(cm: CompiledModel, pars: Any, data: Any, *, constant: Any = None) 
     return main + con + c  # type: ignore[no-any-return]
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _evaluate_batch(
+    km: KernelModel, x: np.ndarray, n: np.ndarray, aux: np.ndarray, const: np.ndarray, want: int
+) -> tuple[np.ndarray, ...]:
+    """:func:`evaluate` at B points ``x`` [B, P] for data ``n`` [B, N], ``aux`` [B, A]."""
+    bsz, npar = x.shape
+    nbin, kl = km.slot_par.shape
+    ng = km.global_par.size
+    value = np.empty(bsz)
+    grad = np.zeros((bsz, npar))
+    h_gg = np.zeros((bsz, ng, ng))
+    h_gl = np.zeros((bsz, nbin, ng, kl))
+    h_ll = np.zeros((bsz, nbin, kl, kl))
+    nu = np.empty((bsz, nbin))
+    jl = np.zeros((bsz, nbin, kl))
+    for i in range(bsz):
+        value[i] = evaluate(
+            km, x[i], n[i], aux[i], const[i], want, grad[i], h_gg[i], h_gl[i], h_ll[i], nu[i], jl[i]
+        )
+    return value, grad, h_gg, h_gl, h_ll, nu, jl
+
+
 def derivatives(cm: CompiledModel, pars: Any, data: Any, *, constant: Any = None) -> Derivatives:
     """−2 ln L, its gradient and its Hessian in blocks at ``pars`` [B, P] (compiled)."""
     x = np.ascontiguousarray(np.atleast_2d(np.asarray(pars, dtype=float)))
@@ -162,7 +185,7 @@ def derivatives(cm: CompiledModel, pars: Any, data: Any, *, constant: Any = None
     aux = np.ascontiguousarray(np.broadcast_to(aux, (bsz, aux.shape[1])))
     c = data_constant(cm, np.concatenate([n, aux], axis=1)) if constant is None else constant
     c = np.ascontiguousarray(np.broadcast_to(np.asarray(c, dtype=float), (bsz,)))
-    out = evaluate_batch(kernel_model(cm), x, n, aux, c, FULL)
+    out = _evaluate_batch(kernel_model(cm), x, n, aux, c, FULL)
     return Derivatives(*out)
 
 

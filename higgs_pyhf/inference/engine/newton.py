@@ -11,8 +11,8 @@ iteration:
    solve the Schur complement
    ``(H_gg − Σ_b H_gl H_ll⁻¹ H_lg) d_g = −(g_g − Σ_b H_gl H_ll⁻¹ g_l)`` and
    ``d_l = −H_ll⁻¹ (g_l + H_lg d_g)`` per bin; the cost grows as N·G²·Kl + G³,
-   not (N·Kl)³. Negative or vanishing curvature is floored (eigenvalues at
-   10⁻¹² of the largest), so the step descends;
+   not (N·Kl)³. Negative or vanishing curvature is floored (:mod:`.linalg`),
+   so the step descends;
 4. the step is projected on the bounds; in bins with a single free per-bin
    parameter γ that parameter is then re-profiled in closed form
    (Barlow–Beeston-lite, below), so the globals move on the profiled
@@ -47,6 +47,7 @@ import numpy as np
 
 from .compile import NORMAL, POISSON
 from .kernel import FULL, SLOPES, VALUE, KernelModel, evaluate
+from .linalg import inverse_floor, solve
 
 __all__ = ["fit_toys", "gamma_hat"]
 
@@ -109,94 +110,6 @@ def _reprofile(
 
 
 @_jit
-def _solve_floor(h: Arr, rhs: Arr, out: Arr) -> None:
-    """Out = H⁺ rhs for symmetric H with its eigenvalues floored (positive definite)."""
-    k = rhs.size
-    if k == 1:
-        d = h[0, 0]
-        out[0] = rhs[0] / max(d, max(1e-12 * abs(d), 1e-300))
-        return
-    if k == 2:
-        a, b, c = h[0, 0], h[0, 1], h[1, 1]
-        det = a * c - b * b
-        if a > 0.0 and det > 1e-12 * max(a * c, 1e-300):
-            out[0] = (c * rhs[0] - b * rhs[1]) / det
-            out[1] = (a * rhs[1] - b * rhs[0]) / det
-            return
-    lam, vec = np.linalg.eigh(h)
-    top = 0.0
-    for i in range(k):
-        top = max(top, abs(lam[i]))
-    floor = max(1e-12 * top, 1e-300)
-    for i in range(k):
-        out[i] = 0.0
-    for j in range(k):
-        proj = 0.0
-        for i in range(k):
-            proj += vec[i, j] * rhs[i]
-        proj /= max(lam[j], floor)
-        for i in range(k):
-            out[i] += vec[i, j] * proj
-
-
-@_jit
-def _solve(h: Arr, rhs: Arr, out: Arr, lmat: Arr) -> None:
-    """Out = H⁻¹ rhs by Cholesky; :func:`_solve_floor` where H is not safely positive definite."""
-    k = rhs.size
-    top = 0.0
-    for i in range(k):
-        top = max(top, abs(h[i, i]))
-    for i in range(k):
-        for j in range(i + 1):
-            s = h[i, j]
-            for m in range(j):
-                s -= lmat[i, m] * lmat[j, m]
-            if i == j:
-                if not s > 1e-12 * top:
-                    _solve_floor(np.ascontiguousarray(h), rhs, out)
-                    return
-                lmat[i, i] = math.sqrt(s)
-            else:
-                lmat[i, j] = s / lmat[j, j]
-    for i in range(k):
-        s = rhs[i]
-        for m in range(i):
-            s -= lmat[i, m] * out[m]
-        out[i] = s / lmat[i, i]
-    for i in range(k - 1, -1, -1):
-        s = out[i]
-        for m in range(i + 1, k):
-            s -= lmat[m, i] * out[m]
-        out[i] = s / lmat[i, i]
-
-
-@_jit
-def _inverse_floor(h: Arr, out: Arr) -> None:
-    """Out = H⁻¹ for a small symmetric H, eigenvalues floored as in :func:`_solve_floor`."""
-    k = h.shape[0]
-    if k == 1:
-        d = h[0, 0]
-        out[0, 0] = 1.0 / max(d, max(1e-12 * abs(d), 1e-300))
-        return
-    if k == 2:
-        a, b, c = h[0, 0], h[0, 1], h[1, 1]
-        det = a * c - b * b
-        if a > 0.0 and det > 1e-12 * max(a * c, 1e-300):
-            out[0, 0] = c / det
-            out[1, 1] = a / det
-            out[0, 1] = out[1, 0] = -b / det
-            return
-    e = np.zeros(k)
-    col = np.empty(k)
-    for j in range(k):
-        e[:] = 0.0
-        e[j] = 1.0
-        _solve_floor(h, e, col)
-        for i in range(k):
-            out[i, j] = col[i]
-
-
-@_jit
 def _is_active(x: float, g: float, lo: float, hi: float) -> bool:
     return (x <= lo and g > 0.0) or (x >= hi and g < 0.0)
 
@@ -237,7 +150,7 @@ def _newton_step(
             gl[k] = grad[km.slot_par[b, k]] if ml[b, k] else 0.0
             for m in range(kl):
                 hl[k, m] = h_ll[b, k, m] if (ml[b, k] and ml[b, m]) else (1.0 if k == m else 0.0)
-        _inverse_floor(hl, inv_ll[b])
+        inverse_floor(hl, inv_ll[b])
         for g in range(ng):
             for k in range(kl):
                 s = 0.0
@@ -256,7 +169,7 @@ def _newton_step(
                 for h in range(ng):
                     if mg[h] and ml[b, k]:
                         schur[g, h] -= t[g, k] * h_gl[b, h, k]
-    _solve(schur, rhs, dg, lmat)
+    solve(schur, rhs, dg, lmat)
     step[:] = 0.0
     dec = 0.0
     for g in range(ng):
