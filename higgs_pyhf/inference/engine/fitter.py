@@ -26,6 +26,7 @@ from scipy.optimize import minimize
 
 from ...errors import FitError
 from .compile import CompiledModel
+from .constraints import deviance_offset
 from .kernel import kernel_model
 from .likelihood import constraint_part, data_constant, derivatives, twice_nll
 from .linear import fit_linear, linear_structure
@@ -103,7 +104,7 @@ def _fit_general(
         np.ascontiguousarray(x0, dtype=float),
         n,
         aux,
-        np.ascontiguousarray(data_constant(cm, data)),
+        np.ascontiguousarray(data_constant(cm, data) + deviance_offset(cm, data)),
         np.ascontiguousarray(su.lo, dtype=float),
         np.ascontiguousarray(su.hi, dtype=float),
         np.ascontiguousarray(su.free, dtype=np.bool_),

@@ -226,8 +226,8 @@ def _constraints(
             gr, hs = 2.0 * (xp - ap) / s2, 2.0 / s2
         elif km.con_kind[a] == POISSON:
             rate = xp * km.con_factor[a]
-            if ap != 0.0:
-                val += -2.0 * (ap * math.log(rate) - rate) if rate > 0.0 else math.inf
+            if ap != 0.0:  # deviance form, as the main terms
+                val += 2.0 * (rate - ap - ap * math.log(rate / ap)) if rate > 0.0 else math.inf
             else:
                 val += 2.0 * rate
             gr, hs = -2.0 * (ap / xp - km.con_factor[a]), 2.0 * ap / (xp * xp)
@@ -261,7 +261,10 @@ def evaluate(
 ) -> float:
     """−2 ln L at one point ``x`` [P] for main data ``n`` [N] and ``aux`` [A].
 
-    ``const`` is the data constant (:func:`.constraints.data_constant`).
+    Poisson terms are evaluated in their deviance form, 2(ν − n − n ln(ν/n)),
+    precise for large counts; ``const`` is the data constant plus the
+    left-out part (:func:`.constraints.data_constant` +
+    :func:`.constraints.deviance_offset`), so the value is pyhf's −2 ln L.
     ``nu`` [N] and, unless ``want == VALUE``, ``jl`` [N, Kl] (∂ν_b/∂γ per
     slot) are filled; with ``want == FULL`` also ``grad`` [P], ``h_gg``,
     ``h_gl``, ``h_ll`` (overwritten). Returns +inf where a bin with data has
@@ -308,7 +311,7 @@ def evaluate(
         if nub < 0.0 or (nub == 0.0 and nb_ > 0.0):
             bad = True
         elif nb_ > 0.0:
-            main += 2.0 * (nub - nb_ * math.log(nub))
+            main += 2.0 * (nub - nb_ - nb_ * math.log(nub / nb_))  # deviance form
         else:
             main += 2.0 * nub
         if want == VALUE:

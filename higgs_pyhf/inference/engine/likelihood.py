@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import xlogy
 
 from .compile import LINEAR, NORMSYS_CODE1, CompiledModel
-from .constraints import constraint_part, data_constant, expected_aux
+from .constraints import constraint_part, data_constant, deviance_offset, expected_aux
 from .constraints import constraint_terms as _constraints
 from .interpolation import histosys_code0, histosys_code4p, normsys_code1, normsys_code4
 from .kernel import FULL, KernelModel, evaluate, kernel_model
@@ -183,8 +183,9 @@ def derivatives(cm: CompiledModel, pars: Any, data: Any, *, constant: Any = None
     bsz = x.shape[0]
     n = np.ascontiguousarray(np.broadcast_to(n, (bsz, n.shape[1])))
     aux = np.ascontiguousarray(np.broadcast_to(aux, (bsz, aux.shape[1])))
-    c = data_constant(cm, np.concatenate([n, aux], axis=1)) if constant is None else constant
-    c = np.ascontiguousarray(np.broadcast_to(np.asarray(c, dtype=float), (bsz,)))
+    rows = np.concatenate([n, aux], axis=1)
+    c = data_constant(cm, rows) if constant is None else np.asarray(constant, dtype=float)
+    c = np.ascontiguousarray(np.broadcast_to(c + deviance_offset(cm, rows), (bsz,)))
     out = _evaluate_batch(kernel_model(cm), x, n, aux, c, FULL)
     return Derivatives(*out)
 
