@@ -24,6 +24,7 @@ auxiliary data).
 
 from __future__ import annotations
 
+from ._numba_cache import drop_stale_caches
 from .compile import CompiledModel, compile_model
 from .fitter import FitResult, fit, resolve_fixed
 from .likelihood import (
@@ -38,6 +39,9 @@ from .likelihood import (
 )
 from .sampling import sample_toys
 from .uncertainties import hesse_errors
+
+# numba reads its caches at the first call, not at import: this comes in time
+drop_stale_caches()
 
 __all__ = [
     "CompiledModel",
