@@ -1,9 +1,18 @@
-"""Running independent tasks in-process, on a process pool, or on a Dask cluster.
+"""Running independent tasks in-process, on a local pool of processes or threads, or on Dask.
 
 Every pipeline stage that splits work (files/chunks for histograms, toy
 chunks for pseudo-experiments) calls :func:`map_tasks`. Results are returned
 in task order whatever the backend, so merging them (histograms by addition,
 toys by concatenation) gives bit-identical results for every choice.
+
+Local pools (``workers > 1``): ``pool="processes"`` (the default) suits
+work that holds the GIL (reading and selecting events: Python, awkward);
+``pool="threads"`` suits work whose heavy parts release it (the toy
+studies: numpy's generators and the compiled ``nogil`` sampling and fit
+kernels) and starts nothing and pickles nothing. A task run on a thread must
+not change shared state; the toy chunks only read their task and draw from
+their own generators. On an error, or Ctrl-C, the tasks not yet started are
+cancelled; running ones finish (threads cannot be stopped).
 
 Faults: a local worker process that dies (killed, out of memory) raises
 :class:`~higgs_pyhf.errors.ExecutionError`; on Dask, the tasks of a worker
@@ -19,16 +28,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from .errors import ExecutionError
 
-__all__ = ["DASK_RETRIES", "connect_timeout", "map_tasks"]
+__all__ = ["DASK_RETRIES", "POOLS", "check_pool", "connect_timeout", "map_tasks"]
 
 #: Retries of a Dask task that raised (a lost worker's tasks are rerun anyway).
 DASK_RETRIES = 2
+#: Kinds of local pool for ``workers > 1``.
+POOLS = ("processes", "threads")
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +52,7 @@ def map_tasks(
     tasks: Sequence[T],
     *,
     workers: int = 1,
+    pool: str = "processes",
     scheduler: str | None = None,
     progress: Callable[[int], Any] | None = None,
 ) -> list[R]:
@@ -49,14 +61,21 @@ def map_tasks(
     Args:
         func: a picklable, module-level function of one argument.
         tasks: the task arguments (picklable).
-        workers: number of local worker processes; 1 runs in this process.
+        workers: number of local workers; 1 runs in this process.
+        pool: ``processes`` or ``threads``: the kind of local workers when
+            ``workers > 1`` (see the module docstring).
         scheduler: address of an existing Dask distributed scheduler
             (``tcp://host:8786``); takes precedence over ``workers``.
         progress: called with 1 each time a task finishes (e.g. a tqdm update).
 
     Returns:
         ``[func(t) for t in tasks]``, computed by the chosen backend.
+
+    Raises:
+        ExecutionError: for an unknown ``pool``, a dead worker process or an
+            unreachable scheduler.
     """
+    check_pool(pool)
     tick = progress or (lambda _n: None)
     tasks = list(tasks)
     if scheduler is not None:
@@ -70,20 +89,40 @@ def map_tasks(
             out.append(func(t))
             tick(1)
         return out
+    if pool == "threads":
+        log.info("running %d tasks on a pool of %d threads", len(tasks), workers)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="higgs_pyhf") as ex:
+            return _collect([ex.submit(func, t) for t in tasks], tick)
     log.info("running %d tasks on a pool of %d processes", len(tasks), workers)
     try:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(func, t) for t in tasks]
-            results = []
-            for f in futures:
-                results.append(f.result())
-                tick(1)
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            return _collect([ex.submit(func, t) for t in tasks], tick)
     except BrokenProcessPool:
         msg = (
             f"a worker process of the pool of {workers} died (killed, or out of memory?); "
             "rerun, with fewer --workers or smaller chunks"
         )
         raise ExecutionError(msg) from None
+
+
+def check_pool(pool: str) -> None:
+    """Refuse an unknown kind of local pool."""
+    if pool not in POOLS:
+        msg = f"pool must be one of {', '.join(POOLS)}; got {pool!r}"
+        raise ExecutionError(msg)
+
+
+def _collect(futures: list[Future[R]], tick: Callable[[int], Any]) -> list[R]:
+    """The results in order; on an error (or Ctrl-C) the tasks not yet started are cancelled."""
+    results = []
+    try:
+        for f in futures:
+            results.append(f.result())
+            tick(1)
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
     return results
 
 

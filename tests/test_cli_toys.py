@@ -39,9 +39,14 @@ def test_coverage_prints_critical_value_and_settings(workspace, tmp_path):
     assert out["statistic"] == "likelihood"
     assert out["minimization"] == "continuous"
     assert (tmp_path / "toys_coverage.png").stat().st_size > 1000
-    # same seed, two workers: the same JSON
+    # same seed, two workers (threads, the default, or processes): the same JSON
     r2 = run("coverage", workspace, "--ntoys", "3000", "--seed", "4", "--workers", "2")
     assert json.loads(r2.stdout) == out
+    r3 = run(
+        "coverage", workspace, "--ntoys", "3000", "--seed", "4", "--workers", "2",
+        "--pool", "processes",
+    )  # fmt: skip
+    assert json.loads(r3.stdout) == out
 
 
 def test_coverage_report_settings(workspace):
@@ -111,6 +116,11 @@ def test_user_errors_are_one_line(workspace):
     assert r.stderr.startswith("Error: ")
     assert "clip" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+    # an unknown kind of pool is a usage error (click's exit code 2) naming the choices
+    r = run("gof", workspace, "--workers", "2", "--pool", "fibers")
+    assert r.exit_code == 2
+    assert "Invalid value for '--pool'" in r.stderr
+    assert "'processes', 'threads'" in r.stderr
 
 
 def test_messages_a_user_can_act_on(tmp_path):

@@ -31,9 +31,45 @@ def _square(x: int) -> int:
 def test_map_tasks_keeps_order():
     assert map_tasks(_square, range(7)) == [x * x for x in range(7)]
     assert map_tasks(_square, range(7), workers=2) == [x * x for x in range(7)]
+    assert map_tasks(_square, range(7), workers=3, pool="threads") == [x * x for x in range(7)]
     ticks = []
     map_tasks(_square, [1, 2, 3], progress=ticks.append)
     assert ticks == [1, 1, 1]
+    ticks = []
+    map_tasks(_square, [1, 2, 3], workers=2, pool="threads", progress=ticks.append)
+    assert ticks == [1, 1, 1]
+
+
+def test_unknown_pool_is_refused():
+    from higgs_pyhf.errors import ExecutionError
+
+    with pytest.raises(
+        ExecutionError, match="pool must be one of processes, threads; got 'fibers'"
+    ):
+        map_tasks(_square, range(3), workers=2, pool="fibers")
+
+
+def _fail_on_two(x: int) -> int:
+    import time
+
+    if x == 2:
+        msg = "task 2 failed"
+        raise ValueError(msg)
+    time.sleep(0.05)
+    return x
+
+
+def test_thread_pool_error_travels_back_and_cancels_the_rest():
+    started: list[int] = []
+
+    def task(x: int) -> int:
+        started.append(x)
+        return _fail_on_two(x)
+
+    with pytest.raises(ValueError, match="task 2 failed"):
+        map_tasks(task, range(40), workers=2, pool="threads")
+    # the tasks not yet started when task 2 failed never ran
+    assert len(started) < 40
 
 
 def _assert_identical(a, b):

@@ -276,9 +276,13 @@ def test_cli_report_reproduces_the_report(cli_report) -> None:
     obj = json.loads(cli_report.results.read_text(encoding="utf-8"))
     rep = Reproduction.from_json(obj["reproduction"])
     _check_against_report(rep)
-    # with the default 10000 toys and seed, Wilks' 2.30 lies inside the toy band
-    _crit, lo, hi, _ = rep.row("critical_value").likelihood
-    assert lo <= WILKS_68 <= hi
+    # with the default 10000 toys and seed, Wilks' 2.30 agrees with the toys' critical value
+    # within three times the half-width of its 68% band (~1 sigma of the toy quantile), as in
+    # the API test above. Not "inside the band": a 68% band holds the true value (2.304 with
+    # 10^6 toys) for ~68% of seeds only, whichever Poisson sampler draws the toys (measured
+    # over 100 seeds: numpy's and the inversion sampler both give |z| > 2 in 5% of them)
+    crit, lo, hi, _ = rep.row("critical_value").likelihood
+    assert abs(crit - WILKS_68) <= 3 * 0.5 * (hi - lo)
     assert rep.settings["ntoys"] == 10_000
     assert obj["data_label"] == "ATLAS Open Data"
     assert obj["generated"] is False

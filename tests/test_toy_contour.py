@@ -109,6 +109,11 @@ def test_same_toys_for_any_chunking(high_count):
     )
     np.testing.assert_array_equal(one.critical_68, other.critical_68)
     np.testing.assert_array_equal(one.p_value, other.p_value)
+    threads = toy_contour(
+        model, data, ("s_s", "s_b"), x_values=xs, y_values=ys, ntoys=600, seed=3, workers=2,
+        pool="threads",
+    )  # fmt: skip
+    assert threads.to_json() == one.to_json()
 
 
 def test_boundary_lowers_the_critical_value_at_low_counts():

@@ -14,6 +14,7 @@ from higgs_pyhf.inference.engine import compile_model, expected_main
 from higgs_pyhf.inference.engine.linear import linear_structure
 from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.toys.chi2_fits import grid_statistic
+from higgs_pyhf.inference.toys.runner import TOYS_PER_CALL, blocks_per_call, run_at
 from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import model_and_data
 
@@ -193,6 +194,60 @@ def test_chunking_and_workers_identical(report_model):
     ref = T.coverage_toys(model, data, **kw).to_json()
     assert T.coverage_toys(model, data, blocks_per_chunk=1, **kw).to_json() == ref
     assert T.coverage_toys(model, data, workers=4, **kw).to_json() == ref
+    assert T.coverage_toys(model, data, workers=4, pool="threads", **kw).to_json() == ref
+
+
+@pytest.mark.parametrize("nuisances", [False, True])
+def test_threads_processes_and_chunks_give_the_same_bits(report_model, nuisances):
+    # 40 blocks of 100 toys, 5 blocks per call: chunks of 1 block are rounded up to whole
+    # calls, chunks of 7 to 10 blocks; the compiled kernel (no nuisances) and the general
+    # engine (lumi and staterror) on 2 threads, 2 processes and in this process
+    if nuisances:
+        model, data = model_and_data(report_like(lumi_uncertainty=0.02, mc_stat=True))
+    else:
+        model, data = report_model
+    ntoys = 1000 if nuisances else 4000
+    kw = {"ntoys": ntoys, "seed": 12, "block_size": ntoys // 40}
+    assert blocks_per_call(ntoys, ntoys // 40) == 5
+    ref = T.gof_toys(model, data, **kw)
+    for extra in (
+        {"workers": 2, "pool": "threads"},
+        {"workers": 2, "pool": "processes"},
+        {"blocks_per_chunk": 1},
+        {"blocks_per_chunk": 7, "workers": 2, "pool": "threads"},
+    ):
+        other = T.gof_toys(model, data, **kw, **extra)
+        np.testing.assert_array_equal(other.toy_values, ref.toy_values)
+        assert other.to_json() == ref.to_json()
+    assert ref.n_failed == 0
+
+
+def _call_of_each_toy(tm, toys, payload):
+    """Per toy: the size of its call and the first count of the call's first toy."""
+    m = toys.shape[0]
+    return {"size": np.full(m, float(m)), "first": np.full(m, toys[0, 0])}
+
+
+def test_every_call_sees_the_same_toys_for_any_chunking(report_model):
+    tm = T.toy_model(report_model[0])
+    kw = {"payload": {}, "ntoys": 3950, "seed": 3, "block_size": 100}
+    ref = run_at(_call_of_each_toy, tm, tm.cm.init, **kw)
+    assert sorted(set(ref["size"])) == [450.0, 500.0]  # 7 calls of 5 blocks, the last cut
+    for extra in (
+        {"blocks_per_chunk": 1},
+        {"blocks_per_chunk": 7, "workers": 2, "pool": "threads"},
+        {"workers": 3, "pool": "processes"},
+    ):
+        out = run_at(_call_of_each_toy, tm, tm.cm.init, **kw, **extra)
+        for key, want in ref.items():
+            np.testing.assert_array_equal(out[key], want)
+
+
+def test_calls_group_blocks_by_study_size_only():
+    assert blocks_per_call(10_000, 1000) == 1  # 10 blocks: one per call, work for 8+ workers
+    assert blocks_per_call(1_000_000, 1000) == TOYS_PER_CALL // 1000
+    assert blocks_per_call(50, 1) == 6  # at least 8 calls
+    assert blocks_per_call(10**6, 10**5) == 1  # blocks larger than a call: one per call
 
 
 @pytest.mark.slow

@@ -83,7 +83,9 @@ def output_option(
     return decorate
 
 
-def scheduler_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def scheduler_options(
+    func: Callable[..., Any], *, workers_help: str = "Local worker processes."
+) -> Callable[..., Any]:
     """Add ``--workers N`` and ``--scheduler ADDRESS`` to a command."""
     func = click.option(
         "--scheduler",
@@ -96,7 +98,7 @@ def scheduler_options(func: Callable[..., Any]) -> Callable[..., Any]:
         type=click.IntRange(min=1),
         default=1,
         show_default=True,
-        help="Local worker processes.",
+        help=workers_help,
     )(func)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from .._io import atomic_path
+from ..execution import POOLS
+from ..inference.toys.runner import DEFAULT_POOL
 from ..inference.toys.sampling import MAX_TOYS
 from ..provenance import GENERATED_LABEL
 from ._common import figure_labels, output_option, scheduler_options
@@ -18,6 +20,7 @@ __all__ = [
     "figure_options",
     "load",
     "ntoys_option",
+    "run_options",
     "sampling_options",
     "save_npz",
 ]
@@ -50,28 +53,57 @@ def ntoys_option(default: int, what: str = "Number of toys") -> Callable[..., An
     )
 
 
-def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """WORKSPACE, ``--seed``, ``--block-size``, ``--aux``, ``--workers``/``--scheduler``, ``-o``."""
-    func = output_option()(func)
-    func = scheduler_options(func)
-    func = click.option(
-        "--aux",
-        type=click.Choice(["sample", "fixed"]),
-        default="sample",
-        show_default=True,
-        help="Sample the auxiliary data of constrained parameters, or keep them fixed.",
-    )(func)
-    func = click.option(
-        "--block-size",
-        type=click.IntRange(min=1),
-        default=1000,
-        show_default=True,
-        help="Toys per seeding block.",
-    )(func)
-    func = click.option(
-        "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the toys."
-    )(func)
-    return click.argument("workspace", type=click.Path(exists=True, dir_okay=False))(func)
+def run_options(pool: str = DEFAULT_POOL) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--workers N``, ``--pool threads|processes`` (default ``pool``) and ``--scheduler ADDRESS``."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option(
+            "--pool",
+            type=click.Choice(POOLS),
+            default=pool,
+            show_default=True,
+            help="Kind of the local workers: threads (the sampling and the compiled fits "
+            "release the GIL; nothing to start or copy) or processes.",
+        )(func)
+        return scheduler_options(
+            func, workers_help="Local workers (threads or processes, see --pool)."
+        )
+
+    return decorate
+
+
+def common_options(
+    pool: str = DEFAULT_POOL,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """WORKSPACE, ``--seed``, ``--block-size``, ``--aux``, ``--workers``/``--pool``/``--scheduler``, ``-o``."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = output_option()(func)
+        func = run_options(pool)(func)
+        func = click.option(
+            "--aux",
+            type=click.Choice(["sample", "fixed"]),
+            default="sample",
+            show_default=True,
+            help="Sample the auxiliary data of constrained parameters, or keep them fixed.",
+        )(func)
+        func = click.option(
+            "--block-size",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Toys per seeding block.",
+        )(func)
+        func = click.option(
+            "--seed",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Seed of the toys.",
+        )(func)
+        return click.argument("workspace", type=click.Path(exists=True, dir_okay=False))(func)
+
+    return decorate
 
 
 def sampling_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..inference.toys.contour import CONTOUR_POOL
 from ._common import emit_json, figure_labels, progress_bar, save_figure_to
 from ._toy_options import common_options, load, ntoys_option
 
@@ -11,7 +12,7 @@ __all__ = ["contour_cmd"]
 
 
 @click.command("contour")
-@common_options
+@common_options(pool=CONTOUR_POOL)
 @ntoys_option(1_000, "Toys per grid point")
 @click.option(
     "--parameters",
@@ -43,6 +44,7 @@ def contour_cmd(
     block_size: int,
     aux: str,
     workers: int,
+    pool: str,
     scheduler: str | None,
     output: str | None,
     ntoys: int,
@@ -74,6 +76,7 @@ def contour_cmd(
             aux=aux,
             block_size=block_size,
             workers=workers,
+            pool=pool,
             scheduler=scheduler,
             progress=bar.update,
         )

@@ -12,13 +12,14 @@ from typing import Any
 import click
 
 from .._io import write_text
-from ._common import emit_json, output_option, progress_bar, save_figure_to, scheduler_options
+from ._common import emit_json, output_option, progress_bar, save_figure_to
 from ._toy_options import (
     caption,
     common_options,
     figure_options,
     load,
     ntoys_option,
+    run_options,
     sampling_options,
     save_npz,
 )
@@ -33,7 +34,7 @@ def toys() -> None:
 
 
 @toys.command("gof")
-@common_options
+@common_options()
 @figure_options
 @sampling_options
 @ntoys_option(10_000)
@@ -84,7 +85,7 @@ def gof_cmd(
 
 
 @toys.command("coverage")
-@common_options
+@common_options()
 @figure_options
 @sampling_options
 @ntoys_option(10_000)
@@ -143,7 +144,7 @@ def coverage_cmd(
     show_default=True,
     help="Seed shared by every combination.",
 )
-@scheduler_options
+@run_options()
 @output_option()
 @click.option(
     "--markdown",
@@ -166,7 +167,7 @@ def coverage_table_cmd(
 
 
 @toys.command("hypotest")
-@common_options
+@common_options()
 @ntoys_option(5_000, "Toys per ensemble")
 @click.option(
     "--sampling",

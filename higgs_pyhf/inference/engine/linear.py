@@ -72,7 +72,7 @@ def linear_structure(
     return LinearStructure(idx, nu[0], nu[1:] - nu[0])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _chol_solve(
     h: np.ndarray, g: np.ndarray, free: np.ndarray, out: np.ndarray, lmat: np.ndarray, y: np.ndarray
 ) -> bool:
@@ -114,7 +114,7 @@ def _chol_solve(
     return True
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _value(n: np.ndarray, c: np.ndarray, t: np.ndarray, th: np.ndarray) -> float:
     """Σ_b (ν_b − n_b ln ν_b) at θ (+inf where ν_b ≤ 0 with data)."""
     s = 0.0
@@ -131,7 +131,7 @@ def _value(n: np.ndarray, c: np.ndarray, t: np.ndarray, th: np.ndarray) -> float
     return s
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _accumulate2(
     ni: np.ndarray, c: np.ndarray, tt: np.ndarray, th: np.ndarray, g: np.ndarray, h: np.ndarray
 ) -> bool:
@@ -176,7 +176,7 @@ def _accumulate2(
     return True
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _fit_linear_kernel(
     n: np.ndarray,
     c: np.ndarray,

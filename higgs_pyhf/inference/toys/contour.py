@@ -15,9 +15,9 @@ For every point (x, y) of a grid of two parameters:
 
 Seeding: grid point g = i·ny + j draws its toys from stream g of ``seed``
 (:func:`~.sampling.block_rng`, blocks of ``block_size``), so the result does
-not depend on the chunking, the number of workers or the scheduler. Chunks
-of grid points run through :func:`higgs_pyhf.execution.map_tasks`
-(in-process, a process pool, or Dask).
+not depend on the chunking, the number or kind of workers or the scheduler.
+Chunks of grid points run through :func:`higgs_pyhf.execution.map_tasks`
+(in-process, a pool of threads or processes, or Dask).
 """
 
 from __future__ import annotations
@@ -37,15 +37,20 @@ from ..engine import CompiledModel, compile_model, expected_aux, expected_main, 
 from ..engine import fit as engine_fit
 from ..fit import fit as full_fit
 from ..profile import profile
+from .poisson import poisson_table
 from .sampling import DEFAULT_BLOCK_SIZE, block_rng, check_ntoys, check_sampling, draw_block
 from .summary import CONFIDENCE_68, quantile_band
 
-__all__ = ["CONFIDENCE_95", "ToyContourResult", "toy_contour"]
+__all__ = ["CONFIDENCE_95", "CONTOUR_POOL", "ToyContourResult", "toy_contour"]
 
 log = logging.getLogger(__name__)
 
 #: The second confidence level.
 CONFIDENCE_95 = 0.95
+#: Default kind of local workers: processes. A grid point is one engine call on its
+#: toys, whose Python part holds the GIL; 20×20 points × 2000 toys of the two-normfactor
+#: model take 1.36 s on 2 processes, 1.70 s on 2 threads (2 idle cores, medians of 3).
+CONTOUR_POOL = "processes"
 
 
 class ToyContourResult(NamedTuple):
@@ -160,6 +165,7 @@ def _run_points(task: _PointsTask) -> dict[str, np.ndarray]:
     for q in range(k):
         x = task.start[q][None, :]
         main, aux = expected_main(cm, x)[0], expected_aux(cm, x)[0]
+        table = poisson_table(main)
         blocks = [
             draw_block(
                 block_rng(task.seed, int(task.points[q]), b),
@@ -170,6 +176,7 @@ def _run_points(task: _PointsTask) -> dict[str, np.ndarray]:
                 sampling="poisson",
                 negative="clip",
                 aux=task.aux,
+                table=table,
             )
             for b in range(nblocks)
         ]
@@ -204,6 +211,7 @@ def toy_contour(
     block_size: int = DEFAULT_BLOCK_SIZE,
     points_per_chunk: int | None = None,
     workers: int = 1,
+    pool: str = CONTOUR_POOL,
     scheduler: str | None = None,
     progress: Callable[[int], Any] | None = None,
 ) -> ToyContourResult:
@@ -222,7 +230,8 @@ def toy_contour(
         aux: ``sample`` the auxiliary data around the conditional fit, or keep them ``fixed``.
         block_size: toys per seeding block.
         points_per_chunk: grid points per task (default: ≈ 4 tasks per worker).
-        workers: local worker processes.
+        workers: local workers (1: in this process).
+        pool: ``processes`` (default, :data:`CONTOUR_POOL`) or ``threads``.
         scheduler: address of a Dask scheduler (takes precedence over ``workers``).
         progress: called with the number of toys of each finished chunk.
 
@@ -292,7 +301,9 @@ def toy_contour(
     ]
     sizes = iter([t.points.size * ntoys for t in tasks])
     tick = None if progress is None else (lambda _n: progress(next(sizes)))
-    parts = map_tasks(_run_points, tasks, workers=workers, scheduler=scheduler, progress=tick)
+    parts = map_tasks(
+        _run_points, tasks, workers=workers, pool=pool, scheduler=scheduler, progress=tick
+    )
     r = {k: np.concatenate([p[k] for p in parts]).reshape(xs.size, ys.size) for k in parts[0]}
     log.info("toy contour of %s, %s: %d points x %d toys", px, py, npts, ntoys)
     return ToyContourResult(

@@ -24,7 +24,7 @@ from ...errors import FitError
 from ..engine.linear import linear_structure
 from .chi2_fits import grid_statistic
 from .fits import ToyModel, check_statistic, fit_data, fit_toys, toy_model
-from .runner import Progress, run_at
+from .runner import DEFAULT_POOL, Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
 from .summary import CONFIDENCE_68, binomial_error, quantile_band
 
@@ -210,6 +210,7 @@ def coverage_toys(
     block_size: int = DEFAULT_BLOCK_SIZE,
     blocks_per_chunk: int | None = None,
     workers: int = 1,
+    pool: str = DEFAULT_POOL,
     scheduler: str | None = None,
     progress: Progress = None,
 ) -> CoverageResult:
@@ -235,7 +236,8 @@ def coverage_toys(
         confidence: target coverage.
         block_size: toys per seeding block.
         blocks_per_chunk: blocks per task (default automatic).
-        workers: local worker processes.
+        workers: local workers (1: in this process).
+        pool: ``threads`` (default) or ``processes``: the kind of local workers.
         scheduler: Dask scheduler address.
         progress: called with the number of toys of each finished chunk.
 
@@ -283,6 +285,7 @@ def coverage_toys(
         block_size=block_size,
         blocks_per_chunk=blocks_per_chunk,
         workers=workers,
+        pool=pool,
         scheduler=scheduler,
         progress=progress,
     )

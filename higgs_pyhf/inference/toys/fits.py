@@ -16,9 +16,11 @@ term relative to its best value (the auxiliary datum itself).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 from scipy.special import xlogy
 
@@ -198,8 +200,9 @@ def saturated_deviance(cm: CompiledModel, pars: Any, data: Any) -> np.ndarray:
     d = np.atleast_2d(np.asarray(data, dtype=float))
     n, a = d[:, : cm.nmain], d[:, cm.nmain :]
     nu = expected_main(cm, x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        main = 2.0 * (nu - n + xlogy(n, n) - xlogy(n, nu)).sum(axis=-1)
+    nb, nub = np.broadcast_arrays(n, nu)
+    main = np.empty(nb.shape[0])
+    _main_deviance(nb, nub, main)
     if cm.naux == 0:
         return main  # type: ignore[no-any-return]
     m = expected_aux(cm, x)
@@ -209,6 +212,24 @@ def saturated_deviance(cm: CompiledModel, pars: Any, data: Any) -> np.ndarray:
             normal, (a - m) ** 2 / cm.con_sigma**2, 2.0 * (m - a + xlogy(a, a) - xlogy(a, m))
         )
     return main + con.sum(axis=-1)  # type: ignore[no-any-return]
+
+
+@numba.njit(cache=True, nogil=True)
+def _main_deviance(n: np.ndarray, nu: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = 2 Σ_b [ν − n + n ln(n/ν)] (0 ln 0 = 0; +inf for n > 0 = ν; NaN for n < 0 or ν < 0 < n)."""
+    for i in range(n.shape[0]):
+        s = 0.0
+        for b in range(n.shape[1]):
+            x, m = n[i, b], nu[i, b]
+            if x == 0.0:
+                s += m
+            elif x > 0.0 and m > 0.0:
+                s += m - x + x * math.log(x / m)
+            elif x > 0.0 and m == 0.0:
+                s += math.inf
+            else:
+                s += math.nan
+        out[i] = 2.0 * s
 
 
 def n_unconstrained(tm: ToyModel, fixed: Mapping[str, float] | None = None) -> int:

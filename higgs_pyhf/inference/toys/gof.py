@@ -36,7 +36,7 @@ from .fits import (
     saturated_deviance,
     toy_model,
 )
-from .runner import Progress, run_at
+from .runner import DEFAULT_POOL, Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
 from .summary import binomial_error
 
@@ -152,6 +152,7 @@ def gof_toys(
     block_size: int = DEFAULT_BLOCK_SIZE,
     blocks_per_chunk: int | None = None,
     workers: int = 1,
+    pool: str = DEFAULT_POOL,
     scheduler: str | None = None,
     progress: Progress = None,
 ) -> GofResult:
@@ -172,7 +173,8 @@ def gof_toys(
         aux: ``sample`` or ``fixed`` auxiliary data.
         block_size: toys per seeding block.
         blocks_per_chunk: blocks per task (default: automatic).
-        workers: local worker processes.
+        workers: local workers (1: in this process).
+        pool: ``threads`` (default) or ``processes``: the kind of local workers.
         scheduler: Dask scheduler address.
         progress: called with the number of toys of each finished chunk.
 
@@ -204,6 +206,7 @@ def gof_toys(
         block_size=block_size,
         blocks_per_chunk=blocks_per_chunk,
         workers=workers,
+        pool=pool,
         scheduler=scheduler,
         progress=progress,
     )

@@ -25,7 +25,7 @@ from ...errors import FitError
 from ..significance import cls as asymptotic_cls
 from ..significance import discovery as asymptotic_discovery
 from .fits import ToyModel, fit_data, fit_toys, toy_model
-from .runner import Progress, run_at
+from .runner import DEFAULT_POOL, Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
 from .summary import binomial_error
 
@@ -109,6 +109,7 @@ def hypotest_toys(
     block_size: int = DEFAULT_BLOCK_SIZE,
     blocks_per_chunk: int | None = None,
     workers: int = 1,
+    pool: str = DEFAULT_POOL,
     scheduler: str | None = None,
     progress: Progress = None,
 ) -> HypotestResult:
@@ -147,6 +148,7 @@ def hypotest_toys(
             block_size=block_size,
             blocks_per_chunk=blocks_per_chunk,
             workers=workers,
+            pool=pool,
             scheduler=scheduler,
             progress=progress,
         )

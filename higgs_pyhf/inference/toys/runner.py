@@ -1,10 +1,43 @@
-"""Chunked, seeded execution of a toy study: in-process, on a pool, or on Dask.
+"""Chunked, seeded execution of a toy study: in-process, on a pool of threads or processes, or on Dask.
 
 A study is split into chunks of whole seeding blocks; each chunk is a
 picklable :class:`ToyTask` that a worker turns into per-toy result arrays
 (:func:`run_chunk`), block by block, so the same seed gives bit-identical
-results for any number of workers, chunk size or scheduler. A killed Dask
-worker's chunks are rerun elsewhere (see :mod:`higgs_pyhf.execution`).
+results for any number of workers, kind of pool, chunk size or scheduler.
+A killed Dask worker's chunks are rerun elsewhere (see
+:mod:`higgs_pyhf.execution`).
+
+Calls: the study's block function is called on groups of consecutive
+blocks (:func:`blocks_per_call`, up to :data:`TOYS_PER_CALL` toys), each
+block still drawn from its own generator. The groups depend only on
+``ntoys`` and ``block_size``, and chunks are made of whole groups, so every
+call sees the same toys whatever the chunking: results stay bit-identical
+even where a computation is not strictly row by row (BLAS products over
+a batch of toys). Fewer, larger calls spread the fixed cost of a call
+(setting up the fits: Python, holding the GIL) over more toys.
+
+Local workers (``workers > 1``) are threads by default
+(:data:`DEFAULT_POOL`), or processes (``pool="processes"``). The sampler
+(:mod:`.poisson`), numpy's and scipy's array functions and the engine's
+compiled (``nogil``) kernels release the GIL; what holds it is the Python
+around them, which the calls of :data:`TOYS_PER_CALL` toys keep small.
+Measured on 2 idle cores (medians of 3–5 runs, wall seconds, 1 worker /
+2 threads / 2 processes):
+
+- two-normfactor model, GoF: 10⁵ toys 0.28 / 0.18 / 0.21; 10⁶ toys
+  2.14 / 1.15 / 1.21;
+- model with lumi and staterror (the engine's compiled generic path):
+  coverage 10⁴ toys 1.12 / 0.72 / 0.75; hypotest 2 × 5000 toys
+  2.17 / 1.38 / 1.48;
+- realistic model (146 parameters), GoF 4000 toys 1.18 / 0.70 / 0.74.
+
+Threads also start nothing and copy nothing: no pool to fork (~0.04 s, and
+no fork of a process that runs threads of its own, e.g. jax's), no import
+of the package in each spawned worker (~1.2 s, macOS and Windows), no toy
+model, tasks or results pickled. Chunks only read their task and draw from
+their own generators (:func:`.sampling.block_rng`), so running them on
+threads is safe. (The toy contour, one engine call per grid point, has its
+own default: see :mod:`.contour`.)
 """
 
 from __future__ import annotations
@@ -15,22 +48,49 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ...execution import map_tasks
+from ...execution import check_pool, map_tasks
 from ..engine import expected_aux, expected_main
 from .fits import ToyModel
+from .poisson import PoissonTable, poisson_table
 from .sampling import block_rng, check_ntoys, draw_block
 
-__all__ = ["BlockFunction", "Progress", "ToyTask", "run_at", "run_chunk", "run_study"]
+__all__ = [
+    "DEFAULT_POOL",
+    "TOYS_PER_CALL",
+    "BlockFunction",
+    "Progress",
+    "ToyTask",
+    "blocks_per_call",
+    "run_at",
+    "run_chunk",
+    "run_study",
+]
 
 Progress = Callable[[int], Any] | None
 #: A study's per-block computation: (toy model, toys [m, N + A], payload) → arrays of length m.
 BlockFunction = Callable[[ToyModel, np.ndarray, dict[str, Any]], dict[str, np.ndarray]]
 #: Toys per chunk by default (a chunk is the unit of work sent to a worker).
 _TOYS_PER_CHUNK = 20_000
+#: Most toys per call of a block function (measured best: fits, arrays stay in cache).
+TOYS_PER_CALL = 5_000
+#: Calls a study is split into at least, when it has enough blocks (work for 8 workers).
+_MIN_CALLS = 8
+#: Kind of local workers of the toy studies (see the module docstring).
+DEFAULT_POOL = "threads"
+
+
+def blocks_per_call(ntoys: int, block_size: int) -> int:
+    """Blocks per call of the block function: ≤ :data:`TOYS_PER_CALL` toys, ≥ 8 calls if possible."""
+    nblocks = math.ceil(ntoys / block_size)
+    return max(1, min(TOYS_PER_CALL // block_size, nblocks // _MIN_CALLS))
 
 
 class ToyTask(NamedTuple):
-    """One chunk of a study: which blocks, drawn how, computed by which function."""
+    """One chunk of a study: which blocks, drawn how, computed by which function.
+
+    ``blocks`` are whole groups of ``group`` blocks (group ``b // group``);
+    the block function is called once per group.
+    """
 
     func: BlockFunction
     tm: ToyModel
@@ -45,23 +105,34 @@ class ToyTask(NamedTuple):
     main_mean: np.ndarray
     aux_mean: np.ndarray
     payload: dict[str, Any]
+    table: PoissonTable | None = None
+    group: int = 1
 
 
 def run_chunk(task: ToyTask) -> dict[str, np.ndarray]:
-    """Worker: draw and compute every block of ``task`` on its own; concatenate."""
-    parts: list[dict[str, np.ndarray]] = []
+    """Worker: draw every block of ``task`` from its own generator; one call per group; concatenate."""
+    groups: dict[int, list[int]] = {}
     for b in task.blocks:
-        toys = draw_block(
-            block_rng(task.seed, task.stream, b),
-            task.tm.cm,
-            task.main_mean,
-            task.aux_mean,
-            task.block_size,
-            sampling=task.sampling,
-            negative=task.negative,
-            aux=task.aux,
+        groups.setdefault(b // task.group, []).append(b)
+    parts: list[dict[str, np.ndarray]] = []
+    for blocks in groups.values():
+        toys = np.concatenate(
+            [
+                draw_block(
+                    block_rng(task.seed, task.stream, b),
+                    task.tm.cm,
+                    task.main_mean,
+                    task.aux_mean,
+                    task.block_size,
+                    sampling=task.sampling,
+                    negative=task.negative,
+                    aux=task.aux,
+                    table=task.table,
+                )
+                for b in blocks
+            ]
         )
-        n = min(task.block_size, task.ntoys - b * task.block_size)
+        n = min(toys.shape[0], task.ntoys - blocks[0] * task.block_size)
         parts.append(task.func(task.tm, toys[:n], task.payload))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -82,20 +153,28 @@ def run_study(
     block_size: int,
     blocks_per_chunk: int | None,
     workers: int,
+    pool: str,
     scheduler: str | None,
     progress: Progress,
 ) -> dict[str, np.ndarray]:
     """Run ``func`` over ``ntoys`` toys in seeded blocks and return the per-toy arrays.
 
-    ``progress`` is called with the number of toys in each finished chunk.
+    ``workers`` local ``pool`` workers (threads or processes) run the chunks,
+    unless a Dask ``scheduler`` is given; ``blocks_per_chunk`` is rounded up
+    to whole calls (:func:`blocks_per_call`); ``progress`` is called with the
+    number of toys in each finished chunk.
     """
     check_ntoys(ntoys)
+    check_pool(pool)
+    table = poisson_table(main_mean) if sampling == "poisson" else None
     nblocks = math.ceil(ntoys / block_size)
+    group = blocks_per_call(ntoys, block_size)
     if blocks_per_chunk is None:
         nchunks = max(1, math.ceil(ntoys / _TOYS_PER_CHUNK))
         if workers > 1 or scheduler is not None:
-            nchunks = max(nchunks, min(nblocks, 4 * workers))
+            nchunks = max(nchunks, min(math.ceil(nblocks / group), 4 * workers))
         blocks_per_chunk = math.ceil(nblocks / nchunks)
+    blocks_per_chunk = group * math.ceil(blocks_per_chunk / group)
     chunks = [
         tuple(range(i, min(i + blocks_per_chunk, nblocks)))
         for i in range(0, nblocks, blocks_per_chunk)
@@ -115,6 +194,8 @@ def run_study(
             main_mean,
             aux_mean,
             payload,
+            table,
+            group,
         )
         for c in chunks
     ]
@@ -125,7 +206,9 @@ def run_study(
         def tick(_n: int) -> None:
             progress(next(sizes))
 
-    results = map_tasks(run_chunk, tasks, workers=workers, scheduler=scheduler, progress=tick)
+    results = map_tasks(
+        run_chunk, tasks, workers=workers, pool=pool, scheduler=scheduler, progress=tick
+    )
     return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
 
 
@@ -144,6 +227,7 @@ def run_at(
     block_size: int,
     blocks_per_chunk: int | None = None,
     workers: int = 1,
+    pool: str = DEFAULT_POOL,
     scheduler: str | None = None,
     progress: Progress = None,
 ) -> dict[str, np.ndarray]:
@@ -164,6 +248,7 @@ def run_at(
         block_size=block_size,
         blocks_per_chunk=blocks_per_chunk,
         workers=workers,
+        pool=pool,
         scheduler=scheduler,
         progress=progress,
     )

@@ -1,7 +1,8 @@
 """Seeded pseudo-data: Poisson or Gaussian main bins, sampled auxiliary data.
 
 Toys are drawn around a model's expected data at chosen parameters,
-``poisson`` (default) or ``gaussian`` with σ = √mean (the seed report's
+``poisson`` (default; exact inversion of per-bin CDF tables, see
+:mod:`.poisson`) or ``gaussian`` with σ = √mean (the seed report's
 ``np.random.normal(mean, sqrt(mean))``). Gaussian toys may be negative:
 ``negative="keep"`` (the report's, default) keeps them — fine for the
 Pearson and Neyman χ² — while ``negative="clip"`` sets them to 0, which the
@@ -26,6 +27,7 @@ import numpy as np
 from ...errors import FitError
 from ..engine import CompiledModel, compile_model, expected_aux, expected_main
 from ..engine.compile import NORMAL
+from .poisson import PoissonTable, draw_poisson, poisson_table
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -84,10 +86,15 @@ def draw_block(
     sampling: str,
     negative: str,
     aux: str,
+    table: PoissonTable | None = None,
 ) -> np.ndarray:
-    """``size`` toys [size, N + A] around the given expected main and auxiliary data."""
+    """``size`` toys [size, N + A] around the given expected main and auxiliary data.
+
+    ``table`` is :func:`.poisson.poisson_table` of ``main_mean`` (built here
+    if not given; a study builds it once for all its blocks).
+    """
     if sampling == "poisson":
-        main = rng.poisson(main_mean, size=(size, main_mean.size)).astype(float)
+        main = draw_poisson(rng, poisson_table(main_mean) if table is None else table, size)
     else:
         main = main_mean + np.sqrt(main_mean) * rng.standard_normal((size, main_mean.size))
         if negative == "clip":
@@ -134,6 +141,7 @@ def sample_toys(
     cm = model if isinstance(model, CompiledModel) else compile_model(model)
     x = np.asarray(pars, dtype=float)[None, :]
     main, auxm = expected_main(cm, x)[0], expected_aux(cm, x)[0]
+    table = poisson_table(main) if sampling == "poisson" else None
     blocks = [
         draw_block(
             block_rng(seed, stream, b),
@@ -144,6 +152,7 @@ def sample_toys(
             sampling=sampling,
             negative=negative,
             aux=aux,
+            table=table,
         )
         for b in range(math.ceil(ntoys / block_size))
     ]

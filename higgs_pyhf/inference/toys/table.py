@@ -17,7 +17,7 @@ import numpy as np
 from ..._io import jsonable
 from .coverage import REPORT_GRID, coverage_toys
 from .fits import fit_data, toy_model
-from .runner import Progress
+from .runner import DEFAULT_POOL, Progress
 
 __all__ = ["TABLE_ROWS", "CoverageTableResult", "coverage_table"]
 
@@ -124,6 +124,7 @@ def coverage_table(
     truth: dict[str, float] | None = None,
     grid: dict[str, tuple[float, float, int]] | None = None,
     workers: int = 1,
+    pool: str = DEFAULT_POOL,
     scheduler: str | None = None,
     progress: Progress = None,
 ) -> CoverageTableResult:
@@ -137,7 +138,8 @@ def coverage_table(
         rows: (label, sampling, statistic, minimization, negative) tuples.
         truth: generating parameters (default: best fit).
         grid: grid ranges (default :data:`REPORT_GRID`).
-        workers: local worker processes.
+        workers: local workers (1: in this process).
+        pool: ``threads`` (default) or ``processes``: the kind of local workers.
         scheduler: Dask scheduler address.
         progress: called with the number of toy blocks in each finished chunk.
 
@@ -163,6 +165,7 @@ def coverage_table(
             truth=truth,
             grid=grid,
             workers=workers,
+            pool=pool,
             scheduler=scheduler,
             progress=progress,
         )
