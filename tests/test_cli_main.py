@@ -65,6 +65,7 @@ def test_interrupted_build_leaves_no_partial_output(tmp_path, sig, code):
             "-m",
             "higgs_pyhf",
             "--no-progress",
+            "-v",
             "build-workspace",
             "--generated",
             "--scale",
@@ -78,9 +79,17 @@ def test_interrupted_build_leaves_no_partial_output(tmp_path, sig, code):
         env=env,
         cwd=tmp_path,
     )
-    time.sleep(4.0)  # imports done, generating
+    # wait for the generation to start (it then takes seconds): no race with the imports
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "generating input in" in line:
+            break
+    time.sleep(0.3)
     proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=120)
+    stdout, rest = proc.communicate(timeout=120)
+    stderr = "".join(seen) + rest
     assert proc.returncode == code, stderr
     assert stdout == ""
     assert stderr.strip().splitlines()[-1].startswith("Error: ")
