@@ -40,29 +40,16 @@ VALUE, SLOPES, FULL = 0, 1, 2
 class KernelModel(NamedTuple):
     """The arrays the compiled functions read (S samples, N bins, G globals).
 
+    Fields named as in :class:`~.compile.CompiledModel` hold the same arrays,
+    as C-contiguous int64/float64. The others:
+
     Attributes:
-        nominal: (S, N) nominal yields.
-        block: (S, N) block κ of each sample and bin.
-        fac_par: (n_blocks, Kg) global index of each scalar factor, −1 padding.
-        fac_kind: (n_blocks, Kg) factor kind (linear, normsys code 1 or 4).
-        fac_lo: (n_blocks, Kg) normsys down factor.
-        fac_hi: (n_blocks, Kg) normsys up factor.
-        fac_coef: (n_blocks, Kg, 6) code-4 polynomial coefficients.
         hist_start: (N + 1,) histosys entries of bin b: ``hist_start[b]:hist_start[b+1]``.
-        hist_g: (E,) global index of each non-zero histosys entry.
+        hist_g: (E,) global index of each non-zero histosys entry (sorted by bin).
         hist_s: (E,) its sample.
         hist_up: (E,) hi − nominal.
         hist_dn: (E,) nominal − lo.
         hist_code: 0 for histosys code 0, 1 for code 4p.
-        global_par: (G,) pyhf index of each global parameter.
-        loc_par: (S, N, Kb) pyhf index of each per-bin factor, −1 padding.
-        loc_slot: (S, N, Kb) its slot in the bin.
-        slot_par: (N, Kl) pyhf index of the parameter of each slot, −1.
-        con_par: (A,) parameter of each auxiliary datum.
-        con_kind: (A,) constraint kind.
-        con_sigma: (A,) normal widths.
-        con_factor: (A,) Poisson rate factors τ.
-        par_con: (P,) auxiliary datum of each parameter, −1.
         par_global: (P,) global index of each parameter, −1 if local.
         par_bin: (P,) bin of each local parameter, −1 if global.
         par_slot: (P,) slot of each local parameter, −1 if global.
