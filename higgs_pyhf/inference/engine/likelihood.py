@@ -181,11 +181,12 @@ def derivatives(cm: CompiledModel, pars: Any, data: Any, *, constant: Any = None
     x = np.ascontiguousarray(np.atleast_2d(np.asarray(pars, dtype=float)))
     n, aux = _split(cm, data)
     bsz = x.shape[0]
-    n = np.ascontiguousarray(np.broadcast_to(n, (bsz, n.shape[1])))
-    aux = np.ascontiguousarray(np.broadcast_to(aux, (bsz, aux.shape[1])))
+    # writable copies: numba types read-only arrays apart (one more compilation)
+    n = np.array(np.broadcast_to(n, (bsz, n.shape[1])), order="C")
+    aux = np.array(np.broadcast_to(aux, (bsz, aux.shape[1])), order="C")
     rows = np.concatenate([n, aux], axis=1)
     c = data_constant(cm, rows) if constant is None else np.asarray(constant, dtype=float)
-    c = np.ascontiguousarray(np.broadcast_to(c + deviance_offset(cm, rows), (bsz,)))
+    c = np.array(np.broadcast_to(c + deviance_offset(cm, rows), (bsz,)), order="C")
     out = _evaluate_batch(kernel_model(cm), x, n, aux, c, FULL)
     return Derivatives(*out)
 

@@ -54,6 +54,9 @@ __all__ = ["fit_toys", "gamma_hat"]
 Arr = np.ndarray
 #: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: The modes of :func:`.kernel.evaluate` as run-time values: a constant argument would
+#: be typed as a literal and compile :func:`.kernel.evaluate` once more (~3 s).
+_MODE = np.array([VALUE, SLOPES, FULL], dtype=np.int64)
 
 
 @_jit
@@ -89,7 +92,7 @@ def _reprofile(
     if cf_par.size == 0:
         return
     grad, h_gg, h_gl, h_ll, nu, jl = buf
-    evaluate(km, x, n, aux, 0.0, SLOPES, grad, h_gg, h_gl, h_ll, nu, jl)
+    evaluate(km, x, n, aux, 0.0, _MODE[SLOPES], grad, h_gg, h_gl, h_ll, nu, jl)
     for p in cf_par:
         b, k = km.par_bin[p], km.par_slot[p]
         c = jl[b, k]
@@ -287,22 +290,23 @@ def fit_toys(
         good = False
         it = 0
         while it < max_iter:
-            f0 = evaluate(km, x, ni, ai, ci, FULL, *buf)
+            f0 = evaluate(km, x, ni, ai, ci, _MODE[FULL], *buf)
             dec = _newton_step(km, x, lo, hi, gfree, lfree, buf, work, step)
             alpha = 1.0
             _project(x, step, alpha, lo, hi, cand)
             _reprofile(km, cand, ni, ai, lo, hi, cf_par, buf)
-            ok = _accept(f0, evaluate(km, cand, ni, ai, ci, VALUE, *buf), grad, x, cand)
+            ok = _accept(f0, evaluate(km, cand, ni, ai, ci, _MODE[VALUE], *buf), grad, x, cand)
             for _ls in range(40):
                 if ok:
                     break
                 alpha *= 0.5
                 _project(x, step, alpha, lo, hi, cand)
                 _reprofile(km, cand, ni, ai, lo, hi, cf_par, buf)
-                ok = _accept(f0, evaluate(km, cand, ni, ai, ci, VALUE, *buf), grad, x, cand)
+                ok = _accept(f0, evaluate(km, cand, ni, ai, ci, _MODE[VALUE], *buf), grad, x, cand)
             bad = not (math.isfinite(f0) and math.isfinite(dec))
             if ok:
-                x[:] = cand
+                for p in range(npar):
+                    x[p] = cand[p]
             it += 1
             small = dec <= tol
             if (small and ok) or (small and dec <= 1e-3 * tol):
@@ -310,8 +314,9 @@ def fit_toys(
                 break
             if bad or not ok:
                 break
-        out[i] = x
-        fval[i] = evaluate(km, x, ni, ai, ci, VALUE, *buf)
+        for p in range(npar):
+            out[i, p] = x[p]
+        fval[i] = evaluate(km, x, ni, ai, ci, _MODE[VALUE], *buf)
         conv[i] = good
         iters[i] = it
     return out, fval, conv, iters
