@@ -18,8 +18,8 @@ __all__ = [
     "constraint_part",
     "constraint_terms",
     "data_constant",
-    "deviance_offset",
     "expected_aux",
+    "kernel_constant",
 ]
 
 
@@ -76,17 +76,18 @@ def data_constant(cm: CompiledModel, data: Any) -> np.ndarray:
     return out  # type: ignore[no-any-return]
 
 
-def deviance_offset(cm: CompiledModel, data: Any) -> np.ndarray:
-    """What the deviance form of the Poisson terms leaves out, per data set [B].
+def kernel_constant(cm: CompiledModel, data: Any) -> np.ndarray:
+    """The data constant of the compiled kernel's −2 ln L, per data set [B].
 
-    The compiled kernel evaluates each Poisson term as a deviance,
-    2(ν − n ln ν) = 2(ν − n − n ln(ν/n)) + 2(n − n ln n) (likewise the Poisson
-    constraints), whose terms vanish at ν = n: sums of 10⁶ counts then keep
-    their precision (the plain form cancels ~10⁷ against ln Γ(n + 1)). This is
-    the sum of the left-out parts, main bins and Poisson auxiliary data.
+    The kernel (:func:`.kernel.evaluate`) evaluates each Poisson term as a
+    deviance, 2(ν − n ln ν) = 2(ν − n − n ln(ν/n)) + 2(n − n ln n) (likewise
+    the Poisson constraints), whose terms vanish at ν = n: sums of 10⁶ counts
+    then keep their precision (the plain form cancels ~10⁷ against
+    ln Γ(n + 1)). Its constant is :func:`data_constant` plus the left-out
+    parts, main bins and Poisson auxiliary data.
     """
     n, aux = _split(cm, data)
-    out = 2.0 * (n - xlogy(n, n)).sum(axis=1)
+    out = data_constant(cm, data) + 2.0 * (n - xlogy(n, n)).sum(axis=1)
     pois = cm.con_kind == POISSON
     if pois.any():
         a = aux[:, pois]

@@ -26,9 +26,9 @@ from scipy.optimize import minimize
 
 from ...errors import FitError
 from .compile import CompiledModel
-from .constraints import deviance_offset
+from .constraints import kernel_constant
 from .kernel import kernel_model
-from .likelihood import constraint_part, data_constant, derivatives, twice_nll
+from .likelihood import constraint_part, derivatives, twice_nll
 from .linear import fit_linear, linear_structure
 from .newton import fit_toys
 
@@ -104,7 +104,7 @@ def _fit_general(
         np.ascontiguousarray(x0, dtype=float),
         n,
         aux,
-        np.ascontiguousarray(data_constant(cm, data) + deviance_offset(cm, data)),
+        kernel_constant(cm, data),
         np.ascontiguousarray(su.lo, dtype=float),
         np.ascontiguousarray(su.hi, dtype=float),
         np.ascontiguousarray(su.free, dtype=np.bool_),

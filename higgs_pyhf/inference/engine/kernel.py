@@ -250,8 +250,8 @@ def evaluate(
 
     Poisson terms are evaluated in their deviance form, 2(ν − n − n ln(ν/n)),
     precise for large counts; ``const`` is the data constant plus the
-    left-out part (:func:`.constraints.data_constant` +
-    :func:`.constraints.deviance_offset`), so the value is pyhf's −2 ln L.
+    left-out part (:func:`.constraints.kernel_constant`), so the value is
+    pyhf's −2 ln L.
     ``nu`` [N] and, unless ``want == VALUE``, ``jl`` [N, Kl] (∂ν_b/∂γ per
     slot) are filled; with ``want == FULL`` also ``grad`` [P], ``h_gg``,
     ``h_gl``, ``h_ll`` (overwritten). Returns +inf where a bin with data has

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import xlogy
 
 from .compile import LINEAR, NORMSYS_CODE1, CompiledModel
-from .constraints import constraint_part, data_constant, deviance_offset, expected_aux
+from .constraints import constraint_part, data_constant, expected_aux, kernel_constant
 from .constraints import constraint_terms as _constraints
 from .interpolation import histosys_code0, histosys_code4p, normsys_code1, normsys_code4
 from .kernel import FULL, KernelModel, evaluate, kernel_model
@@ -76,40 +76,29 @@ def _block_factors(cm: CompiledModel, xg: np.ndarray) -> np.ndarray:
         a = f[:, sys]
         lo, hi = cm.fac_lo[sys], cm.fac_hi[sys]
         if np.all(cm.fac_kind[sys] == NORMSYS_CODE1):
-            f[:, sys] = normsys_code1(a, lo, hi)[0]
+            f[:, sys] = normsys_code1(a, lo, hi)
         else:
-            f[:, sys] = normsys_code4(a, lo, hi, cm.fac_coef[sys])[0]
+            f[:, sys] = normsys_code4(a, lo, hi, cm.fac_coef[sys])
     return f  # type: ignore[no-any-return]
 
 
-class _Histosys(NamedTuple):
-    """The non-zero histosys entries e = (parameter h, sample s, bin b) of a model."""
-
-    up: np.ndarray  # (E,) hi − nominal
-    dn: np.ndarray  # (E,) nominal − lo
-    to_h: np.ndarray  # (E, H) one-hot: the parameter of each entry
-    to_sn: np.ndarray  # (E, S·N) one-hot: the flat sample-bin of each entry
+_ONEHOT_CACHE: dict[int, tuple[CompiledModel, np.ndarray]] = {}
 
 
-_HISTOSYS_CACHE: dict[int, tuple[CompiledModel, _Histosys]] = {}
-
-
-def _histosys_entries(cm: CompiledModel) -> _Histosys:
-    hit = _HISTOSYS_CACHE.get(id(cm))
+def _histosys_entries(cm: CompiledModel) -> tuple[KernelModel, np.ndarray]:
+    """The kernel's non-zero histosys entries and their one-hot map [E, S·N] to sample-bins."""
+    km = kernel_model(cm)
+    hit = _ONEHOT_CACHE.get(id(cm))
     if hit is not None and hit[0] is cm:
-        return hit[1]
-    ns, nn = cm.nominal.shape
-    he, se, be = np.nonzero((cm.hist_up != 0) | (cm.hist_dn != 0))
-    rows = np.arange(he.size)
-    to_h = np.zeros((he.size, cm.hist_par.size))
-    to_h[rows, he] = 1.0
-    to_sn = np.zeros((he.size, ns * nn))
-    to_sn[rows, se * nn + be] = 1.0
-    out = _Histosys(cm.hist_up[he, se, be], cm.hist_dn[he, se, be], to_h, to_sn)
-    if len(_HISTOSYS_CACHE) > 32:
-        _HISTOSYS_CACHE.clear()
-    _HISTOSYS_CACHE[id(cm)] = (cm, out)
-    return out
+        return km, hit[1]
+    nn = cm.nmain
+    flat = km.hist_s * nn + np.repeat(np.arange(nn), np.diff(km.hist_start))
+    onehot = np.zeros((flat.size, cm.nominal.size))
+    onehot[np.arange(flat.size), flat] = 1.0
+    if len(_ONEHOT_CACHE) > 32:
+        _ONEHOT_CACHE.clear()
+    _ONEHOT_CACHE[id(cm)] = (cm, onehot)
+    return km, onehot
 
 
 def _local_factors(cm: CompiledModel, x: np.ndarray) -> np.ndarray:
@@ -126,10 +115,10 @@ def expected_main(cm: CompiledModel, pars: Any) -> np.ndarray:
     phi = f.prod(axis=-1)[:, cm.block]
     m = cm.nominal
     if cm.hist_par.size:
-        hs = _histosys_entries(cm)
-        alpha = xg[:, cm.hist_par] @ hs.to_h.T
+        km, onehot = _histosys_entries(cm)
         fn = histosys_code0 if cm.histosys_code == "code0" else histosys_code4p
-        m = m + (fn(alpha, hs.up, hs.dn)[0] @ hs.to_sn).reshape(-1, *m.shape)
+        shift = fn(xg[:, km.hist_g], km.hist_up, km.hist_dn)  # [B, E]
+        m = m + (shift @ onehot).reshape(-1, *m.shape)
     gam = _local_factors(cm, x).prod(axis=-1)
     return (phi * gam * m).sum(axis=1)  # type: ignore[no-any-return]
 
@@ -176,7 +165,7 @@ def _evaluate_batch(
     return value, grad, h_gg, h_gl, h_ll, nu, jl
 
 
-def derivatives(cm: CompiledModel, pars: Any, data: Any, *, constant: Any = None) -> Derivatives:
+def derivatives(cm: CompiledModel, pars: Any, data: Any) -> Derivatives:
     """−2 ln L, its gradient and its Hessian in blocks at ``pars`` [B, P] (compiled)."""
     x = np.ascontiguousarray(np.atleast_2d(np.asarray(pars, dtype=float)))
     n, aux = _split(cm, data)
@@ -184,9 +173,7 @@ def derivatives(cm: CompiledModel, pars: Any, data: Any, *, constant: Any = None
     # writable copies: numba types read-only arrays apart (one more compilation)
     n = np.array(np.broadcast_to(n, (bsz, n.shape[1])), order="C")
     aux = np.array(np.broadcast_to(aux, (bsz, aux.shape[1])), order="C")
-    rows = np.concatenate([n, aux], axis=1)
-    c = data_constant(cm, rows) if constant is None else np.asarray(constant, dtype=float)
-    c = np.array(np.broadcast_to(c + deviance_offset(cm, rows), (bsz,)), order="C")
+    c = kernel_constant(cm, np.concatenate([n, aux], axis=1))
     out = _evaluate_batch(kernel_model(cm), x, n, aux, c, FULL)
     return Derivatives(*out)
 
