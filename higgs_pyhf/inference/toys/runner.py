@@ -63,7 +63,6 @@ __all__ = [
     "blocks_per_call",
     "run_at",
     "run_chunk",
-    "run_study",
 ]
 
 Progress = Callable[[int], Any] | None
@@ -137,28 +136,28 @@ def run_chunk(task: ToyTask) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def run_study(
+def run_at(
     func: BlockFunction,
     tm: ToyModel,
+    pars: np.ndarray,
     *,
+    payload: dict[str, Any],
     ntoys: int,
     seed: int,
-    stream: int,
-    sampling: str,
-    negative: str,
-    aux: str,
-    main_mean: np.ndarray,
-    aux_mean: np.ndarray,
-    payload: dict[str, Any],
+    stream: int = 0,
+    sampling: str = "poisson",
+    negative: str = "keep",
+    aux: str = "sample",
     block_size: int,
-    blocks_per_chunk: int | None,
-    workers: int,
-    pool: str,
-    scheduler: str | None,
-    progress: Progress,
+    blocks_per_chunk: int | None = None,
+    workers: int = 1,
+    pool: str = DEFAULT_POOL,
+    scheduler: str | None = None,
+    progress: Progress = None,
 ) -> dict[str, np.ndarray]:
-    """Run ``func`` over ``ntoys`` toys in seeded blocks and return the per-toy arrays.
+    """Run ``func`` over ``ntoys`` toys drawn around the model's expected data at ``pars``.
 
+    The toys come in seeded blocks and the per-toy arrays are returned.
     ``workers`` local ``pool`` workers (threads or processes) run the chunks,
     unless a Dask ``scheduler`` is given; ``blocks_per_chunk`` is rounded up
     to whole calls (:func:`blocks_per_call`); ``progress`` is called with the
@@ -166,6 +165,9 @@ def run_study(
     """
     check_ntoys(ntoys)
     check_pool(pool)
+    x = np.asarray(pars, dtype=float)[None, :]
+    main_mean = expected_main(tm.cm, x)[0]
+    aux_mean = expected_aux(tm.cm, x)[0]
     table = poisson_table(main_mean) if sampling == "poisson" else None
     nblocks = math.ceil(ntoys / block_size)
     group = blocks_per_call(ntoys, block_size)
@@ -210,45 +212,3 @@ def run_study(
         run_chunk, tasks, workers=workers, pool=pool, scheduler=scheduler, progress=tick
     )
     return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
-
-
-def run_at(
-    func: BlockFunction,
-    tm: ToyModel,
-    pars: np.ndarray,
-    *,
-    payload: dict[str, Any],
-    ntoys: int,
-    seed: int,
-    stream: int = 0,
-    sampling: str = "poisson",
-    negative: str = "keep",
-    aux: str = "sample",
-    block_size: int,
-    blocks_per_chunk: int | None = None,
-    workers: int = 1,
-    pool: str = DEFAULT_POOL,
-    scheduler: str | None = None,
-    progress: Progress = None,
-) -> dict[str, np.ndarray]:
-    """:func:`run_study` with toys drawn around the model's expected data at ``pars``."""
-    x = np.asarray(pars, dtype=float)[None, :]
-    return run_study(
-        func,
-        tm,
-        ntoys=ntoys,
-        seed=seed,
-        stream=stream,
-        sampling=sampling,
-        negative=negative,
-        aux=aux,
-        main_mean=expected_main(tm.cm, x)[0],
-        aux_mean=expected_aux(tm.cm, x)[0],
-        payload=payload,
-        block_size=block_size,
-        blocks_per_chunk=blocks_per_chunk,
-        workers=workers,
-        pool=pool,
-        scheduler=scheduler,
-        progress=progress,
-    )
