@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ._style import add_data_label, new_figure, param_label, style_context
-from .stacks import data_intervals
+from .stacks import data_intervals, draw_data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -73,18 +73,8 @@ def _draw_stage(
         "linewidth": 0,
     }
     ax.stairs(total + err, edges, baseline=total - err, fill=True, **band, label="uncertainty")
-    centers = 0.5 * (edges[1:] + edges[:-1])
     low, high = data_intervals(obs)
-    ax.errorbar(
-        centers,
-        obs,
-        yerr=np.vstack([obs - low, high - obs]),
-        fmt="o",
-        color="black",
-        markersize=4,
-        capsize=0,
-        label=data_label,
-    )
+    draw_data(ax, edges, obs, low, high, markersize=4, label=data_label)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(0, 1.45 * float(max(np.max(high), np.max(total + err))))
     widths = np.diff(edges)
@@ -103,15 +93,7 @@ def _draw_stage(
     rel = err / safe
     rax.stairs(1 + rel, edges, baseline=1 - rel, fill=True, **band)
     rax.axhline(1.0, color="0.3", linewidth=0.8)
-    rax.errorbar(
-        centers,
-        obs / safe,
-        yerr=np.vstack([(obs - low) / safe, (high - obs) / safe]),
-        fmt="o",
-        color="black",
-        markersize=3,
-        capsize=0,
-    )
+    draw_data(rax, edges, obs, low, high, scale=safe, markersize=3)
     rax.set_xlim(edges[0], edges[-1])
     rax.set_ylim(0.0, 2.5)
     rax.set_ylabel("Data / pred.")

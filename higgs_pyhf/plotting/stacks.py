@@ -35,6 +35,7 @@ __all__ = [
     "BACKGROUND_COLOR",
     "SIGNAL_COLOR",
     "data_intervals",
+    "draw_data",
     "draw_ratio",
     "draw_stack",
     "plot_postfit",
@@ -68,6 +69,33 @@ def data_intervals(counts: Any, errors: str = "garwood") -> tuple[np.ndarray, np
         return n - np.sqrt(n), n + np.sqrt(n)
     msg = f"unknown data errors {errors!r}; expected one of {ERRORS}"
     raise ValueError(msg)
+
+
+def draw_data(
+    ax: Any,
+    edges: np.ndarray,
+    obs: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    *,
+    scale: np.ndarray | None = None,
+    **style: Any,
+) -> None:
+    """Data as black points at the bin centres with error bars ``low``…``high``.
+
+    ``scale`` divides points and bars (a data/prediction ratio panel);
+    ``style`` goes to ``errorbar`` (marker size, line width, label).
+    """
+    s = 1.0 if scale is None else scale
+    ax.errorbar(
+        0.5 * (edges[1:] + edges[:-1]),
+        obs / s,
+        yerr=np.vstack([(obs - low) / s, (high - obs) / s]),
+        fmt="o",
+        color="black",
+        capsize=0,
+        **style,
+    )
 
 
 def _ylabel(edges: np.ndarray, xlabel: str) -> str:
@@ -122,22 +150,14 @@ def draw_stack(
         label=r"Higgs ($m_H$ = 125 GeV)" + legend_suffix,
     )
     ax.stairs(bkg + sig, edges, color="black", linewidth=0.8)
-    centers = 0.5 * (edges[1:] + edges[:-1])
     low, high = data_intervals(obs, errors)
     err_name = "Garwood 68%" if errors == "garwood" else "±√n"
-    ax.errorbar(
-        centers,
-        obs,
-        yerr=np.vstack([obs - low, high - obs]),
-        fmt="o",
-        color="black",
-        markersize=5,
-        linewidth=1.2,
-        capsize=0,
-        label=f"{data_label} ({err_name})",
+    draw_data(
+        ax, edges, obs, low, high, markersize=5, linewidth=1.2, label=f"{data_label} ({err_name})"
     )
     content = np.maximum(high, bkg + sig)
     top = float(np.max(content))
+    centers = 0.5 * (edges[1:] + edges[:-1])
     right = centers > edges[0] + 0.45 * (edges[-1] - edges[0])
     top_right = float(np.max(content[right])) if np.any(right) else 0.0
     n_text = text.count("\n") + 1 if text else 0
@@ -165,21 +185,10 @@ def draw_ratio(
     edges = np.asarray(edges, dtype=float)
     obs = np.asarray(data, dtype=float)
     pred = np.asarray(prediction, dtype=float)
-    centers = 0.5 * (edges[1:] + edges[:-1])
     low, high = data_intervals(obs, errors)
     safe = np.where(pred > 0, pred, np.nan)
-    ratio = obs / safe
     ax.axhline(1.0, color="0.3", linewidth=1)
-    ax.errorbar(
-        centers,
-        ratio,
-        yerr=np.vstack([(obs - low) / safe, (high - obs) / safe]),
-        fmt="o",
-        color="black",
-        markersize=4,
-        linewidth=1.0,
-        capsize=0,
-    )
+    draw_data(ax, edges, obs, low, high, scale=safe, markersize=4, linewidth=1.0)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(0.0, 2.5)
     ax.set_ylabel("Data / pred.")
