@@ -6,21 +6,24 @@ the writing process's id (``.<name>.higgs-pyhf-tmp-<pid>-…``); a later write
 of the same output removes the leftovers of processes that no longer run (a
 killed command leaves nothing behind for long).
 
-Outputs that are not regular files are never renamed over: a symbolic link
-is written through (the file it points to is replaced, the link stays), a
-device or FIFO (``/dev/null``, ``/dev/stdout``) gets the bytes written into
-it, a directory is refused. :func:`check_not_input` refuses an output that
-is one of the command's inputs.
+Every path is checked by the output guard (:mod:`._guard`) before it is
+written: never an input of the running command, never a directory, FIFO or
+device other than ``/dev/null``, ``/dev/stdout`` and ``/dev/stderr`` (which
+get the bytes written into them); a symbolic link is written through (the
+file it points to is replaced, the link stays). Long output names get a
+shortened temporary name (the name's head and a hash), so any legal name can
+be written. A full disk is an :class:`~.errors.OutputError` naming the path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import math
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,6 +31,14 @@ from typing import Any
 
 import numpy as np
 
+from ._guard import (
+    MANIFEST,
+    check_output,
+    check_output_folder,
+    manifest_text,
+    register_inputs,
+    short_name,
+)
 from .errors import OutputError
 
 __all__ = [
@@ -36,6 +47,7 @@ __all__ = [
     "atomic_dir",
     "atomic_path",
     "check_not_input",
+    "check_output_dir",
     "dumps_json",
     "jsonable",
     "write_json",
@@ -100,10 +112,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _tmp_prefix(target: Path) -> str:
+    """Prefix of the temporary names of ``target`` (short, whatever the length of its name)."""
+    return f".{short_name(target.name)}{_TMP_TAG}"
+
+
 def _remove_stale(target: Path) -> None:
     """Remove temporary files and folders of ``target`` left by processes that are gone."""
-    for p in target.parent.glob(f".{target.name}{_TMP_TAG}*"):
-        pid_text = p.name[len(f".{target.name}{_TMP_TAG}") :].split("-", 1)[0]
+    prefix = _tmp_prefix(target)
+    for p in target.parent.glob(f"{glob.escape(prefix)}*"):
+        pid_text = p.name[len(prefix) :].split("-", 1)[0]
         if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
@@ -112,36 +130,37 @@ def _remove_stale(target: Path) -> None:
                     p.unlink()
 
 
-def _prepare(path: str | os.PathLike[str]) -> tuple[Path, bool]:
-    """The file to replace (links resolved) and whether it is a device/FIFO to write into."""
-    target = Path(path)
-    if target.is_symlink():
-        target = target.resolve()
+#: errno values that mean the output could not be written (not a bug, not bad input).
+_WRITE_ERRORS = {
+    errno.ENOSPC: "no space left writing {path}",
+    errno.EDQUOT: "disk quota exceeded writing {path}",
+    errno.EFBIG: "file too large writing {path}",
+    errno.EROFS: "cannot write {path}: read-only file system",
+    errno.EIO: "input/output error writing {path}",
+}
+
+
+@contextlib.contextmanager
+def _write_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn a full disk (and the like) into an :class:`OutputError` naming ``path``."""
     try:
-        mode = target.stat().st_mode
-    except FileNotFoundError:
-        mode = None
+        yield
     except OSError as err:
-        msg = f"cannot write {path}: {err.strerror}"
-        raise OutputError(msg) from None
-    if mode is not None and stat.S_ISDIR(mode):
-        msg = f"cannot write {path}: it is a directory"
-        raise OutputError(msg)
-    special = mode is not None and not stat.S_ISREG(mode)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        msg = f"cannot create the folder of {path}: {err.strerror} ({err.filename})"
-        raise OutputError(msg) from None
-    return target, special
+        text = _WRITE_ERRORS.get(err.errno or 0)
+        if text is None:
+            raise
+        raise OutputError(text.format(path=os.fspath(path))) from None
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; put it in place of ``path`` on success.
 
-    If the body raises (or the process is interrupted), the temporary file is
-    removed and ``path`` is left untouched.
+    ``path`` is checked by the output guard first (:func:`~._guard.check_output`:
+    not an input of the running command, not a directory, FIFO or device
+    other than ``/dev/null``/``/dev/stdout``/``/dev/stderr``). If the body
+    raises (or the process is interrupted), the temporary file is removed and
+    ``path`` is left untouched.
 
     Args:
         path: final destination.
@@ -150,15 +169,23 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         A temporary file path in the same directory (same file system).
 
     Raises:
-        OutputError: if ``path`` is a directory or its folder cannot be made or written.
+        OutputError: if ``path`` may not be written, its folder cannot be made
+            or written, or the disk is full.
     """
-    target, special = _prepare(path)
-    _remove_stale(target)
+    target, special = check_output(path)
+    if not special:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            msg = f"cannot create the folder of {path}: {err.strerror} ({err.filename})"
+            raise OutputError(msg) from None
+        _remove_stale(target)
+    suffix = target.suffix if len(target.suffix) <= 16 else ""
     try:
         fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.name}{_TMP_TAG}{os.getpid()}-",
-            suffix=target.suffix,
-            dir=target.parent,
+            prefix=f"{_tmp_prefix(target)}{os.getpid()}-",
+            suffix=suffix,
+            dir=None if special else target.parent,
         )
     except OSError as err:
         msg = f"cannot write {path}: {err.strerror}"
@@ -169,19 +196,26 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.umask(umask)
     tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
     try:
-        yield tmp
-        if special:
-            with target.open("wb") as out:
-                out.write(tmp.read_bytes())
-        else:
-            tmp.replace(target)
+        with _write_errors(path):
+            yield tmp
+            if special:
+                with target.open("wb") as out:
+                    out.write(tmp.read_bytes())
+            else:
+                check_output(path)  # an input may have appeared meanwhile
+                tmp.replace(target)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-#: File that marks a folder as written by :func:`atomic_dir` (so it may be replaced).
-DIR_MARKER = ".higgs_pyhf_output"
+#: File that marks a folder as written by :func:`atomic_dir`: the manifest of what it wrote.
+DIR_MARKER = MANIFEST
+
+
+def check_output_dir(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, an output folder that :func:`atomic_dir` would not replace."""
+    check_output_folder(path)
 
 
 @contextlib.contextmanager
@@ -191,29 +225,24 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     The folder is filled in a staging folder (``.<name>.higgs-pyhf-tmp-<pid>``)
     and renamed into place at the end, so an interrupted run never leaves a
     half-written folder (stale staging folders of dead processes are removed
-    by the next run). An existing ``path`` is replaced only if it is empty or
-    was written by this function (it holds :data:`DIR_MARKER`).
+    by the next run). The staging folder gets a manifest (:data:`DIR_MARKER`)
+    of every file written. An existing ``path`` is replaced only if it is
+    empty or holds exactly what its manifest lists, unchanged, and no input
+    of the running command (:func:`~._guard.check_output_folder`, checked on
+    entry and again just before the replacement).
 
     Raises:
         OutputError: if ``path`` is a file, or a folder with other contents.
     """
-    target = Path(path)
-    if target.is_symlink():
-        target = target.resolve()
-    if target.exists() and not target.is_dir():
-        msg = f"output folder {path} is a file"
-        raise OutputError(msg)
-    if target.is_dir() and any(target.iterdir()) and not (target / DIR_MARKER).exists():
-        msg = f"output folder {path} exists and holds other files; choose a new or empty folder"
-        raise OutputError(msg)
+    target = check_output_folder(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         msg = f"cannot create the folder of {path}: {err.strerror}"
         raise OutputError(msg) from None
     _remove_stale(target)
-    stage = target.parent / f".{target.name}{_TMP_TAG}{os.getpid()}-dir"
-    old = target.parent / f".{target.name}{_TMP_TAG}{os.getpid()}-old"
+    stage = target.parent / f"{_tmp_prefix(target)}{os.getpid()}-dir"
+    old = target.parent / f"{_tmp_prefix(target)}{os.getpid()}-old"
     for leftover in (stage, old):
         shutil.rmtree(leftover, ignore_errors=True)
     try:
@@ -222,11 +251,13 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         msg = f"cannot write in the folder of {path}: {err.strerror}"
         raise OutputError(msg) from None
     try:
-        yield stage
-        (stage / DIR_MARKER).write_text("written by higgs_pyhf; may be replaced by a rerun\n")
-        if target.exists():
-            target.rename(old)
-        stage.rename(target)
+        with _write_errors(path):
+            yield stage
+            (stage / DIR_MARKER).write_text(manifest_text(stage), encoding="utf-8")
+            check_output_folder(path)
+            if target.exists():
+                target.rename(old)
+            stage.rename(target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
@@ -235,25 +266,15 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 def check_not_input(
     output: str | os.PathLike[str] | None, inputs: Iterable[str | os.PathLike[str] | None]
 ) -> None:
-    """Refuse an output path that is (or links to) one of the inputs.
+    """Register ``inputs`` with the running command and refuse ``output`` if it is one of them.
 
     Raises:
         OutputError: naming the path.
     """
-    if output is None:
-        return
-    out = Path(output)
-    if not out.exists():
-        return
-    for item in inputs:
-        if item is None:
-            continue
-        p = Path(item)
-        if p.exists() and out.samefile(p):
-            msg = (
-                f"output {output} is an input of this command ({item}); choose another output path"
-            )
-            raise OutputError(msg)
+    items = list(inputs)
+    register_inputs(items)
+    if output is not None:
+        check_output(output, items)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import jsonschema
 import numpy as np
 
+from ._guard import register_input
 from .configuration_schema import CONFIG_SCHEMA
 from .errors import ConfigError
 from .systematics import SystematicsConfig, parse_systematics
@@ -295,6 +296,7 @@ def load_config(path: str | os.PathLike[str]) -> AnalysisConfig:
         ConfigError: if the file is missing, not JSON, or invalid.
     """
     p = Path(path)
+    register_input(p)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as err:

@@ -17,6 +17,7 @@ from typing import Any
 import hist
 import numpy as np
 
+from ._guard import register_input
 from ._io import atomic_path, write_text
 from .errors import HistogramError, InputFileError
 from .histograms import SAMPLE_AXIS, _one, make_histogram
@@ -98,6 +99,7 @@ def load_histograms(
         HistogramError: if it does not hold compatible histograms.
     """
     p = Path(path)
+    register_input(p)
     fmt = _format(p)
     if not p.is_file():
         msg = f"histogram file not found: {p}"

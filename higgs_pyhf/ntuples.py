@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import uproot
 
+from ._guard import register_input
 from ._io import atomic_path
 from .errors import InputFileError
 from .weights import WEIGHT_BRANCHES
@@ -135,6 +136,7 @@ def _reason(err: BaseException) -> str:
 
 def _open_tree(path: Path, tree: str, branches: Sequence[str]) -> tuple[Any, Any]:
     """Open ``path`` and return ``(file, tree)`` after checking tree and branches exist."""
+    register_input(path)
     if not path.is_file():
         msg = f"input file not found: {path}"
         raise InputFileError(msg)

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._guard import register_input
 from .errors import HistogramError, InputFileError, TemplateError
 from .histogram_files import load_histograms
 from .histograms import SAMPLE_AXIS
@@ -186,6 +187,7 @@ def read_template_file(path: str | os.PathLike[str]) -> TemplateFile:
         TemplateError: if the file is missing, unreadable or holds no usable template.
     """
     p = Path(path)
+    register_input(p)
     if not p.is_file():
         msg = f"template file not found: {p}"
         raise TemplateError(msg)

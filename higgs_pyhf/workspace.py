@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyhf
 
+from ._guard import register_inputs
 from ._io import atomic_path, dumps_json
 from .errors import WorkspaceError
 
@@ -191,6 +192,7 @@ def load_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
         WorkspaceError: if the file is missing, not JSON, or not a valid workspace.
     """
     p = Path(path)
+    register_inputs((p, provenance_path(p)))  # no output of this command may replace them
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as err:

@@ -27,6 +27,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from .._guard import command_inputs
 from ..errors import HiggsPyhfError
 from . import build, compare, diagnostics, infer, report, toys
 
@@ -113,6 +114,8 @@ def main(verbose: int, progress: bool) -> None:
     pyhf_log = logging.getLogger("pyhf")
     pyhf_log.handlers[:] = [handler] if verbose >= 2 else [logging.NullHandler()]
     pyhf_log.propagate = False
+    # the files this command reads, which no output may replace (higgs_pyhf._guard)
+    click.get_current_context().with_resource(command_inputs())
 
 
 for _module in (build, infer, diagnostics, compare, report, toys):

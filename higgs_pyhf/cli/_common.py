@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 import click
 
-from .._io import check_not_input, dumps_json, write_text
+from .._guard import check_output, child_path, command_inputs, register_inputs
+from .._io import dumps_json, write_text
 
 __all__ = [
     "FigureLabels",
@@ -49,22 +50,34 @@ def progress_bar(total: int, desc: str) -> Any:
 
 
 #: Parameters of a command that name files it reads.
-INPUT_PARAMETERS = ("workspace", "config_name", "config_path", "templates")
+INPUT_PARAMETERS = ("workspace", "config_name", "config_path", "templates", "groups_file")
 #: Parameters of a command that name files it writes.
-OUTPUT_PARAMETERS = ("output", "markdown", "save_toys")
+OUTPUT_PARAMETERS = ("output", "markdown", "latex", "save_toys")
 
 
 def refuse_overwriting_inputs(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse, before any work, an output path that is one of the command's input files."""
+    """Refuse, before any work, an output path that is one of the command's input files.
+
+    The inputs named by :data:`INPUT_PARAMETERS` (and a workspace's provenance
+    file) are registered with the output guard (:mod:`higgs_pyhf._guard`),
+    which checks every file written while the command runs; the outputs named
+    by :data:`OUTPUT_PARAMETERS` are checked here already, before any work.
+    """
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
+        from ..workspace import provenance_path
+
         inputs = [kwargs.get(k) for k in INPUT_PARAMETERS if isinstance(kwargs.get(k), str | Path)]
-        for key in OUTPUT_PARAMETERS:
-            value = kwargs.get(key)
-            if isinstance(value, str | Path):
-                check_not_input(value, inputs)
-        return func(**kwargs)
+        if isinstance(kwargs.get("workspace"), str | Path):
+            inputs.append(provenance_path(kwargs["workspace"]))
+        with command_inputs():
+            register_inputs(inputs)
+            for key in OUTPUT_PARAMETERS:
+                value = kwargs.get(key)
+                if isinstance(value, str | Path):
+                    check_output(value)
+            return func(**kwargs)
 
     return wrapper
 
@@ -136,14 +149,20 @@ def figure_labels(workspace: str, measurement: str = "") -> FigureLabels:
 
 
 def save_figure_to(figdir: str | None, name: str, make: Callable[[], Any]) -> None:
-    """Draw the figure ``make()`` and write it to ``figdir/name`` (nothing without a figdir)."""
+    """Draw the figure ``make()`` and write it to ``figdir/name`` (nothing without a figdir).
+
+    ``name`` must be a file name directly inside ``figdir``: a name from a
+    workspace belongs in it only through :func:`~higgs_pyhf._guard.safe_name`
+    (anything else is made safe here too, :func:`~higgs_pyhf._guard.child_path`).
+    """
     if figdir is None:
         return
     import matplotlib.pyplot as plt
 
     from ..plotting import save_figure
 
+    target = child_path(figdir, name)
     fig = make()
-    path = save_figure(fig, Path(figdir) / name)
+    path = save_figure(fig, target)
     plt.close(fig)
     log.info("wrote %s", path)

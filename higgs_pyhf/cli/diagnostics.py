@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from .._guard import register_input, safe_names
 from .._io import write_text
 from ..errors import ConfigError
 from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
@@ -39,6 +40,7 @@ def _fit(workspace: str) -> tuple[dict[str, Any], Any, Any, Any]:
 def _groups(items: tuple[str, ...], groups_file: str | None) -> dict[str, str]:
     out: dict[str, str] = {}
     if groups_file is not None:
+        register_input(groups_file)
         try:
             obj = json.loads(Path(groups_file).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -188,6 +190,7 @@ def yields_cmd(
     if figdir is not None:
         measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
         fl = figure_labels(workspace, measurement)
+        file_names = safe_names(res.channels)
         for c, ch in enumerate(res.channels):
             a, b = res.channel_bins[c]
             edges = edges_from_provenance(fl.provenance, int(b - a))
@@ -202,7 +205,7 @@ def yields_cmd(
                     lumi_fb=fl.lumi_fb,
                 )
 
-            save_figure_to(figdir, f"yields_{ch}.png", make)
+            save_figure_to(figdir, f"yields_{file_names[ch]}.png", make)
     out = res.to_json()
     out["markdown"] = res.to_markdown()
     emit_json(out, output)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .. import _io
+from .._guard import guarded
 from ..errors import HiggsPyhfError
 from .diagnostics import diagnostics_section, draw_diagnostics, run_diagnostics
 from .figures import KIND_FIGURES, PLOT_KINDS, draw_figures
@@ -93,6 +94,7 @@ def _check_kinds(kinds: Sequence[str]) -> None:
         raise ValueError(msg)
 
 
+@guarded
 def make_plots(
     workspace_path: str | os.PathLike[str],
     figdir: str | os.PathLike[str],
@@ -127,6 +129,7 @@ def make_plots(
     return figures
 
 
+@guarded
 def make_report(
     workspace_path: str | os.PathLike[str],
     outdir: str | os.PathLike[str],
@@ -161,6 +164,7 @@ def make_report(
     t0 = time.perf_counter()
     final = Path(outdir)
     inputs = read_inputs(workspace_path)
+    _io.check_output_dir(final)  # before any work: refuse a folder holding inputs or other files
     if inputs.observed.size == 0 or not {"s_s", "s_b"} <= set(inputs.model.config.parameters):
         return _model_report(inputs, final, quick=quick, seed=seed, upper=upper_limit, t0=t0)
     kinds = [k for k in PLOT_KINDS if not (quick and k in ("gof", "coverage"))]

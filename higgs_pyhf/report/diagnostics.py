@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .._guard import child_path, safe_names
 from ..inference.impacts import impacts
 from ..inference.pulls import correlations, pulls
 from ..inference.toys import toy_contour
@@ -76,10 +77,11 @@ def draw_diagnostics(
         figures["toy_contour"] = lambda: plot_toy_contour(
             diag["toy_contour"], data_label=label, lumi_fb=lumi
         )
+    file_names = safe_names(figures)  # channel names come from the workspace
     paths: dict[str, Path] = {}
     for name, make in figures.items():
         fig = make()
-        paths[name] = save_figure(fig, out / f"{name}.png")
+        paths[name] = save_figure(fig, child_path(out, f"{file_names[name]}.png"))
         plt.close(fig)
     return paths
 

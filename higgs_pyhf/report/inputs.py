@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._guard import register_input
 from ..errors import WorkspaceError
 from ..plotting import GENERATED_DATA_LABEL, REAL_DATA_LABEL, UNKNOWN_DATA_LABEL
 from ..plotting import is_generated_label as _is_generated_label
@@ -81,6 +82,7 @@ class ReportInputs(NamedTuple):
 def read_provenance(workspace_path: str | os.PathLike[str]) -> dict[str, Any]:
     """The provenance dict written next to a workspace file, or ``{}`` if there is none."""
     p = provenance_path(workspace_path)
+    register_input(p)
     if not p.exists():
         return {}
     try:

@@ -30,6 +30,7 @@ import numpy as np
 import uproot
 
 from .. import __version__
+from .._guard import inside
 from .._io import atomic_path, write_json
 from ..configuration import AnalysisConfig, default_config
 from ..errors import ConfigError, InputFileError
@@ -222,7 +223,7 @@ def make_inputs(
     samples_truth: dict[str, Any] = {}
     for sample in config.mc_samples:
         gen = generate_events(sample, config, _rng(seed, "mc", sample.name), scale=scale)
-        paths = tuple(directory / f for f in sample.files)
+        paths = tuple(inside(directory, f) for f in sample.files)
         for i, path in enumerate(paths):  # several files: split the events evenly
             _write_tree(path, gen.events[i :: len(paths)], config.tree)
         weights = weight_product(gen.events) * sample.xsec_weight(config.lumi_fb)
@@ -249,7 +250,7 @@ def make_inputs(
         )
 
     data_truth: dict[str, Any] = {}
-    data_files = [(s, directory / f) for s in config.data_samples for f in s.files]
+    data_files = [(s, inside(directory, f)) for s in config.data_samples for f in s.files]
     if data_files:
         gen = generate_events(config.data_samples[0], config, _rng(seed, "data"))
         which = _rng(seed, "data-files").integers(0, len(data_files), len(gen.events))
