@@ -295,13 +295,18 @@ def safe_name(name: str) -> str:
 
     Other characters become ``_``; leading dots are dropped (no hidden files,
     no ``..``). A name that had to change gets ``-`` and 8 hex digits of its
-    sha256, so different names stay different.
+    sha256 (before a short suffix such as ``.png``), so different names stay
+    different.
     """
     out = "".join(c if c in _SAFE else "_" for c in name).lstrip(".")
     if out == name and 0 < len(out) <= _MAX_NAME:
         return out
     digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"{out[: _MAX_NAME - 9]}-{digest}"
+    stem, dot, ext = out.rpartition(".")
+    if not (dot and stem and ext.isalnum() and len(ext) <= 8):
+        stem, ext = out, ""
+    ext = f".{ext}" if ext else ""
+    return f"{stem[: _MAX_NAME - 9 - len(ext)]}-{digest}{ext}"
 
 
 def safe_names(names: Iterable[str]) -> dict[str, str]:
@@ -321,14 +326,22 @@ def safe_names(names: Iterable[str]) -> dict[str, str]:
 
 
 def inside(folder: str | os.PathLike[str], relative: str | os.PathLike[str]) -> Path:
-    """``folder / relative``, refused if it resolves outside ``folder``.
+    """``folder / relative``, refused if its folder resolves outside ``folder``.
+
+    The file itself may be a symbolic link placed there by the user (written
+    through, like any output link); the names leading to it may not climb out.
 
     Raises:
         OutputError: if ``relative`` is absolute or climbs out of ``folder``.
     """
     base = _resolve(folder)
     path = Path(folder) / relative
-    if Path(relative).is_absolute() or base not in _resolve(path).parents:
+    parent = _resolve(path.parent)
+    if (
+        Path(relative).is_absolute()
+        or path.name in ("", ".", "..")
+        or (parent != base and base not in parent.parents)
+    ):
         msg = f"refusing to write {relative!s}: it is outside the folder {os.fspath(folder)}"
         raise OutputError(msg)
     return path
