@@ -258,6 +258,8 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
             if target.exists():
                 target.rename(old)
             stage.rename(target)
+    except OutputError as err:  # name the folder asked for, not the staging folder
+        raise OutputError(str(err).replace(str(stage), os.fspath(path))) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

@@ -271,6 +271,17 @@ def _fill_then_run_out_of_space(folder: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
 
+def test_full_disk_in_a_file_of_an_output_folder_names_the_folder(tmp_path):
+    def fill() -> None:
+        with _io.atomic_dir(tmp_path / "rep") as stage, _io.atomic_path(stage / "report.md") as tmp:
+            tmp.write_text("partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OutputError, match=r"^no space left writing .*/rep/report\.md$"):
+        fill()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_full_disk_in_an_output_folder(tmp_path):
     with pytest.raises(OutputError, match=r"no space left writing .*rep"):
         _fill_then_run_out_of_space(tmp_path / "rep")
