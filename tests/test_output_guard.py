@@ -324,3 +324,30 @@ def test_longest_legal_output_name_is_written(ws, tmp_path):
     assert code == 0, err
     assert json.loads((tmp_path / name).read_text())["parameters"]["s_s"]
     assert not [p for p in tmp_path.iterdir() if ".higgs-pyhf-tmp-" in p.name]
+
+
+def test_repeatable_input_options_are_inputs_too(tmp_path, monkeypatch):
+    """A command's ``--patch`` files (repeatable) are refused as outputs like the workspace."""
+    import click
+
+    from higgs_pyhf.cli._common import emit_json, output_option
+
+    @click.command()
+    @click.argument("workspace")
+    @click.option("--patch", "patches", multiple=True)
+    @output_option()
+    def cmd(workspace: str, patches: tuple[str, ...], output: str | None) -> None:
+        emit_json({"patches": list(patches)}, output)
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("ws.json", "p1.json", "p2.json"):
+        (tmp_path / name).write_text("{}")
+    res = CliRunner().invoke(
+        cmd, ["ws.json", "--patch", "p1.json", "--patch", "p2.json", "-o", "./p2.json"]
+    )
+    assert res.exit_code == 1
+    assert "is an input of this command (p2.json)" in str(res.exception)
+    assert (tmp_path / "p2.json").read_text() == "{}"
+    res = CliRunner().invoke(cmd, ["ws.json", "--patch", "p1.json", "-o", "out.json"])
+    assert res.exit_code == 0
+    assert json.loads((tmp_path / "out.json").read_text()) == {"patches": ["p1.json"]}

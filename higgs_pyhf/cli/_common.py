@@ -50,7 +50,15 @@ def progress_bar(total: int, desc: str) -> Any:
 
 
 #: Parameters of a command that name files it reads.
-INPUT_PARAMETERS = ("workspace", "config_name", "config_path", "templates", "groups_file")
+INPUT_PARAMETERS = (
+    "workspace",
+    "config_name",
+    "config_path",
+    "templates",
+    "groups_file",
+    "patch",
+    "patches",
+)
 #: Parameters of a command that name files it writes.
 OUTPUT_PARAMETERS = ("output", "markdown", "latex", "save_toys")
 
@@ -68,7 +76,11 @@ def refuse_overwriting_inputs(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(**kwargs: Any) -> Any:
         from ..workspace import provenance_path
 
-        inputs = [kwargs.get(k) for k in INPUT_PARAMETERS if isinstance(kwargs.get(k), str | Path)]
+        inputs: list[Any] = []
+        for key in INPUT_PARAMETERS:
+            value = kwargs.get(key)
+            values = value if isinstance(value, tuple | list) else (value,)
+            inputs += [v for v in values if isinstance(v, str | Path)]
         if isinstance(kwargs.get("workspace"), str | Path):
             inputs.append(provenance_path(kwargs["workspace"]))
         with command_inputs():
