@@ -103,6 +103,8 @@ def test_no_command_writes_outside_the_paths_it_was_given(tmp_path, monkeypatch)
         ["o/built.json", "o/built.provenance.json"],
     )
     check(["cutflow", *data, "--markdown", "-o", "o/cutflow.json"], ["o/cutflow.json"])
+    ntuple = next((work / "data" / "MC").glob("*.root"))  # read by worker processes: still an input
+    check(["cutflow", *data, "--workers", "2", "-o", ntuple], [], code=1)
 
     # the likelihood studies
     check(["fit", gen, "-o", "o/fit.json"], ["o/fit.json"])

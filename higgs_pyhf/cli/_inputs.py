@@ -23,10 +23,11 @@ from typing import Any, NamedTuple
 
 import click
 
+from .._guard import register_inputs
 from ..configuration import AnalysisConfig, resolve_config
 from ..errors import ConfigError
 from ..ntuples import DEFAULT_STEP_SIZE
-from ..pipeline import generated_info, generated_inputs
+from ..pipeline import generated_info, generated_inputs, input_paths
 from ..provenance import real_data_dir
 from ..selection import SELECTIONS
 from ._common import progress_bar, scheduler_options
@@ -182,6 +183,7 @@ def resolve_inputs(
     if not generated:
         directory = data_dir if data_dir is not None else real_data_dir()
         label = str(data_dir) if data_dir is not None else "shipped real ATLAS Open Data"
+        register_inputs(input_paths(config, directory, source))  # read by workers, too
         yield Inputs(
             config,
             source,
