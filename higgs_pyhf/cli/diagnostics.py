@@ -18,6 +18,7 @@ import click
 from .._io import write_text
 from ..errors import ConfigError
 from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
+from ._types import FiniteFloatRange
 
 __all__ = ["COMMANDS"]
 
@@ -128,7 +129,7 @@ def impacts_cmd(
 @_workspace_arg
 @click.option(
     "--threshold",
-    type=click.FloatRange(min=0.0, max=1.0),
+    type=FiniteFloatRange(min=0.0, max=1.0),
     default=0.1,
     show_default=True,
     help="Keep the parameters with some |rho| above this with another one.",
