@@ -209,6 +209,10 @@ def check_values(spec: dict[str, Any], *, source: str = "workspace") -> None:
                         _check_numbers(values, where, non_negative=False)
                     elif isinstance(values, int | float):
                         _check_numbers([values], where, non_negative=False)
+                        if mod["type"] == "normsys" and values <= 0:
+                            # pyhf interpolates log(hi), log(lo): a factor 0 gives NaN
+                            msg = f"{where} is {values:g}: a normsys factor must be positive"
+                            raise WorkspaceError(msg)
     for obs in spec["observations"]:
         _check_numbers(
             obs["data"], f"{source}: observations of channel {obs['name']!r}", non_negative=True
