@@ -394,3 +394,18 @@ def test_a_poi_without_effect_loads(tmp_path):
     model, data = model_and_data(_write(tmp_path / "zero.json", ws))
     assert model.config.npars == 2
     assert np.array_equal(data, np.asarray(ws["observations"][0]["data"], dtype=float))
+
+
+def test_toys_held_at_once_are_bounded_by_memory():
+    from higgs_pyhf.errors import FitError
+    from higgs_pyhf.inference.toys.sampling import MAX_TOY_BYTES, check_toy_memory
+
+    # 34 bins, 2 parameters: 8 * (34 + 4) = 304 bytes a toy
+    fits = MAX_TOY_BYTES // 304
+    check_toy_memory(fits, 34, 2)
+    with pytest.raises(FitError, match=f"use at most {fits:,} toys"):
+        check_toy_memory(fits + 1, 34, 2)
+    r = CliRunner().invoke(
+        main, ["toys", "contour", str(ATLAS), "--ntoys", "20000000", "--n-points", "2"]
+    )
+    _one_error(r, "20,000,000 toys", "6.1 GB", f"{fits:,}")
