@@ -409,3 +409,17 @@ def test_toys_held_at_once_are_bounded_by_memory():
         main, ["toys", "contour", str(ATLAS), "--ntoys", "20000000", "--n-points", "2"]
     )
     _one_error(r, "20,000,000 toys", "6.1 GB", f"{fits:,}")
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"s_b": ' + "9" * 5000 + "}", "parameter -> group name"),
+    ],
+)
+def test_a_hostile_groups_file_is_refused(tmp_path, content, fragment):
+    groups = tmp_path / "groups.json"
+    groups.write_text(content)
+    r = CliRunner().invoke(main, ["impacts", str(ATLAS), "--groups", str(groups)])
+    _one_error(r, "groups.json", fragment)
