@@ -423,3 +423,16 @@ def test_a_hostile_groups_file_is_refused(tmp_path, content, fragment):
     groups.write_text(content)
     r = CliRunner().invoke(main, ["impacts", str(ATLAS), "--groups", str(groups)])
     _one_error(r, "groups.json", fragment)
+
+
+def test_another_luminosity_than_the_real_datas_is_refused(tmp_path):
+    """MC templates that record no luminosity, a configuration at 20 fb^-1, the real 10 fb^-1 data."""
+    config = _config(tmp_path, lambda d: d.update(lumi_fb=20.0))
+    templates = tmp_path / "report_mc_templates.json"
+    doc = json.loads(templates.read_text())
+    del doc["lumi_fb"]
+    templates.write_text(json.dumps(doc))
+    out = tmp_path / "ws.json"
+    r = CliRunner().invoke(main, ["build-workspace", "--config", str(config), "-o", str(out)])
+    _one_error(r, "luminosity 20 fb^-1", "10 fb^-1 of the real ATLAS data", "4 files")
+    assert not out.exists()
