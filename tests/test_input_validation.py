@@ -436,3 +436,24 @@ def test_another_luminosity_than_the_real_datas_is_refused(tmp_path):
     r = CliRunner().invoke(main, ["build-workspace", "--config", str(config), "-o", str(out)])
     _one_error(r, "luminosity 20 fb^-1", "10 fb^-1 of the real ATLAS data", "4 files")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (b'{"generated": true, "note": "\xe9"}', "not UTF-8"),
+    ],
+)
+def test_a_hostile_generator_marker_is_refused(tmp_path, content, fragment):
+    data = tmp_path / "in" / "Data"
+    data.mkdir(parents=True)
+    for f in (real_data_dir() / "Data").glob("*.root"):
+        shutil.copy(f, data)
+    marker = tmp_path / "in" / "GENERATED.json"
+    if isinstance(content, bytes):
+        marker.write_bytes(content)
+    else:
+        marker.write_text(content)
+    r = CliRunner().invoke(main, ["cutflow", "--data-dir", str(tmp_path / "in")])
+    _one_error(r, "GENERATED.json", fragment)
