@@ -11,7 +11,6 @@ samples and the data.
 
 from __future__ import annotations
 
-import json
 import os
 from importlib import resources
 from pathlib import Path
@@ -20,9 +19,9 @@ from typing import Any, NamedTuple
 import jsonschema
 import numpy as np
 
-from ._guard import register_input
 from .configuration_schema import CONFIG_SCHEMA
 from .errors import ConfigError
+from .json_input import read_json
 from .systematics import SystematicsConfig, parse_systematics
 
 __all__ = [
@@ -32,6 +31,7 @@ __all__ = [
     "Sample",
     "TemplateRef",
     "default_config",
+    "label_problem",
     "load_config",
     "package_data_dir",
     "parse_config",
@@ -166,9 +166,30 @@ class AnalysisConfig(NamedTuple):
         raise ConfigError(msg)
 
     def with_lumi(self, lumi_fb: float) -> AnalysisConfig:
-        """Return a copy with another luminosity (fb⁻¹)."""
+        """Return a copy with another luminosity (fb⁻¹) for the MC read from ntuples.
+
+        The luminosity normalises the MC events read from ntuples
+        (:meth:`Sample.xsec_weight`). A template holds the events of the
+        luminosity it was made for and the data are what they are; so another
+        luminosity is refused when a sample comes from a template, rather
+        than recorded for a model that does not have it.
+
+        Raises:
+            ConfigError: for a luminosity that is not positive, finite and
+                below 1e6 fb⁻¹, or that differs from the configuration's while
+                samples come from templates.
+        """
         if not (lumi_fb > 0 and np.isfinite(lumi_fb) and lumi_fb < 1e6):
             msg = f"luminosity must be positive and below 1e6 fb^-1, got {lumi_fb!r} fb^-1"
+            raise ConfigError(msg)
+        templated = [s.name for s in self.samples if s.from_template]
+        if templated and not np.isclose(lumi_fb, self.lumi_fb, rtol=1e-9, atol=0):
+            msg = (
+                f"--lumi {lumi_fb:g}: samples {', '.join(templated)} come from templates made for "
+                f"the configuration's {self.lumi_fb:g} fb^-1, and a template is not rescaled (nor are "
+                "the data); use the configuration's luminosity, or a configuration whose MC comes "
+                "from ntuples"
+            )
             raise ConfigError(msg)
         return self._replace(lumi_fb=float(lumi_fb))
 
@@ -182,8 +203,34 @@ def _where(error: jsonschema.ValidationError) -> str:
 
 def _finite_number(value: Any, where: str, source: str) -> None:
     if not (isinstance(value, int | float) and np.isfinite(value) and abs(value) < 1e300):
-        msg = f"invalid configuration {source} at {where}: {value!r} is not a finite number"
+        if not isinstance(value, int | float):
+            shown = repr(value)
+        else:
+            shown = "NaN" if np.isnan(value) else "a number beyond ±1e300"
+        msg = f"invalid configuration {source} at {where}: {shown} is not a finite number"
         raise ConfigError(msg)
+
+
+def label_problem(text: str) -> str | None:
+    r"""Why matplotlib cannot draw ``text`` as an axis label, or None if it can.
+
+    Text with an even number of unescaped ``$`` is drawn as mathtext
+    (``$m_{4\ell}$ [GeV]``); an unknown command or unbalanced braces there
+    make every figure fail, so such labels are refused where they are read.
+    """
+    if "$" not in text:
+        return None
+    from matplotlib import cbook
+    from matplotlib.mathtext import MathTextParser
+
+    if not cbook.is_math_text(text):
+        return None
+    try:
+        MathTextParser("path").parse(text, 72)
+    except ValueError as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        return f"matplotlib cannot draw it: {lines[-1] if lines else 'invalid mathtext'}"
+    return None
 
 
 def parse_config(
@@ -220,6 +267,10 @@ def parse_config(
         msg = f"invalid configuration {source} at observable: bin edges must increase strictly"
         raise ConfigError(msg)
     _finite_number(raw["lumi_fb"], "lumi_fb", source)
+    problem = label_problem(obs.get("label", ""))
+    if problem:
+        msg = f"invalid configuration {source} at observable.label {obs['label']!r}: {problem}"
+        raise ConfigError(msg)
     for key in ("low", "high"):
         if key in obs:
             _finite_number(obs[key], f"observable.{key}", source)
@@ -234,10 +285,11 @@ def parse_config(
             if key in s:
                 _finite_number(s[key], f"samples[{i}].{key}", source)
         for f in s.get("files", ()):
-            if f in seen_files:
-                msg = f"invalid configuration {source} at samples[{i}] ({s['name']}): file {f!r} is listed twice (also in {seen_files[f]})"
+            key = os.path.normpath(f)  # Data/x, ./Data/x and Data//x are one file
+            if key in seen_files:
+                msg = f"invalid configuration {source} at samples[{i}] ({s['name']}): file {f!r} is listed twice (also in {seen_files[key]})"
                 raise ConfigError(msg)
-            seen_files[f] = s["name"]
+            seen_files[key] = s["name"]
         template = None
         if "template" in s:
             t = s["template"]
@@ -296,17 +348,7 @@ def load_config(path: str | os.PathLike[str]) -> AnalysisConfig:
         ConfigError: if the file is missing, not JSON, or invalid.
     """
     p = Path(path)
-    register_input(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        msg = f"cannot read configuration file {p}: {err.strerror}"
-        raise ConfigError(msg) from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as err:
-        msg = f"configuration file {p} is not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}"
-        raise ConfigError(msg) from None
+    raw = read_json(p, what="configuration file", error=ConfigError)
     return parse_config(raw, source=str(p), base_dir=p.parent)
 
 

@@ -117,8 +117,8 @@ def _load_json(p: Path) -> hist.Hist:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="sample is a protected keyword")
             h = hist.Hist(raw)
-    except (ValueError, TypeError, KeyError) as err:
-        msg = f"{p} is not a UHI JSON histogram: {err}"
+    except (ValueError, TypeError, KeyError, RecursionError) as err:
+        msg = f"{p} is not a UHI JSON histogram: {type(err).__name__}: {err}"
         raise HistogramError(msg) from None
     if h.ndim != 2 or h.axes[0].name != SAMPLE_AXIS:
         msg = f"{p}: expected a 2D histogram with a {SAMPLE_AXIS!r} axis first"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -35,9 +36,10 @@ from typing import Any, NamedTuple
 
 from . import __version__
 from .configuration import AnalysisConfig
+from .errors import ConfigError
 from .histograms import HistogramSet, build_histograms, sample_yields
 from .ntuples import DEFAULT_STEP_SIZE
-from .provenance import describe_inputs
+from .provenance import describe_inputs, real_manifest
 from .report_model import workspace_from_histograms
 from .shapes import shape_spec
 from .systematics import SystematicsConfig
@@ -179,6 +181,31 @@ def kind_yields(h: Any, config: AnalysisConfig) -> dict[str, float]:
     return out
 
 
+def _check_real_data_lumi(config: AnalysisConfig, inputs: dict[str, Any]) -> None:
+    """Refuse a luminosity other than the shipped real data's when exactly those data are read.
+
+    The data are not rescaled: MC normalised to another luminosity than the
+    data's would be a model of other data (``--lumi`` is for input whose data
+    have that luminosity, e.g. generated input).
+
+    Raises:
+        ConfigError: naming both luminosities.
+    """
+    manifest = real_manifest()
+    data = [f for f in inputs["files"] if f["kind"] == "data"]
+    real = {f["sha256"] for f in data if f["origin"] == "real"}
+    if not data or len(real) != len(data) or real != {f["sha256"] for f in manifest["files"]}:
+        return
+    lumi = float(manifest["luminosity_fb"])
+    if not math.isclose(config.lumi_fb, lumi, rel_tol=1e-9):
+        msg = (
+            f"luminosity {config.lumi_fb:g} fb^-1 (--lumi or the configuration) differs from the "
+            f"{lumi:g} fb^-1 of the real ATLAS data read ({len(data)} files of the 2020 release), "
+            f"which are not rescaled; use {lumi:g}"
+        )
+        raise ConfigError(msg)
+
+
 class WorkspaceBuild(NamedTuple):
     """Result of :func:`build_inputs`.
 
@@ -282,6 +309,7 @@ def build_inputs(
         systematics is not None and any(e.type == "staterror" for e in systematics.entries)
     )
     hs, _files = add_templates(hs, config, need_variances=need_variances, systematics=systematics)
+    _check_real_data_lumi(config, inputs)  # after the templates' own luminosity check
     generated = inputs["generated"]
     measurement = GENERATED_MEASUREMENT if generated else MEASUREMENT
     model: ModelBuild | None = None

@@ -101,6 +101,28 @@ def _file_record(
     return record
 
 
+def _refuse_second_copy(path: Path, digest: str | None, what: str, seen: dict[Any, str]) -> None:
+    """Refuse a file read a second time: the same file (path, link) or the same bytes.
+
+    Names are compared by the file they resolve to (``Data/x``,
+    ``./Data/x``, a symbolic or hard link to it) and by content (``digest``,
+    the sha256; generated files are not hashed again): a copy of a file
+    holds the same events, which would be counted twice.
+
+    Raises:
+        ConfigError: naming both entries.
+    """
+    st = path.stat()
+    for key in ((st.st_dev, st.st_ino), digest):
+        if key is None:
+            continue
+        if key in seen:
+            how = "is the same file as" if isinstance(key, tuple) else "has the same content as"
+            msg = f"input file {what} {how} {seen[key]}: its events would be counted twice"
+            raise ConfigError(msg)
+        seen[key] = what
+
+
 def describe_inputs(
     config: AnalysisConfig,
     data_dir: str | os.PathLike[str],
@@ -122,6 +144,7 @@ def describe_inputs(
     """
     base = Path(data_dir)
     real = _real_hashes()
+    seen: dict[Any, str] = {}
     files: list[dict[str, Any]] = []
     templates: list[dict[str, Any]] = []
     for s in config.samples:
@@ -145,6 +168,7 @@ def describe_inputs(
                 hint = "" if s.is_data else " (and no template is configured for this sample)"
                 msg = f"{err} for sample {s.name}{hint}"
                 raise InputFileError(msg) from None
+            _refuse_second_copy(base / rel, rec.get("sha256"), f"{rel} of sample {s.name}", seen)
             rec["sample"] = s.name
             rec["kind"] = s.kind
             files.append(rec)

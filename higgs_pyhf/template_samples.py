@@ -103,6 +103,14 @@ def add_templates(
         path = s.template.file
         if path not in files:
             files[path] = read_template_file(path)
+            made_for = files[path].lumi_fb
+            if made_for is not None and not np.isclose(made_for, config.lumi_fb, rtol=1e-9, atol=0):
+                msg = (
+                    f"template file {path} was made for {made_for:g} fb^-1 (its lumi_fb) but the "
+                    f"configuration's luminosity is {config.lumi_fb:g} fb^-1; a template is not "
+                    "rescaled: use its luminosity"
+                )
+                raise TemplateError(msg)
         t = files[path].get(s.template.histogram)
         check_binning(t, config.edges, source=path)
         if need_variances and t.variances is None:

@@ -21,7 +21,6 @@ recorded with their sha256 in the build's provenance.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from ._guard import register_input
 from .errors import HistogramError, InputFileError, TemplateError
 from .histogram_files import load_histograms
 from .histograms import SAMPLE_AXIS
+from .json_input import read_json
 
 __all__ = [
     "Template",
@@ -73,12 +73,15 @@ class TemplateFile(NamedTuple):
         format: ``report-json``, ``uhi-json`` or ``root``.
         sha256: hex digest of the file's bytes.
         templates: entry name → template, file order.
+        lumi_fb: the luminosity the templates were made for, when the file
+            records it (the report's template JSON does).
     """
 
     path: Path
     format: str
     sha256: str
     templates: dict[str, Template]
+    lumi_fb: float | None = None
 
     def get(self, name: str) -> Template:
         """The template called ``name``.
@@ -194,13 +197,23 @@ def read_template_file(path: str | os.PathLike[str]) -> TemplateFile:
     suffix = p.suffix.lower()
     digest = sha256_of(p)
     if suffix == ".json":
-        try:
-            raw = json.loads(p.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            msg = f"template file {p} is not valid JSON: {err}"
-            raise TemplateError(msg) from None
+        raw = read_json(p, what="template file", error=TemplateError)
         if isinstance(raw, dict) and "bin_edges" in raw:
-            return TemplateFile(p, "report-json", digest, _report_json(raw, p))
+            lumi = raw.get("lumi_fb")
+            if lumi is not None and not (
+                isinstance(lumi, int | float) and not isinstance(lumi, bool) and 0 < lumi < 1e6
+            ):
+                msg = (
+                    f"template file {p}: lumi_fb must be a positive number below 1e6, got {lumi!r}"
+                )
+                raise TemplateError(msg)
+            return TemplateFile(
+                p,
+                "report-json",
+                digest,
+                _report_json(raw, p),
+                None if lumi is None else float(lumi),
+            )
         return TemplateFile(p, "uhi-json", digest, _from_hist(_load_hist(p), p))
     if suffix == ".root":
         return TemplateFile(p, "root", digest, _from_hist(_load_hist(p), p))

@@ -31,6 +31,7 @@ from ..pipeline import generated_info, generated_inputs, input_paths
 from ..provenance import real_data_dir
 from ..selection import SELECTIONS
 from ._common import progress_bar, scheduler_options
+from ._types import FINITE_FLOAT, FiniteFloatRange
 
 __all__ = [
     "MAX_SCALE",
@@ -98,7 +99,10 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Configuration: 'templates' (MC from the report's templates), 'ntuples' (all MC from ntuples) or a JSON file. Default: 'ntuples' with --generated or a --data-dir holding MC/, else 'templates'.",
         ),
         click.option(
-            "--lumi", type=float, default=None, help="Luminosity in fb^-1 (default: the config's)."
+            "--lumi",
+            type=FINITE_FLOAT,
+            default=None,
+            help="Luminosity in fb^-1 (default: the config's).",
         ),
         click.option(
             "--selection",
@@ -116,7 +120,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--scale",
-            type=click.FloatRange(min=0, max=MAX_SCALE, min_open=True),
+            type=FiniteFloatRange(min=0, max=MAX_SCALE, min_open=True),
             default=None,
             help=f"Multiply the number of generated events (with --generated; at most {MAX_SCALE:g}, about 3.5 GB of ntuples) [default: 1].",
         ),

@@ -44,6 +44,7 @@ from ..shapes import CHANNEL_MODES
 from ..workspace import provenance_path, save_workspace
 from ._common import emit_json
 from ._inputs import MAX_SCALE, ChunkProgress, default_config_name, input_options, resolve_inputs
+from ._types import FiniteFloatRange
 from .cutflow import cutflow_cmd
 
 __all__ = ["COMMANDS", "default_workspace_name"]
@@ -124,7 +125,7 @@ def _unnamed_options(
 @click.option("--seed", type=int, default=None, help="Random seed (default: the generator's).")
 @click.option(
     "--scale",
-    type=click.FloatRange(min=0, max=MAX_SCALE, min_open=True),
+    type=FiniteFloatRange(min=0, max=MAX_SCALE, min_open=True),
     default=1.0,
     show_default=True,
     help=f"Multiply the number of generated events (at most {MAX_SCALE:g}).",
@@ -220,7 +221,7 @@ def build_histograms_cmd(
 @click.option("--mc-stat", is_flag=True, help="Add staterror modifiers from the MC sumw2.")
 @click.option(
     "--lumi-uncertainty",
-    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    type=FiniteFloatRange(min=0, max=1, min_open=True, max_open=True),
     default=None,
     help="Relative luminosity uncertainty, e.g. 0.017 (adds a lumi modifier; with --systematics it sets the size of the configured one).",
 )
@@ -238,7 +239,7 @@ def build_histograms_cmd(
 )
 @click.option(
     "--prune-threshold",
-    type=click.FloatRange(min=0, max=1, max_open=True),
+    type=FiniteFloatRange(min=0, max=1, max_open=True),
     default=None,
     help="Drop normsys/histosys modifiers whose largest relative effect per bin is below this [default: the config's, else 0.001].",
 )

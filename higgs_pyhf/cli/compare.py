@@ -12,6 +12,7 @@ from ..inference.chi2grid import STATISTICS, report_method, templates_from_works
 from ..inference.compare import compare
 from ..workspace import load_workspace
 from ._common import emit_json, output_option
+from ._types import FINITE_FLOAT
 
 __all__ = ["COMMANDS"]
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 @click.option(
     "--s-s-1d",
     "s_s_1d",
-    type=(float, float, int),
+    type=(FINITE_FLOAT, FINITE_FLOAT, int),
     default=(1.0, 3.0, 100),
     show_default=True,
     metavar="START STOP NUM",
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 @click.option(
     "--s-b-1d",
     "s_b_1d",
-    type=(float, float, int),
+    type=(FINITE_FLOAT, FINITE_FLOAT, int),
     default=(1.15, 1.4, 100),
     show_default=True,
     metavar="START STOP NUM",
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 @click.option(
     "--s-s-2d",
     "s_s_2d",
-    type=(float, float, int),
+    type=(FINITE_FLOAT, FINITE_FLOAT, int),
     default=(0.1, 2.7, 100),
     show_default=True,
     metavar="START STOP NUM",
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 @click.option(
     "--s-b-2d",
     "s_b_2d",
-    type=(float, float, int),
+    type=(FINITE_FLOAT, FINITE_FLOAT, int),
     default=(1.1, 1.5, 100),
     show_default=True,
     metavar="START STOP NUM",

@@ -8,17 +8,17 @@ workspace's provenance file when there is one.
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import click
 
-from .._guard import register_input, safe_names
+from .._guard import safe_names
 from .._io import write_text
 from ..errors import ConfigError
+from ..json_input import read_json
 from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
+from ._types import FiniteFloatRange
 
 __all__ = ["COMMANDS"]
 
@@ -40,12 +40,7 @@ def _fit(workspace: str) -> tuple[dict[str, Any], Any, Any, Any]:
 def _groups(items: tuple[str, ...], groups_file: str | None) -> dict[str, str]:
     out: dict[str, str] = {}
     if groups_file is not None:
-        register_input(groups_file)
-        try:
-            obj = json.loads(Path(groups_file).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            msg = f"cannot read the groups file {groups_file}: {err}"
-            raise ConfigError(msg) from None
+        obj = read_json(groups_file, what="groups file", error=ConfigError)
         if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
             msg = f"{groups_file} must hold a JSON object parameter -> group name"
             raise ConfigError(msg)
@@ -130,7 +125,7 @@ def impacts_cmd(
 @_workspace_arg
 @click.option(
     "--threshold",
-    type=click.FloatRange(min=0.0, max=1.0),
+    type=FiniteFloatRange(min=0.0, max=1.0),
     default=0.1,
     show_default=True,
     help="Keep the parameters with some |rho| above this with another one.",

@@ -9,6 +9,7 @@ Every command reads a pyhf workspace JSON file and prints its result as JSON
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import click
@@ -17,6 +18,7 @@ from ..errors import FitError
 from ..inference.scan import MAX_POINTS
 from ..workspace import model_and_data
 from ._common import emit_json, output_option
+from ._types import FINITE_FLOAT
 
 __all__ = ["COMMANDS"]
 
@@ -33,8 +35,10 @@ def _name_value(option: str, items: tuple[str, ...]) -> dict[str, float]:
             if not sep or not name:
                 raise ValueError
             out[name.strip()] = float(value)
+            if not math.isfinite(out[name.strip()]):
+                raise ValueError
         except ValueError:
-            msg = f"{option} expects NAME=VALUE, got {item!r}"
+            msg = f"{option} expects NAME=VALUE with a finite VALUE, got {item!r}"
             raise click.BadParameter(msg) from None
     return out
 
@@ -48,8 +52,10 @@ def _name_bounds(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
             if not sep or not name or len(parts) != 2:
                 raise ValueError
             out[name.strip()] = (float(parts[0]), float(parts[1]))
+            if not all(map(math.isfinite, out[name.strip()])):
+                raise ValueError
         except ValueError:
-            msg = f"--bounds expects NAME=LO,HI, got {item!r}"
+            msg = f"--bounds expects NAME=LO,HI (finite numbers), got {item!r}"
             raise click.BadParameter(msg) from None
     return out
 
@@ -123,7 +129,7 @@ def fit_cmd(
 @click.option(
     "--range",
     "range_",
-    type=(float, float),
+    type=(FINITE_FLOAT, FINITE_FLOAT),
     default=None,
     metavar="LO HI",
     help="Scan range (default: best fit ± 4 Hesse errors).",
@@ -134,7 +140,11 @@ def fit_cmd(
     help="Hold the other parameters at their best fit instead of profiling them.",
 )
 @click.option(
-    "--level", type=float, default=1.0, show_default=True, help="Δ(−2lnL) defining the interval."
+    "--level",
+    type=FINITE_FLOAT,
+    default=1.0,
+    show_default=True,
+    help="Δ(−2lnL) defining the interval.",
 )
 @output_option()
 def scan_cmd(
@@ -181,14 +191,14 @@ def scan_cmd(
 )
 @click.option(
     "--x-range",
-    type=(float, float),
+    type=(FINITE_FLOAT, FINITE_FLOAT),
     default=None,
     metavar="LO HI",
     help="Range of the first parameter.",
 )
 @click.option(
     "--y-range",
-    type=(float, float),
+    type=(FINITE_FLOAT, FINITE_FLOAT),
     default=None,
     metavar="LO HI",
     help="Range of the second parameter.",
@@ -252,15 +262,23 @@ def gof_cmd(workspace: str, output: str | None) -> None:
 @click.command("significance")
 @_workspace_arg
 @click.option(
-    "--poi-value", type=float, default=1.0, show_default=True, help="POI value tested for CLs."
+    "--poi-value",
+    type=FINITE_FLOAT,
+    default=1.0,
+    show_default=True,
+    help="POI value tested for CLs.",
 )
 @click.option(
-    "--level", type=float, default=0.05, show_default=True, help="CLs threshold of the upper limit."
+    "--level",
+    type=FINITE_FLOAT,
+    default=0.05,
+    show_default=True,
+    help="CLs threshold of the upper limit.",
 )
 @click.option(
     "--scan",
     "scan",
-    type=(float, float, int),
+    type=(FINITE_FLOAT, FINITE_FLOAT, click.IntRange(min=2, max=MAX_POINTS)),
     default=None,
     metavar="LO HI N",
     help="Upper limit interpolated on a POI grid instead of bisection.",

@@ -7,6 +7,7 @@ import click
 from ..inference.toys.contour import CONTOUR_POOL
 from ._common import emit_json, figure_labels, progress_bar, save_figure_to
 from ._toy_options import common_options, load, ntoys_option
+from ._types import FINITE_FLOAT
 
 __all__ = ["contour_cmd"]
 
@@ -30,8 +31,20 @@ __all__ = ["contour_cmd"]
     show_default=True,
     help="Grid points per axis.",
 )
-@click.option("--x-range", type=(float, float), default=None, metavar="LO HI", help="Range of X.")
-@click.option("--y-range", type=(float, float), default=None, metavar="LO HI", help="Range of Y.")
+@click.option(
+    "--x-range",
+    type=(FINITE_FLOAT, FINITE_FLOAT),
+    default=None,
+    metavar="LO HI",
+    help="Range of X.",
+)
+@click.option(
+    "--y-range",
+    type=(FINITE_FLOAT, FINITE_FLOAT),
+    default=None,
+    metavar="LO HI",
+    help="Range of Y.",
+)
 @click.option(
     "--figdir",
     type=click.Path(file_okay=False),

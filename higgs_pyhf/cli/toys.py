@@ -23,6 +23,7 @@ from ._toy_options import (
     sampling_options,
     save_npz,
 )
+from ._types import FINITE_FLOAT
 from .toy_regions import contour_cmd
 
 __all__ = ["COMMANDS"]
@@ -177,7 +178,11 @@ def coverage_table_cmd(
     help="Poisson toys, or Gaussian (clipped at 0).",
 )
 @click.option(
-    "--poi-value", type=float, default=1.0, show_default=True, help="Tested POI value for CLs."
+    "--poi-value",
+    type=FINITE_FLOAT,
+    default=1.0,
+    show_default=True,
+    help="Tested POI value for CLs.",
 )
 @click.option(
     "--no-asymptotic", is_flag=True, default=False, help="Skip the asymptotic comparison."

@@ -18,7 +18,6 @@ else the bin index 0..nbins (``edges_known`` False).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any, NamedTuple
@@ -26,7 +25,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._guard import register_input
+from ..configuration import label_problem
 from ..errors import WorkspaceError
+from ..json_input import read_json
 from ..plotting import GENERATED_DATA_LABEL, REAL_DATA_LABEL, UNKNOWN_DATA_LABEL
 from ..plotting import is_generated_label as _is_generated_label
 from ..workspace import load_workspace, model_and_data, provenance_path
@@ -79,18 +80,52 @@ class ReportInputs(NamedTuple):
     provenance: dict[str, Any]
 
 
+def _check_provenance(prov: dict[str, Any], source: str) -> None:
+    """Refuse the provenance values figures print when they cannot be printed.
+
+    ``lumi_fb`` (top level or in ``config``) must be a positive finite number
+    below 1e6 fb⁻¹ (NaN, ``Infinity`` and a 5000-digit integer are not), and
+    ``config.observable_label`` a string matplotlib can draw.
+
+    Raises:
+        WorkspaceError: naming the file and the key.
+    """
+    raw = prov.get("config")
+    config: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    for key, value in (("lumi_fb", prov.get("lumi_fb")), ("config.lumi_fb", config.get("lumi_fb"))):
+        if value is None:
+            continue
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (ok and np.isfinite(value) and 0 < value < 1e6):
+            big = ok and value > 0 and not np.isnan(value)
+            shown = "a number beyond 1e6" if big else repr(value)
+            msg = f"provenance file {source} at {key}: {shown} is not a luminosity (a positive number of fb^-1 below 1e6)"
+            raise WorkspaceError(msg)
+    label = config.get("observable_label")
+    if label is not None:
+        problem = label_problem(label) if isinstance(label, str) else "not a string"
+        if problem:
+            msg = f"provenance file {source} at config.observable_label {label!r}: {problem}"
+            raise WorkspaceError(msg)
+
+
 def read_provenance(workspace_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The provenance dict written next to a workspace file, or ``{}`` if there is none."""
+    """The provenance dict written next to a workspace file, or ``{}`` if there is none.
+
+    Raises:
+        WorkspaceError: if the file exists but is not a JSON object, or its
+            luminosity or observable label cannot be used (see :func:`_check_provenance`).
+    """
     p = provenance_path(workspace_path)
     register_input(p)
     if not p.exists():
         return {}
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        log.warning("ignoring unreadable provenance file %s: %s", p, err)
-        return {}
-    return obj if isinstance(obj, dict) else {}
+    obj = read_json(p, what="provenance file", error=WorkspaceError)
+    if not isinstance(obj, dict):
+        msg = f"provenance file {p} is not a JSON object"
+        raise WorkspaceError(msg)
+    _check_provenance(obj, str(p))
+    return obj
 
 
 def data_label_from_provenance(

@@ -34,6 +34,7 @@ from .._guard import inside
 from .._io import atomic_path, write_json
 from ..configuration import AnalysisConfig, default_config
 from ..errors import ConfigError, InputFileError
+from ..json_input import read_json
 from ..ntuples import BRANCHES
 from ..templates import sha256_of
 from .events import generate_events, in_window, m4l_of_events, weight_product
@@ -306,11 +307,7 @@ def is_generated(directory: str | Path) -> dict[str, Any] | None:
     path = Path(directory) / MARKER
     if not path.is_file():
         return None
-    try:
-        marker = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        msg = f"generated-input marker {path} is unreadable: {err}"
-        raise InputFileError(msg) from None
+    marker = read_json(path, what="generated-input marker", error=InputFileError)
     if not isinstance(marker, dict) or marker.get("generated") is not True:
         msg = f"generated-input marker {path} is not a higgs_pyhf.synthetic marker (no 'generated': true)"
         raise InputFileError(msg)

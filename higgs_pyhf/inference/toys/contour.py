@@ -38,7 +38,14 @@ from ..engine import fit as engine_fit
 from ..fit import fit as full_fit
 from ..profile import profile
 from .poisson import poisson_table
-from .sampling import DEFAULT_BLOCK_SIZE, block_rng, check_ntoys, check_sampling, draw_block
+from .sampling import (
+    DEFAULT_BLOCK_SIZE,
+    block_rng,
+    check_ntoys,
+    check_sampling,
+    check_toy_memory,
+    draw_block,
+)
 from .summary import CONFIDENCE_68, quantile_band
 
 __all__ = ["CONFIDENCE_95", "CONTOUR_POOL", "ToyContourResult", "toy_contour"]
@@ -245,6 +252,7 @@ def toy_contour(
     check_sampling("poisson", "clip", aux)
     px, py = parameters
     cm = compile_model(model)
+    check_toy_memory(ntoys, int(np.asarray(data).size), cm.npars)
     for name in (px, py):
         if name not in cm.par_names:
             msg = f"unknown parameter {name!r}; valid parameters are {', '.join(cm.par_names)}"

@@ -32,10 +32,12 @@ from .poisson import PoissonTable, draw_poisson, poisson_table
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "MAX_TOYS",
+    "MAX_TOY_BYTES",
     "SAMPLINGS",
     "block_rng",
     "check_ntoys",
     "check_sampling",
+    "check_toy_memory",
     "draw_block",
     "sample_toys",
 ]
@@ -52,6 +54,31 @@ def check_ntoys(ntoys: int) -> None:
     """Refuse a number of toys below 1 or above :data:`MAX_TOYS`."""
     if not 1 <= ntoys <= MAX_TOYS:
         msg = f"ntoys must be between 1 and {MAX_TOYS:,}, got {ntoys:,}"
+        raise FitError(msg)
+
+
+#: Most memory the toys held at once by one study may take (bytes): the toy
+#: contour draws and fits all toys of a grid point together.
+MAX_TOY_BYTES = 2_000_000_000
+
+
+def check_toy_memory(ntoys: int, ndata: int, npars: int) -> None:
+    """Refuse ``ntoys`` toys held at once when data and fit arrays would exceed :data:`MAX_TOY_BYTES`.
+
+    The estimate is 8 bytes × ntoys × (data bins with auxiliary data + parameters²),
+    the toys' data and the Hessians of their batched fits.
+
+    Raises:
+        FitError: giving the estimate, the limit and the largest number of toys that fits.
+    """
+    per_toy = 8 * (ndata + npars * npars)
+    need = ntoys * per_toy
+    if need > MAX_TOY_BYTES:
+        msg = (
+            f"{ntoys:,} toys of {ndata:,} bins and {npars:,} parameters held at once need about "
+            f"{need / 1e9:.1f} GB, more than the {MAX_TOY_BYTES / 1e9:g} GB allowed; "
+            f"use at most {MAX_TOY_BYTES // per_toy:,} toys"
+        )
         raise FitError(msg)
 
 
