@@ -349,3 +349,22 @@ def test_workers_or_scheduler_killed_mid_run_is_an_error_not_a_hang(
     assert isinstance(err, ExecutionError), repr(err)
     assert expected in str(err)
     assert "Traceback" not in capfd.readouterr().err  # distributed's own log stays quiet
+
+
+def test_map_tasks_on_dask_from_a_running_event_loop(monkeypatch):
+    import asyncio
+
+    from higgs_pyhf.errors import ExecutionError
+    from higgs_pyhf.execution import map_tasks
+
+    monkeypatch.setenv("HIGGS_PYHF_CONNECT_TIMEOUT", "1")
+    peer = _Peer(garbage=False)
+
+    async def call() -> list[None]:  # as from a notebook
+        return map_tasks(time.sleep, [0.0], scheduler=peer.address)
+
+    try:
+        with pytest.raises(ExecutionError, match=r"nothing answered within 1 s"):
+            asyncio.run(call())
+    finally:
+        peer.close()
