@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -189,3 +195,86 @@ def test_killed_dask_worker_is_survived():
         out = map_tasks(_slow_square, range(20), scheduler=cluster.scheduler_address)
         killer.join()
     assert out == [x * x for x in range(20)]
+
+
+# --------------------------------------------------------------------------- pool size
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def test_pool_size_is_bounded_by_tasks_and_cores(caplog):
+    from higgs_pyhf.execution import MAX_WORKERS_PER_CORE, pool_size
+
+    cap = MAX_WORKERS_PER_CORE * _cores()
+    assert pool_size(1, 100) == 1
+    assert pool_size(2, 100) == min(2, cap)
+    assert pool_size(1000, 3) == 3
+    with caplog.at_level(logging.INFO, logger="higgs_pyhf.execution"):
+        assert pool_size(1000, 10**6) == cap
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert f"1000 workers asked for on {_cores()} cores: starting {cap}" in caplog.text
+
+
+def test_many_workers_start_no_more_processes_than_tasks(monkeypatch):
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    assert map_tasks(_square, range(3), workers=50) == [0, 1, 4]
+    assert len(forks) == 3  # not 50, forked eagerly
+
+
+_FAILING_FORK = """
+import errno, os, sys
+real_fork = os.fork
+count = [0]
+def fork():
+    count[0] += 1
+    if count[0] > 1:  # a process limit: the second fork fails
+        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+    return real_fork()
+os.fork = fork
+from higgs_pyhf.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_a_failed_fork_is_one_error_line_not_a_hang(tmp_path):
+    out = tmp_path / "ws.json"
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _FAILING_FORK,
+            "--no-progress",
+            "build-workspace",
+            "--generated",
+            "--scale",
+            "0.02",
+            "--workers",
+            "4",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        cwd=tmp_path,
+        timeout=120,  # before: the started workers were never stopped, the process never exited
+        check=False,
+    )
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "Error: cannot start a pool of 4 worker processes (Resource temporarily unavailable); "
+        "rerun with fewer --workers, or --pool threads"
+    ]
+    assert r.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+    assert time.monotonic() - t0 < 100

@@ -41,12 +41,36 @@ def _is_group_flag(arg: str) -> bool:
     return arg in _GROUP_FLAGS or (len(arg) > 1 and arg[0] == "-" and set(arg[1:]) == {"v"})
 
 
-class _Terminated(Exception):
-    """Raised by the SIGTERM handler so that clean-up code runs on the way out."""
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler so that clean-up code runs on the way out.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: no ``except Exception``
+    (a reader's "cannot read FILE", a library's fallback) may swallow it.
+    """
 
 
 def _on_sigterm(_signum: int, _frame: Any) -> None:
     raise _Terminated
+
+
+def _interruption(err: BaseException) -> tuple[str, int] | None:
+    """The message and exit code when ``err`` is, or was caused by, SIGINT/SIGTERM.
+
+    A signal handler that raises while compiled code (a numba kernel, a C
+    extension) is returning makes the interpreter raise ``SystemError: …
+    returned a result with an exception set`` with the interruption as its
+    cause; an error raised while cleaning up after one has it as its context.
+    """
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, KeyboardInterrupt):
+            return "interrupted; no partial output was left", 130
+        if isinstance(cur, _Terminated):
+            return "terminated; no partial output was left", 143
+        cur = cur.__cause__ or cur.__context__
+    return None
 
 
 def _fail(message: str, code: int) -> None:
@@ -73,15 +97,16 @@ class _Group(click.Group):
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return super().invoke(ctx)
-        except HiggsPyhfError as err:
-            _fail(" ".join(str(err).split()), 1)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:
-            _fail("interrupted; no partial output was left", 130)
-        except _Terminated:
-            _fail("terminated; no partial output was left", 143)
-        except Exception as err:
+        except (KeyboardInterrupt, _Terminated, Exception) as err:
+            interruption = _interruption(err)
+            if interruption is not None:
+                _fail(*interruption)
+            if not isinstance(err, Exception):
+                raise
+            if isinstance(err, HiggsPyhfError):
+                _fail(" ".join(str(err).split()), 1)
             if verbose >= 2:
                 traceback.print_exc(file=sys.stderr)
             where = "" if verbose >= 2 else " (rerun with -vv for the traceback)"
