@@ -200,6 +200,7 @@ def yields_cmd(
                     xlabel=fl.xlabel,
                     data_label=fl.data_label,
                     lumi_fb=fl.lumi_fb,
+                    **fl.header,
                 )
 
             save_figure_to(figdir, f"yields_{ch}.png", make)

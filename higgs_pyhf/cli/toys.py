@@ -73,11 +73,11 @@ def gof_cmd(
     model, data, spec = load(workspace)
     with progress_bar(run["ntoys"], "toys") as bar:
         res = gof_toys(model, data, progress=bar.update, **run)
-    label, generated = caption(generated_label, workspace, spec)
+    label, generated, header = caption(generated_label, workspace, spec)
     save_figure_to(
         figdir,
         "toys_gof.png",
-        lambda: plot_gof(res, data_label=label, generated_label=generated),
+        lambda: plot_gof(res, data_label=label, generated_label=generated, **header),
     )
     if save_toys is not None:
         save_npz(save_toys, toy_values=res.toy_values)
@@ -125,11 +125,11 @@ def coverage_cmd(
     model, data, spec = load(workspace)
     with progress_bar(run["ntoys"], "toys") as bar:
         res = coverage_toys(model, data, parameters=parameters or None, progress=bar.update, **run)
-    label, generated = caption(generated_label, workspace, spec)
+    label, generated, header = caption(generated_label, workspace, spec)
     save_figure_to(
         figdir,
         "toys_coverage.png",
-        lambda: plot_coverage(res, data_label=label, generated_label=generated),
+        lambda: plot_coverage(res, data_label=label, generated_label=generated, **header),
     )
     emit_json(res.to_json(), output)
 

@@ -98,6 +98,7 @@ def plot_scan_2d(
     grid_box: tuple[float, float, float, float] | None = None,
     grid_box_label: str = "report's grid",
     legend: str = "above",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """2D Δ(−2lnL)/Δχ² map with the best fit and the 68.27%/95% contours (report figure 2.2a).
 
@@ -123,6 +124,8 @@ def plot_scan_2d(
             (dotted), in the plotted orientation (horizontal low/high, vertical low/high).
         grid_box_label: legend entry of ``grid_box``.
         legend: ``above`` the map or ``below`` its axis label.
+        header: header keywords ``energy``, ``lumi_fb``, ``title``
+            (:func:`~._style.header_text`; ``label`` is the legend label here).
 
     Returns:
         The figure.
@@ -299,5 +302,5 @@ def plot_scan_2d(
             borderaxespad=0.0,
             borderpad=0.2,
         )
-        scan_header(fig, created, data_label, generated)
+        scan_header(fig, created, data_label, generated, header)
     return fig

@@ -1,10 +1,9 @@
 """The report's figures on the data, each beside its likelihood counterpart (two panels, one slide).
 
-Left panel: the report's method, as in the report; right panel: the same
-picture done with the Poisson likelihood. Every function takes results and
-arrays plus the ``data_label`` (decided once from the provenance by the
-caller), writes the header (*ATLAS Open Data, √s = 13 TeV, 10 fb⁻¹*, or the
-generated caption) and returns the figure; nothing here reads a file.
+Left: the report's method; right: the same with the Poisson likelihood. Every
+function takes results, arrays and the ``data_label`` (from the provenance; it
+decides the header, :func:`~._style.header_text`, which ``**header`` keywords
+``label``/``energy``/``title`` override) and returns the figure; it reads no file.
 
 - :func:`plot_prefit_pair` — figure 2.1: ±√n error bars and the Pearson χ²
   | Garwood intervals, a data/prediction panel and the Poisson deviance;
@@ -13,9 +12,7 @@ generated caption) and returns the figure; nothing here reads a file.
 - :func:`plot_postfit_pair` — figure 2.2b: at the grid best fit | at the ML fit;
 - :func:`plot_gof_pair` — §2.5: Gaussian toys, Pearson χ², no refit | Poisson toys refitted, deviance;
 - :func:`plot_critical_value_pair` — figure 2.3: f(d) of the report's study | likelihood, Poisson toys.
-
-A panel whose result is missing (the method does not apply to the model)
-says why instead of being drawn.
+A panel whose result is missing (the method does not apply) says why instead.
 """
 
 from __future__ import annotations
@@ -54,15 +51,8 @@ RIGHT_TITLE = "Poisson likelihood"
 
 def _unavailable(ax: Axes, reason: str) -> None:
     ax.set_axis_off()
-    ax.text(
-        0.5,
-        0.5,
-        "not available:\n" + textwrap.fill(reason, 55),
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize=12,
-    )
+    text = "not available:\n" + textwrap.fill(reason, 55)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=12)
 
 
 def _title(ax: Axes, text: str) -> None:
@@ -97,13 +87,14 @@ def _stack_pair(
     data_label: str,
     lumi_fb: float | None,
     xlabel: str,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     sig = np.asarray(signal, dtype=float)
     bkg = np.asarray(background, dtype=float)
     with style_context():
         fig, left, right, ratio = _stack_pair_axes()
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
-        common = {"data_label": data_label, "xlabel": xlabel}
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
+        common: dict[str, Any] = {"data_label": data_label, "xlabel": xlabel}
         draw_stack(
             right,
             edges,
@@ -158,9 +149,10 @@ def plot_prefit_pair(
     data_label: str,
     pearson: Chi2GoF | None,
     deviance: Chi2GoF | None,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     xlabel: str = r"$m_{4\ell}$ [GeV]",
     unavailable: str = "",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Figure 2.1: the pre-fit stack (s_s = s_b = 1) with the data, report's way | likelihood way.
 
@@ -196,6 +188,7 @@ def plot_prefit_pair(
         ),
         data_label=data_label,
         lumi_fb=lumi_fb,
+        **header,
         xlabel=xlabel,
     )
 
@@ -210,9 +203,10 @@ def plot_postfit_pair(
     report: ReportScan2D | None,
     fit: FitResult,
     deviance: Chi2GoF | None,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     xlabel: str = r"$m_{4\ell}$ [GeV]",
     unavailable: str = "",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Figure 2.2b: the stack at the report's grid best fit | at the maximum-likelihood fit.
 
@@ -262,6 +256,7 @@ def plot_postfit_pair(
         ),
         data_label=data_label,
         lumi_fb=lumi_fb,
+        **header,
         xlabel=xlabel,
     )
 
@@ -280,8 +275,9 @@ def plot_contour_pair(
     *,
     data_label: str,
     note: str | None = None,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     unavailable: str = "",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Figure 2.2a: the grid Δχ² map with the 2.3 contour | the profile Δ(−2lnL) map (2.30, 5.99).
 
@@ -296,7 +292,7 @@ def plot_contour_pair(
     with style_context():
         fig = new_figure((17.0, 8.5))
         left, right = fig.subplots(1, 2)
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
         box = None
         if report is None:
             _unavailable(left, unavailable)
@@ -327,7 +323,8 @@ def plot_gof_pair(
     *,
     data_label: str,
     nbins: int,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """§2.5: Gaussian toys around the fitted model, Pearson χ² (no refit) | Poisson toys, deviance, refits.
 
@@ -341,7 +338,7 @@ def plot_gof_pair(
     with style_context():
         fig = new_figure((17.0, 6.5))
         left, right = fig.subplots(1, 2)
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
         if report is None:
             _unavailable(left, "no report-method toys")
         else:
@@ -366,8 +363,9 @@ def plot_critical_value_pair(
     *,
     data_label: str,
     printed: float | None = 3.3,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     note: str | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Figure 2.3: f(d) of the report's study | the likelihood with Poisson toys, both with 2.30.
 
@@ -382,7 +380,7 @@ def plot_critical_value_pair(
     with style_context():
         fig = new_figure((17.0, 6.5))
         left, right = fig.subplots(1, 2)
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
         if report is None:
             _unavailable(left, "no report-method coverage toys")
         else:

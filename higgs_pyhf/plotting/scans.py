@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.figure
 import matplotlib.lines
@@ -124,12 +124,16 @@ def note_handle(note: str, width: int = 60) -> matplotlib.lines.Line2D:
 
 
 def scan_header(
-    fig: matplotlib.figure.Figure, created: bool, data_label: str | None, generated: bool
+    fig: matplotlib.figure.Figure,
+    created: bool,
+    data_label: str | None,
+    generated: bool,
+    header: dict[str, Any] | None = None,
 ) -> None:
     """Header of a new figure, or only the generated caption on a caller's figure."""
     label = resolve_data_label(data_label, generated)
     if created:
-        add_data_label(fig, label, extra="")
+        add_data_label(fig, label, **{"title": "", **(header or {})})
     else:
         add_generated_caption(fig, is_generated_label(label))
 
@@ -147,6 +151,7 @@ def plot_scan_1d(
     generated: bool = False,
     ymax: float | None = None,
     note: str | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Δ(−2lnL) (or Δχ²) curves of one parameter, with the interval shaded.
 
@@ -165,6 +170,8 @@ def plot_scan_1d(
         generated: shorthand for the generated data label when ``data_label`` is None.
         ymax: upper y limit (default: 4 × the largest level, capped by the curves).
         note: a warning written on the plot (e.g. an interval cut by a grid edge).
+        header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title``
+            (:func:`~._style.header_text`).
 
     Returns:
         The figure.
@@ -246,5 +253,5 @@ def plot_scan_1d(
             borderaxespad=0.0,
             borderpad=0.2,
         )
-        scan_header(fig, created, data_label, generated)
+        scan_header(fig, created, data_label, generated, header)
     return fig

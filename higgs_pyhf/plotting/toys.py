@@ -8,7 +8,7 @@ the data label, and return the figure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.figure
 import numpy as np
@@ -39,14 +39,18 @@ _STAT_SHORT = {"pearson": "Pearson χ²", "neyman": "Neyman χ²", "likelihood":
 
 
 def _label(
-    fig: matplotlib.figure.Figure, created: bool, data_label: str | None, generated: bool
+    fig: matplotlib.figure.Figure,
+    created: bool,
+    data_label: str | None,
+    generated: bool,
+    header: dict[str, Any],
 ) -> None:
     label = data_label if data_label is not None else GENERATED_DATA_LABEL if generated else None
-    if label is None:
+    if label is None and not header:
         return
     if created:
-        add_data_label(fig, label, extra="")
-    else:
+        add_data_label(fig, label, **{"title": "", **header})
+    elif label is not None:
         add_generated_caption(fig, is_generated_label(label))
 
 
@@ -59,6 +63,7 @@ def plot_gof(
     generated_label: bool = False,
     extra_ndof: Sequence[int] = (),
     observed_name: str = "data",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Histogram of the toys' GoF statistic with the χ²(ndof) pdf and the data's value (a star).
 
@@ -68,6 +73,7 @@ def plot_gof(
         bins: number of histogram bins.
         data_label: label of the data (header of a new figure; generated caption).
         generated_label: add the caption for generated (synthetic) input.
+        header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title`` (new figures).
         extra_ndof: further χ² pdfs to draw (dotted), e.g. the number of bins
             when toys are not refitted.
         observed_name: legend name of the observed value.
@@ -135,7 +141,7 @@ def plot_gof(
         ax.set_ylim(0.0, 1.45 * top)  # room for the legend above the curves
         ax.legend(loc="upper right", fontsize=11, frameon=True, framealpha=0.9, edgecolor="none")
         add_generated_caption(fig, generated_label)
-        _label(fig, created, data_label, generated_label)
+        _label(fig, created, data_label, generated_label, header)
     return fig
 
 
@@ -147,6 +153,7 @@ def plot_coverage(
     generated_label: bool = False,
     reference: tuple[float, str] | None = None,
     note: str | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Coverage f(d) with its binomial band, the χ² critical value (2.30) and the toys' one.
 
@@ -155,6 +162,7 @@ def plot_coverage(
         ax: axes to draw on (a new figure otherwise).
         data_label: label of the data (header of a new figure; generated caption).
         generated_label: add the caption for generated (synthetic) input.
+        header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title`` (new figures).
         reference: ``(d, label)`` of a published critical value to mark (e.g. the report's 3.3).
         note: a warning written on the plot.
 
@@ -228,5 +236,5 @@ def plot_coverage(
         if note:
             ax.text(0.03, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=10)
         add_generated_caption(fig, generated_label)
-        _label(fig, created, data_label, generated_label)
+        _label(fig, created, data_label, generated_label, header)
     return fig

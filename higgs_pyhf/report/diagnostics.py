@@ -55,7 +55,7 @@ def draw_diagnostics(
     """Write the diagnostics' figures into ``out``; name → path."""
     import matplotlib.pyplot as plt
 
-    label, lumi = inputs.data_label, inputs.lumi_fb
+    label, lumi, hdr = inputs.data_label, inputs.lumi_fb, inputs.header
     figures: dict[str, Any] = {}
     y = diag["yields"]
     for c, ch in enumerate(y.channels):
@@ -63,7 +63,7 @@ def draw_diagnostics(
         same = inputs.edges_known and hi - lo == len(inputs.edges) - 1
         edges = inputs.edges if same else None
         figures[f"yields_{ch}"] = lambda ch=ch, edges=edges: plot_prefit_postfit(
-            y, ch, edges=edges, xlabel=inputs.xlabel, data_label=label, lumi_fb=lumi
+            y, ch, edges=edges, xlabel=inputs.xlabel, data_label=label, lumi_fb=lumi, **hdr
         )
     if "pulls" in diag:
         figures["pulls"] = lambda: plot_pulls(diag["pulls"])
@@ -71,10 +71,10 @@ def draw_diagnostics(
         figures["correlations"] = lambda: plot_correlations(diag["correlations"])
     limit = (significance or {}).get("upper_limit")
     if limit is not None:
-        figures["brazil"] = lambda: plot_brazil(limit, data_label=label, lumi_fb=lumi)
+        figures["brazil"] = lambda: plot_brazil(limit, data_label=label, lumi_fb=lumi, **hdr)
     if "toy_contour" in diag:
         figures["toy_contour"] = lambda: plot_toy_contour(
-            diag["toy_contour"], data_label=label, lumi_fb=lumi
+            diag["toy_contour"], data_label=label, lumi_fb=lumi, **hdr
         )
     paths: dict[str, Path] = {}
     for name, make in figures.items():
