@@ -10,4 +10,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "workspace_from_hists"]
+
+
+def __getattr__(name: str):  # temporary; replaced by the lazy API below
+    if name == "workspace_from_hists":
+        from .hist_builder import workspace_from_hists
+
+        return workspace_from_hists
+    raise AttributeError(name)
