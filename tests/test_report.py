@@ -603,7 +603,7 @@ def test_report_on_a_model_with_nuisances_has_the_diagnostics(tmp_path):
     res = json.loads((out / "results.json").read_text())
     impacts = res["results"]["diagnostics"]["impacts"]
     names = {i["parameter"] for i in impacts["impacts"]}
-    assert names == {"lumi", "signal_theory", "background_norm"}
+    assert names == {"lumi", "signal_theory", "background_norm", "s_b"}
     total, stat, syst = (impacts["uncertainty"][k] for k in ("total", "stat", "syst"))
     assert total**2 == pytest.approx(stat**2 + syst**2, rel=1e-9)
 

@@ -110,7 +110,7 @@ def impacts_cmd(
     figdir: str | None,
     output: str | None,
 ) -> None:
-    """Pre- and post-fit impacts of every nuisance on the POI (ranking), grouped, stat/syst."""
+    """Pre- and post-fit impacts on the POI of every other free parameter (ranking), grouped, stat/syst."""
     from ..inference.impacts import impacts
     from ..plotting.diagnostics import plot_impacts
 
@@ -120,7 +120,7 @@ def impacts_cmd(
     if res.impacts:
         save_figure_to(figdir, "impacts.png", lambda: plot_impacts(res, top=top))
     else:
-        log.warning("the model has no constrained parameters: no impacts figure")
+        log.warning("the model has no free parameters besides the POI: no impacts figure")
     emit_json(res.to_json(), output)
 
 

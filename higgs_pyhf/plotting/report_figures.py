@@ -165,6 +165,7 @@ def plot_prefit_pair(
         pearson: the report's Pearson χ² before the fit (dof = nbins), or None.
         deviance: the Poisson deviance −2lnλ before the fit (dof = nbins), or None.
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
         xlabel: x-axis label.
         unavailable: why the report's panel is missing (when ``pearson`` is None).
     """
@@ -220,6 +221,7 @@ def plot_postfit_pair(
         fit: the maximum-likelihood fit (Minos errors shown where present).
         deviance: the Poisson deviance at the ML fit (dof = nbins − 2), or None.
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
         xlabel: x-axis label.
         unavailable: why the report's panel is missing.
     """
@@ -287,6 +289,7 @@ def plot_contour_pair(
         data_label: the data label.
         note: grid-edge warning for the report's panel (None when the contour is not cut).
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
         unavailable: why the report's panel is missing.
     """
     with style_context():
@@ -334,6 +337,7 @@ def plot_gof_pair(
         data_label: the data label.
         nbins: number of bins (the pdf a no-refit statistic follows, drawn dotted).
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
     """
     with style_context():
         fig = new_figure((17.0, 6.5))
@@ -375,6 +379,7 @@ def plot_critical_value_pair(
         data_label: the data label.
         printed: the report's critical value, marked on the left panel (None: not marked).
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
         note: a remark for the report's panel (e.g. its toy statistics).
     """
     with style_context():

@@ -103,22 +103,23 @@ def diagnostics_section(diag: dict[str, Any], figures: dict[str, Path]) -> str:
             "",
             f"{imp.poi} = {imp.poi_bestfit:.3f} ± {imp.poi_total:.3f} "
             f"(stat {imp.poi_stat:.3f}, syst {imp.poi_syst:.3f}); "
-            "Δ = POI of the fit with the nuisance held at θ̂ ± σ minus the best fit.",
+            "Δ = POI of the fit with the parameter held at θ̂ ± σ minus the best fit "
+            "(free normfactors: post-fit σ only).",
             "",
         ]
         rows = [
             [
                 f"`{i.parameter}`",
-                f"{i.prefit[0]:+.4f} / {i.prefit[1]:+.4f}",
-                f"{i.postfit[0]:+.4f} / {i.postfit[1]:+.4f}",
-                f"{i.pull:+.2f}",
-                f"{i.constraint:.2f}",
+                f"{i.prefit.up:+.4f} / {i.prefit.down:+.4f}" if i.prefit else "— (free)",
+                f"{i.postfit.up:+.4f} / {i.postfit.down:+.4f}",
+                f"{i.pull:+.2f}" if i.pull is not None else "—",
+                f"{i.constraint:.2f}" if i.constraint is not None else "—",
             ]
             for i in imp.impacts[:15]
         ]
         text += [
             _table(
-                ["nuisance", "pre-fit Δ down/up", "post-fit Δ down/up", "pull", "constraint"], rows
+                ["parameter", "pre-fit Δ up/down", "post-fit Δ up/down", "pull", "constraint"], rows
             ),
             "",
             "![impacts](impacts.png)",

@@ -118,12 +118,15 @@ def model_plots(
             )
         p = pulls(m, d, fit_result=best)
         if p.parameters:
-            imp = impacts(m, d, fit_result=best)
             figures["pulls"] = lambda: plot_pulls(p)
+        else:
+            skipped["pulls"] = "the model has no constrained nuisance parameters"
+        imp = impacts(m, d, fit_result=best)
+        if imp.impacts:
             figures["impacts"] = lambda: plot_impacts(imp)
             figures["correlations"] = lambda: plot_correlations(correlations(best, threshold=0.1))
         else:
-            skipped["pulls, impacts"] = "the model has no constrained nuisance parameters"
+            skipped["impacts"] = "the model has no free parameter besides the POI"
     if "scan" in kinds:
         s1 = scan_1d(m, d, poi)
         figures[f"scan_{_file_part(poi)}"] = lambda: plot_scan_1d(s1, data_label=label, **header)
