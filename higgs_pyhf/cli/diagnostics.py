@@ -204,9 +204,7 @@ def yields_cmd(
                 )
 
             save_figure_to(figdir, f"yields_{ch}.png", make)
-    out = res.to_json()
-    out["markdown"] = res.to_markdown()
-    emit_json(out, output)
+    emit_json(res.to_dict(), output)
 
 
 COMMANDS: list[click.Command] = [pulls_cmd, impacts_cmd, correlations_cmd, yields_cmd]

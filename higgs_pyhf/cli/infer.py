@@ -316,6 +316,7 @@ def significance_cmd(
     """Discovery p0 and Z, CLs at --poi-value, and the CLs upper limit with its expected band."""
     import numpy as np
 
+    from ..api import SignificanceResult
     from ..inference.significance import cls, discovery, upper_limit
 
     if brazil and figdir is None:
@@ -330,13 +331,10 @@ def significance_cmd(
             msg = f"--scan needs LO < HI and N >= 2, got {scan}"
             raise FitError(msg)
         grid = np.linspace(lo, hi, n)
-    out: dict[str, Any] = {
-        "engine": "asymptotic formulae on batched engine fits",
-        "discovery": discovery(model, data).to_json(),
-        "cls": cls(model, data, poi_value=poi_value).to_json(),
-    }
     limit = upper_limit(model, data, scan=grid, level=level)
-    out["upper_limit"] = limit.to_json()
+    out = SignificanceResult(
+        discovery(model, data), cls(model, data, poi_value=poi_value), limit
+    ).to_dict()
     if figdir is not None:
         from ..inference.significance import cls_scan
         from ..plotting.bands import plot_brazil

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._summary import markdown_repr, result_dict, short_repr
 from ..errors import FitError
 from .engine import CompiledModel, hessian
 from .engine import fit as engine_fit
@@ -173,6 +174,16 @@ class ImpactsResult(NamedTuple):
     groups: dict[str, dict[str, Any]]
     n_fits: int
     n_engine_calls: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """``{"poi", "poi_bestfit", "uncertainty": {"total", "stat", "syst"}, "impacts": […], "groups": {…}, "n_fits", "n_engine_calls"}``."""

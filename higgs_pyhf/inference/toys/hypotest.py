@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats
 
 from ..._io import jsonable
+from ..._summary import markdown_repr, result_dict, short_repr
 from ...errors import FitError
 from ..significance import cls as asymptotic_cls
 from ..significance import discovery as asymptotic_discovery
@@ -70,6 +71,16 @@ class HypotestResult(NamedTuple):
     n_failed: int
     settings: dict[str, Any]
     note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""
