@@ -210,3 +210,21 @@ def test_report_is_titled_after_the_workspace(tmp_path, name, make):
     assert "POI `mu`" in first
     _clean(md, "report.md")
     _clean((out / "results.json").read_text(encoding="utf-8"), "results.json")
+
+
+def test_figures_keep_their_style_when_saved_later(tmp_path):
+    import matplotlib.artist
+
+    seen: list[str] = []
+
+    class Probe(matplotlib.artist.Artist):
+        def draw(self, renderer) -> None:
+            seen.append(mpl.rcParams["mathtext.fontset"])
+
+    before = mpl.rcParams["mathtext.fontset"]
+    fig = plot_stacked(np.linspace(0, 3, 4), [1.0, 2.0, 1.0], [10.0, 12.0, 9.0], [12, 13, 10])
+    fig.add_artist(Probe())
+    fig.savefig(tmp_path / "later.png")  # outside every plotting function
+    assert seen  # drawn at least once
+    assert set(seen) == {"custom"}  # the mplhep ATLAS-like style's mathtext, at draw time
+    assert mpl.rcParams["mathtext.fontset"] == before  # global style left as found

@@ -20,6 +20,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.figure
 import mplhep
@@ -33,6 +34,7 @@ __all__ = [
     "REAL_DATA_LABEL",
     "REPORT_SAMPLE_LABELS",
     "UNKNOWN_DATA_LABEL",
+    "StyledFigure",
     "add_data_label",
     "add_generated_caption",
     "header_text",
@@ -102,9 +104,25 @@ def save_figure(
     return target
 
 
+class StyledFigure(matplotlib.figure.Figure):
+    """A figure that draws itself in the package's style, wherever it is drawn.
+
+    Fonts, mathtext and tick settings are read when a figure is drawn, not
+    when it is made; a style context around the plotting code alone would be
+    gone by the time ``fig.savefig`` or a notebook draws it. This figure
+    applies the style around each of its own draws and leaves matplotlib's
+    global style as it was.
+    """
+
+    def draw(self, renderer: Any) -> None:
+        """Draw the figure inside :func:`style_context`."""
+        with style_context():
+            super().draw(renderer)
+
+
 def new_figure(figsize: tuple[float, float]) -> matplotlib.figure.Figure:
-    """A new constrained-layout figure (not registered with pyplot)."""
-    return matplotlib.figure.Figure(figsize=figsize, layout="constrained")
+    """A new constrained-layout :class:`StyledFigure` (not registered with pyplot)."""
+    return StyledFigure(figsize=figsize, layout="constrained")
 
 
 def is_generated_label(data_label: str) -> bool:

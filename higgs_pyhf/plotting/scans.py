@@ -22,6 +22,7 @@ from ._style import (
     add_data_label,
     add_generated_caption,
     is_generated_label,
+    new_figure,
     param_label,
     resolve_data_label,
     style_context,
@@ -69,7 +70,7 @@ def new_axes(
         fig = ax.get_figure()
         assert isinstance(fig, matplotlib.figure.Figure)
         return fig, ax
-    fig = matplotlib.figure.Figure(figsize=figsize, layout="constrained")
+    fig = new_figure(figsize)
     return fig, fig.add_subplot()
 
 
