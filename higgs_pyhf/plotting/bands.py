@@ -29,7 +29,8 @@ from ._style import (
     sample_labels,
     style_context,
 )
-from .stacks import data_intervals, draw_data, ratio_limits
+from .stacks import data_intervals, draw_data
+from .uncertainty import BAND, ratio_limits
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -76,13 +77,7 @@ def _draw_stage(
         base = base + y
     total, err = pred.total[a:b], pred.total_errors[a:b]
     ax.stairs(total, edges, color="black", linewidth=0.8)
-    band: dict[str, Any] = {
-        "hatch": "////",
-        "facecolor": "none",
-        "edgecolor": "0.25",
-        "linewidth": 0,
-    }
-    ax.stairs(total + err, edges, baseline=total - err, fill=True, **band, label="uncertainty")
+    ax.stairs(total + err, edges, baseline=total - err, **BAND, label="uncertainty")
     low, high = data_intervals(obs)
     draw_data(ax, edges, obs, low, high, markersize=4, label=data_label)
     ax.set_xlim(edges[0], edges[-1])
@@ -101,7 +96,7 @@ def _draw_stage(
     ax.legend(loc="upper right", fontsize=8, ncol=2)
     safe = np.where(total > 0, total, np.nan)
     rel = err / safe
-    rax.stairs(1 + rel, edges, baseline=1 - rel, fill=True, **band)
+    rax.stairs(1 + rel, edges, baseline=1 - rel, **BAND)
     rax.axhline(1.0, color="0.3", linewidth=0.8)
     draw_data(rax, edges, obs, low, high, scale=safe, markersize=3)
     rax.set_xlim(edges[0], edges[-1])
@@ -283,11 +278,15 @@ def plot_toy_contour(
     """
     xs, ys = result.x_values, result.y_values
     t = result.delta_twice_nll.T  # (ny, nx) for contour
-    names = labels or tuple(param_label(p) for p in result.parameters)
+    p = np.nan_to_num(result.p_value.T, nan=0.0)
+    bestfit = tuple(result.bestfit)
+    names = labels or tuple(param_label(par) for par in result.parameters)
+    if result.parameters[1] == "s_b":  # s_b horizontal, s_s vertical: as figure 2.2a
+        xs, ys, t, p = ys, xs, t.T, p.T
+        bestfit, names = bestfit[::-1], names[::-1]
     with style_context():
         fig = new_figure((7.0, 5.6))
         ax = fig.add_subplot()
-        p = np.nan_to_num(result.p_value.T, nan=0.0)
         ax.contourf(xs, ys, p, levels=[0.05, 0.3173, 1.01], colors=["#fdd49e", "#fc8d59"])
         ax.contour(xs, ys, p, levels=[0.05, 0.3173], colors=["#d7301f", "#7f0000"], linewidths=1.5)
         ax.contour(
@@ -299,7 +298,7 @@ def plot_toy_contour(
             linestyles=["--", ":"],
             linewidths=1.3,
         )
-        ax.plot(*result.bestfit, "k+", markersize=12, markeredgewidth=2)
+        ax.plot(*bestfit, "k+", markersize=12, markeredgewidth=2)
         n = result.settings.get("ntoys")
         handles = [
             Patch(facecolor="#fc8d59", edgecolor="#7f0000", label="toys 68.27%"),

@@ -173,7 +173,12 @@ def plot_scan_2d(
             linestyles=line_styles[: len(levels)],
             linewidths=2,
         )
-        ax.clabel(cs, fmt={lev: level_name(lev) for lev in levels}, fontsize=10, inline=True)
+        ax.clabel(
+            cs,
+            fmt={lev: level_name(lev, scan.statistic) for lev in levels},
+            fontsize=10,
+            inline=True,
+        )
         main_label = label or scan_label(scan)
         for lev, ls in zip(levels, line_styles, strict=False):
             handles.append(
@@ -183,7 +188,7 @@ def plot_scan_2d(
                     color="0.2",
                     linestyle=ls,
                     linewidth=2,
-                    label=f"{main_label} {level_name(lev)}",
+                    label=f"{main_label} {level_name(lev, scan.statistic)}",
                 )
             )
         ax.plot(
@@ -229,7 +234,7 @@ def plot_scan_2d(
                         color=color,
                         linestyle=ls,
                         linewidth=2,
-                        label=f"{olabel} {level_name(lev)}",
+                        label=f"{olabel} {level_name(lev, o.statistic)}",
                     )
                 )
             ax.plot(

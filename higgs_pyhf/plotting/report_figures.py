@@ -5,14 +5,9 @@ function takes results, arrays and the ``data_label`` (from the provenance; it
 decides the header, :func:`~._style.header_text`, which ``**header`` keywords
 ``label``/``energy``/``title`` override) and returns the figure; it reads no file.
 
-- :func:`plot_prefit_pair` — figure 2.1: ±√n error bars and the Pearson χ²
-  | Garwood intervals, a data/prediction panel and the Poisson deviance;
-- :func:`plot_contour_pair` — figure 2.2a: the grid Δχ² map with its 2.3
-  contour | the profile Δ(−2lnL) map with 2.30 and 5.99 contours;
-- :func:`plot_postfit_pair` — figure 2.2b: at the grid best fit | at the ML fit;
-- :func:`plot_gof_pair` — §2.5: Gaussian toys, Pearson χ², no refit | Poisson toys refitted, deviance;
-- :func:`plot_critical_value_pair` — figure 2.3: f(d) of the report's study | likelihood, Poisson toys.
-A panel whose result is missing (the method does not apply) says why instead.
+Figures 2.1 (:func:`plot_prefit_pair`), 2.2a (:func:`plot_contour_pair`), 2.2b
+(:func:`plot_postfit_pair`, with the ML fit's band), §2.5 (:func:`plot_gof_pair`) and
+2.3 (:func:`plot_critical_value_pair`). A panel whose result is missing says why instead.
 """
 
 from __future__ import annotations
@@ -27,6 +22,7 @@ from ._style import add_data_label, new_figure, style_context
 from .contours import plot_scan_2d
 from .stacks import draw_ratio, draw_stack, postfit_text
 from .toys import plot_coverage, plot_gof
+from .uncertainty import postfit_band
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -84,6 +80,7 @@ def _stack_pair(
     right_scales: tuple[float, float],
     right_text: str,
     titles: tuple[str, str],
+    right_band: Any = None,
     data_label: str,
     lumi_fb: float | None,
     xlabel: str,
@@ -105,6 +102,7 @@ def _stack_pair(
             background_scale=right_scales[1],
             errors="garwood",
             text=right_text,
+            band=right_band,
             **common,
         )
         right.tick_params(labelbottom=False)
@@ -116,6 +114,7 @@ def _stack_pair(
             right_scales[0] * sig + right_scales[1] * bkg,
             errors="garwood",
             xlabel=xlabel,
+            band=right_band,
         )
         _title(right, titles[1])
         if left_scales is None:
@@ -252,6 +251,7 @@ def plot_postfit_pair(
         left_missing=unavailable,
         right_scales=(s_s_ml, s_b_ml),
         right_text=right_text,
+        right_band=postfit_band(signal, background, fit),
         titles=(
             f"{LEFT_TITLE}: post-fit, Pearson $\\chi^2$ grid (fig. 2.2b)",
             f"{RIGHT_TITLE}: post-fit, maximum likelihood",

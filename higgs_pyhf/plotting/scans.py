@@ -74,10 +74,17 @@ def new_axes(
     return fig, fig.add_subplot()
 
 
-def level_name(level: float) -> str:
-    """Confidence level of a usual Δ threshold (1 → 68.27%, 5.99 → 95%), else ``Δ = level``."""
+def level_name(level: float, statistic: str = "likelihood") -> str:
+    """Confidence level of a usual Δ threshold (1 → 68.27%, 5.99 → 95%), else ``Δ = level``.
+
+    The threshold means that level only for the likelihood (Wilks); for a χ²
+    statistic (the report's Pearson χ²) it is named as the report's choice,
+    e.g. ``Δχ² = 2.3 (the report's 68% choice)``.
+    """
     for k, v in _LEVEL_NAMES.items():
         if abs(k - level) < 0.006:
+            if statistic != "likelihood":
+                return f"Δχ² = {level:.3g} (the report's {v.replace('.27', '')} choice)"
             return v
     return f"Δ = {level:g}"
 
@@ -221,14 +228,15 @@ def plot_scan_1d(
                 color="#009e73",
                 alpha=0.3,
                 linewidth=0,
-                label=f"{level_name(s.level)} interval ({first})",
+                label=f"{level_name(s.level, s.statistic)} interval ({first})",
             )
+        stat = scans[0].statistic if len({s.statistic for s in scans}) == 1 else "likelihood"
         for lev in levels:
             ax.axhline(lev, color="0.4", linestyle="--", linewidth=1)
             ax.text(
                 0.985,
                 lev,
-                level_name(lev),
+                level_name(lev, stat),
                 transform=ax.get_yaxis_transform(),
                 ha="right",
                 va="bottom",

@@ -27,6 +27,7 @@ from ._style import (
     sample_labels,
     style_context,
 )
+from .uncertainty import BAND, postfit_band, ratio_limits
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,7 +45,6 @@ __all__ = [
     "plot_prefit_postfit",
     "plot_stacked",
     "postfit_text",
-    "ratio_limits",
 ]
 
 #: Colours of the stack (background blue, Higgs red-orange, as the report's mplhep defaults).
@@ -123,6 +123,7 @@ def draw_stack(
     ylabel: str | None = None,
     legend_suffix: str = "",
     sample_names: Mapping[str, str] | None = None,
+    band: Any = None,
 ) -> None:
     """Draw the stacked prediction and the data on ``ax``.
 
@@ -153,6 +154,9 @@ def draw_stack(
         label=names["signal"] + legend_suffix,
     )
     ax.stairs(bkg + sig, edges, color="black", linewidth=0.8)
+    if band is not None:
+        err = np.asarray(band, dtype=float)
+        ax.stairs(bkg + sig + err, edges, baseline=bkg + sig - err, label="post-fit unc.", **BAND)
     low, high = data_intervals(obs, errors)
     err_name = "Garwood 68%" if errors == "garwood" else "±√n"
     draw_data(
@@ -183,31 +187,23 @@ def draw_ratio(
     *,
     errors: str = "garwood",
     xlabel: str = r"$m_{4\ell}$ [GeV]",
+    band: Any = None,
 ) -> None:
-    """Data / prediction with the data's intervals divided by the prediction."""
+    """Data / prediction with the data's intervals divided by the prediction (and its band)."""
     edges = np.asarray(edges, dtype=float)
     obs = np.asarray(data, dtype=float)
     pred = np.asarray(prediction, dtype=float)
     low, high = data_intervals(obs, errors)
     safe = np.where(pred > 0, pred, np.nan)
+    rel = np.zeros_like(pred) if band is None else np.asarray(band, dtype=float) / safe
+    if band is not None:
+        ax.stairs(1 + rel, edges, baseline=1 - rel, **BAND)
     ax.axhline(1.0, color="0.3", linewidth=1)
     draw_data(ax, edges, obs, low, high, scale=safe, markersize=4, linewidth=1.0)
     ax.set_xlim(edges[0], edges[-1])
-    ax.set_ylim(*ratio_limits(low / safe, high / safe))
+    ax.set_ylim(*ratio_limits(low / safe, high / safe, 1 - rel, 1 + rel))
     ax.set_ylabel("Data / pred.")
     ax.set_xlabel(xlabel)
-
-
-def ratio_limits(*arrays: Any) -> tuple[float, float]:
-    """A y range of a ratio panel that holds every finite value given (bars, bands) and 1.
-
-    Padded by 10% of the span, at least 0.5–1.5, never below 0.
-    """
-    vals = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays] + [np.ones(1)])
-    vals = vals[np.isfinite(vals)]
-    lo, hi = float(np.min(vals)), float(np.max(vals))
-    pad = 0.1 * (hi - lo)
-    return max(0.0, min(0.5, lo - pad)), max(1.5, hi + pad)
 
 
 def postfit_text(fit: FitResult, parameters: tuple[str, ...] = ("s_s", "s_b")) -> str:
@@ -245,6 +241,7 @@ def plot_stacked(
     ylabel: str | None = None,
     errors: str = "garwood",
     ratio: bool = False,
+    band: Any = None,
     **header: Any,
 ) -> matplotlib.figure.Figure:
     """Stacked background + Higgs prediction with the data (report figures 2.1 and 2.2b).
@@ -267,6 +264,7 @@ def plot_stacked(
         ylabel: y-axis label; ``Events / <bin width> GeV`` for uniform bins.
         errors: data error bars, ``garwood`` or ``sqrt``.
         ratio: add a data / prediction panel (new figures only).
+        band: ±1σ of the total prediction per bin, drawn hatched (e.g. :func:`postfit_band`).
 
     Returns:
         The figure.
@@ -300,13 +298,14 @@ def plot_stacked(
             text=title,
             xlabel=xlabel,
             ylabel=ylabel,
+            band=band,
         )
         if rax is not None:
             ax.set_xlabel("")
             pred = signal_scale * np.asarray(signal, dtype=float) + background_scale * np.asarray(
                 background, dtype=float
             )
-            draw_ratio(rax, edges, data, pred, errors=errors, xlabel=xlabel)
+            draw_ratio(rax, edges, data, pred, errors=errors, xlabel=xlabel, band=band)
     return fig
 
 
@@ -340,6 +339,7 @@ def plot_postfit(
         background_scale=s_b,
         ax=ax,
         title="Post-fit\n" + postfit_text(fit, (signal_par, background_par)),
+        band=postfit_band(signal, background, fit, (signal_par, background_par)),
         data_label=data_label,
         generated=generated,
         lumi_fb=lumi_fb,
