@@ -83,6 +83,12 @@ def _mark_cut_edges(ax: Axes, xh: np.ndarray, yv: np.ndarray, z: np.ndarray, lev
             ax.plot(xs[idx[0] : idx[-1] + 1], ys[idx[0] : idx[-1] + 1], **kw)
 
 
+def _contour_label(label: str, level: float, statistic: str) -> str:
+    """Legend entry of a contour: ``… 68.27%`` (likelihood) or ``…, contour Δχ² = 2.3 (…)``."""
+    name = level_name(level, statistic)
+    return f"{label} {name}" if statistic == "likelihood" else f"{label}, contour {name}"
+
+
 def plot_scan_2d(
     scan: Scan2DResult,
     *,
@@ -173,12 +179,8 @@ def plot_scan_2d(
             linestyles=line_styles[: len(levels)],
             linewidths=2,
         )
-        ax.clabel(
-            cs,
-            fmt={lev: level_name(lev, scan.statistic) for lev in levels},
-            fontsize=10,
-            inline=True,
-        )
+        short = {lev: level_name(lev, scan.statistic).split(" (")[0] for lev in levels}
+        ax.clabel(cs, fmt=short, fontsize=10, inline=True)
         main_label = label or scan_label(scan)
         for lev, ls in zip(levels, line_styles, strict=False):
             handles.append(
@@ -188,7 +190,7 @@ def plot_scan_2d(
                     color="0.2",
                     linestyle=ls,
                     linewidth=2,
-                    label=f"{main_label} {level_name(lev, scan.statistic)}",
+                    label=_contour_label(main_label, lev, scan.statistic),
                 )
             )
         ax.plot(
@@ -234,7 +236,7 @@ def plot_scan_2d(
                         color=color,
                         linestyle=ls,
                         linewidth=2,
-                        label=f"{olabel} {level_name(lev, o.statistic)}",
+                        label=_contour_label(olabel, lev, o.statistic),
                     )
                 )
             ax.plot(
