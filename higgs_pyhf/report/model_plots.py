@@ -14,7 +14,7 @@ the figures that apply to every HistFactory model:
 - ``gof``: the toy distribution of the saturated-model deviance (``toys_gof``);
 - ``coverage``: the toy coverage of the free normfactors (``toys_coverage``).
 
-What is skipped, and why, is logged once at info level.
+What is skipped, and why, is logged once (one warning line).
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def model_plots(
     for name, make in figures.items():
         fig = make()
         written[name] = save_figure(fig, figdir / f"{name}.{figure_format}")
-    log.info(
+    log.warning(
         "plot: drew %s; skipped %s",
         ", ".join(written) or "nothing",
         "; ".join(f"{k} ({v})" for k, v in skipped.items()),
