@@ -168,6 +168,7 @@ def coverage_table_cmd(
 
 @toys.command("hypotest")
 @common_options()
+@figure_options
 @ntoys_option(5_000, "Toys per ensemble")
 @click.option(
     "--sampling",
@@ -182,13 +183,27 @@ def coverage_table_cmd(
 @click.option(
     "--no-asymptotic", is_flag=True, default=False, help="Skip the asymptotic comparison."
 )
-def hypotest_cmd(workspace: str, output: str | None, no_asymptotic: bool, **run: Any) -> None:
-    """Toy CLs (q~_mu) at --poi-value and toy p0 (q0), beside the asymptotic values."""
+def hypotest_cmd(
+    workspace: str,
+    output: str | None,
+    figdir: str | None,
+    generated_label: bool | None,
+    no_asymptotic: bool,
+    **run: Any,
+) -> None:
+    """Toy CLs (q~_mu) at --poi-value with its toy expected band and toy p0 (q0), beside the asymptotic values."""
     from ..inference.toys import hypotest_toys
+    from ..plotting.toys import plot_hypotest
 
-    model, data, _ = load(workspace)
+    model, data, spec = load(workspace)
     with progress_bar(2 * run["ntoys"], "toys") as bar:
         res = hypotest_toys(model, data, asymptotic=not no_asymptotic, progress=bar.update, **run)
+    label, generated, header = caption(generated_label, workspace, spec)
+    save_figure_to(
+        figdir,
+        "toys_hypotest.png",
+        lambda: plot_hypotest(res, data_label=label, generated_label=generated, **header),
+    )
     emit_json(res.to_json(), output)
 
 

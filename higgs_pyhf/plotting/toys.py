@@ -19,6 +19,7 @@ from ._style import (
     add_data_label,
     add_generated_caption,
     is_generated_label,
+    param_label,
     style_context,
 )
 from .scans import new_axes
@@ -26,9 +27,9 @@ from .scans import new_axes
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..inference.toys import CoverageResult, GofResult
+    from ..inference.toys import CoverageResult, GofResult, HypotestResult
 
-__all__ = ["plot_coverage", "plot_gof"]
+__all__ = ["plot_coverage", "plot_gof", "plot_hypotest"]
 
 _STAT_LABEL = {
     "pearson": r"Pearson $\chi^2$",
@@ -235,6 +236,67 @@ def plot_coverage(
         ax.legend(loc="lower right", fontsize=11)
         if note:
             ax.text(0.03, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=10)
+        add_generated_caption(fig, generated_label)
+        _label(fig, created, data_label, generated_label, header)
+    return fig
+
+
+def plot_hypotest(
+    result: HypotestResult,
+    *,
+    ax: Axes | None = None,
+    data_label: str | None = None,
+    generated_label: bool = False,
+    **header: Any,
+) -> matplotlib.figure.Figure:
+    """The toys' q̃μ under signal+background and background only, the data's value, toy CLs.
+
+    Args:
+        result: a :class:`~higgs_pyhf.inference.toys.HypotestResult` with its toys' values.
+        ax: axes to draw on (a new figure otherwise).
+        data_label: label of the data (header of a new figure; generated caption).
+        generated_label: add the caption for generated (synthetic) input.
+        header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title`` (new figures).
+
+    Raises:
+        ValueError: if the result has no toys' values (read back from JSON).
+    """
+    if result.toys_qmu_sb is None or result.toys_qmu_b is None:
+        msg = "the hypotest result holds no toys' values (results read from JSON keep none)"
+        raise ValueError(msg)
+    qsb = np.asarray(result.toys_qmu_sb, dtype=float)
+    qb = np.asarray(result.toys_qmu_b, dtype=float)
+    with style_context():
+        created = ax is None
+        fig, ax = new_axes(ax)
+        top = max(float(np.percentile(np.concatenate([qsb, qb]), 99.5)), result.qmu_observed)
+        bins = np.linspace(0.0, 1.05 * top if top > 0 else 1.0, 61).tolist()
+        mu = f"{param_label(result.poi)} = {result.poi_value:g}"
+        n_sb, *_ = ax.hist(
+            qsb, bins=bins, histtype="step", color="#d55e00", lw=1.8, label=f"toys at {mu}"
+        )
+        n_b, *_ = ax.hist(
+            qb, bins=bins, histtype="step", color="#0072b2", lw=1.8, label="toys at 0"
+        )
+        obs = result.qmu_observed
+        ax.axvline(
+            obs, color="black", lw=2.5, zorder=5, label=rf"data: $\tilde{{q}}_\mu$ = {obs:.3g}"
+        )
+        exp = ", ".join(f"{v:.3g}" for v in result.cls_expected)
+        text = (
+            f"toy CLs = {result.cls:.4g} ± {result.cls_error:.2g}\n"
+            f"CLs+b = {result.clsb:.4g}, CLb = {result.clb:.4g}\n"
+            f"expected CLs (−2σ…+2σ): {exp}"
+        )
+        if np.isfinite(result.cls_asymptotic):
+            text += f"\nasymptotic CLs = {result.cls_asymptotic:.4g}"
+        ax.text(0.97, 0.78, text, transform=ax.transAxes, ha="right", va="top", fontsize=10)
+        ax.set_yscale("log")
+        ax.set_ylim(0.5, 10 ** (np.log10(max(np.max(n_sb), np.max(n_b), 1.0)) + 2.2))
+        ax.set_xlim(bins[0], bins[-1])
+        ax.set_xlabel(r"$\tilde{q}_\mu$")
+        ax.set_ylabel("toys / bin")
+        ax.legend(loc="upper right", fontsize=11)
         add_generated_caption(fig, generated_label)
         _label(fig, created, data_label, generated_label, header)
     return fig
