@@ -38,6 +38,7 @@ _API = (
     "coverage_toys",
     "hypotest_toys",
     "toy_contour",
+    "toy_upper_limit",
 )
 #: The figures (:mod:`higgs_pyhf.plotting`).
 _PLOTS = (

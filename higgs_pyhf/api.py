@@ -47,6 +47,7 @@ __all__ = [
     "scan",
     "significance",
     "toy_contour",
+    "toy_upper_limit",
     "yields",
 ]
 
@@ -291,6 +292,13 @@ def hypotest_toys(ws: WorkspaceLike, **options: Any) -> Any:
     from .inference.toys import hypotest_toys as _hypotest_toys
 
     return _hypotest_toys(*model_and_data(ws), **options)
+
+
+def toy_upper_limit(ws: WorkspaceLike, poi_values: Any, **options: Any) -> Any:
+    """Toy-based CLs upper limit with its toy expected band (``toys limit``)."""
+    from .inference.toys import toy_upper_limit as _toy_upper_limit
+
+    return _toy_upper_limit(*model_and_data(ws), poi_values, **options)
 
 
 def toy_contour(ws: WorkspaceLike, parameters: tuple[str, str], **options: Any) -> Any:

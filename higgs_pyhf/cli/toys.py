@@ -207,6 +207,48 @@ def hypotest_cmd(
     emit_json(res.to_json(), output)
 
 
+@toys.command("limit")
+@common_options()
+@ntoys_option(2_000, "Toys per ensemble at each POI value")
+@click.option(
+    "--scan",
+    "scan",
+    type=(float, float, int),
+    required=True,
+    metavar="LO HI N",
+    help="POI values tested with toys (N values from LO to HI).",
+)
+@click.option(
+    "--level", type=float, default=0.05, show_default=True, help="CLs threshold of the limit."
+)
+@click.option(
+    "--sampling",
+    type=click.Choice(["poisson", "gaussian"]),
+    default="poisson",
+    show_default=True,
+    help="Poisson toys, or Gaussian (clipped at 0).",
+)
+def limit_cmd(
+    workspace: str,
+    output: str | None,
+    scan: tuple[float, float, int],
+    level: float,
+    **run: Any,
+) -> None:
+    """Toy-based CLs upper limit on the POI with its toy expected band (a scan of toy CLs)."""
+    import numpy as np
+
+    from ..inference.toys import toy_upper_limit
+
+    lo, hi, n = scan
+    model, data, _ = load(workspace)
+    with progress_bar(2 * n * run["ntoys"], "toys") as bar:
+        res = toy_upper_limit(
+            model, data, np.linspace(lo, hi, n), level=level, progress=bar.update, **run
+        )
+    emit_json(res.to_dict(), output)
+
+
 toys.add_command(contour_cmd)
 
 COMMANDS: list[click.Command] = [toys]
