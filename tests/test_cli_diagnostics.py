@@ -36,13 +36,18 @@ def test_impacts_json_contract_and_figure(syst, tmp_path):
     obj = json.loads(out)
     assert obj["poi"] == "s_s"
     names = [r["parameter"] for r in obj["impacts"]]
-    assert sorted(names) == ["background_norm", "lumi", "signal_theory"]
+    assert sorted(names) == ["background_norm", "lumi", "s_b", "signal_theory"]
     for row in obj["impacts"]:
         assert {"parameter", "prefit", "postfit", "pull", "constraint"} <= set(row)
-        assert len(row["prefit"]) == len(row["postfit"]) == 2
-    sizes = [abs(r["postfit"][0]) + abs(r["postfit"][1]) for r in obj["impacts"]]
+        assert set(row["postfit"]) == {"up", "down"}
+        assert (
+            row["prefit"] is None
+            if row["parameter"] == "s_b"
+            else set(row["prefit"]) == {"up", "down"}
+        )
+    sizes = [abs(r["postfit"]["up"]) + abs(r["postfit"]["down"]) for r in obj["impacts"]]
     assert sizes == sorted(sizes, reverse=True)
-    assert set(obj["groups"]) == {"luminosity", "normsys"}
+    assert set(obj["groups"]) == {"luminosity", "normsys", "normfactor"}
     assert set(obj["uncertainty"]) == {"total", "stat", "syst"}
     assert (tmp_path / "impacts.png").stat().st_size > 10_000
 
@@ -52,7 +57,7 @@ def test_impacts_groups_file_and_bad_group(syst, tmp_path):
     groups.write_text(json.dumps({"background_norm": "bkg", "signal_theory": "theory"}))
     code, out, _ = run("impacts", syst, "--groups", groups)
     assert code == 0
-    assert set(json.loads(out)["groups"]) == {"bkg", "theory", "lumi"}
+    assert set(json.loads(out)["groups"]) == {"bkg", "theory", "lumi", "normfactor"}
     code, _, err = run("impacts", syst, "--group", "lumi")
     assert code == 2
     assert "PARAMETER=GROUP" in err
@@ -129,10 +134,13 @@ def test_model_without_nuisances(tmp_path):
     code, out, _ = run("impacts", ws, "--figdir", tmp_path)
     assert code == 0
     obj = json.loads(out)
-    assert obj["impacts"] == []
+    # the free normfactor s_b is ranked (no pre-fit impact, no pull); no nuisance parameters
+    assert [r["parameter"] for r in obj["impacts"]] == ["s_b"]
+    assert obj["impacts"][0]["prefit"] is None
     assert obj["uncertainty"]["syst"] == 0.0
     assert obj["uncertainty"]["stat"] == obj["uncertainty"]["total"]
+    assert (tmp_path / "impacts.png").exists()
     code, out, _ = run("pulls", ws, "--figdir", tmp_path)
     assert code == 0
     assert json.loads(out) == {"parameters": []}
-    assert not list(tmp_path.glob("*.png"))
+    assert not (tmp_path / "pulls.png").exists()

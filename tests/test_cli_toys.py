@@ -138,5 +138,9 @@ def test_messages_a_user_can_act_on(tmp_path):
     out = json.loads(h.stdout)
     assert out["cls"] == 1.0
     assert "not excluded" in out["note"]
-    # hypotest draws no figure, so it takes no --figdir
-    assert run("hypotest", str(root / "hzz4l_atlas.json"), "--figdir", str(tmp_path)).exit_code == 2
+    # hypotest draws the toys' q~mu distributions with --figdir
+    fig = run(
+        "hypotest", str(root / "hzz4l_atlas.json"), "--ntoys", "200", "--figdir", str(tmp_path)
+    )
+    assert fig.exit_code == 0, fig.output
+    assert (tmp_path / "toys_hypotest.png").stat().st_size > 10_000

@@ -159,7 +159,7 @@ def test_impacts_equal_brute_force_pyhf_minuit_refits(model_data, result):
                 for s in (dn, up)
             ]
             got = getattr(imp, kind)
-            assert got == pytest.approx(ref, abs=1e-4), (imp.parameter, kind)
+            assert (got.down, got.up) == pytest.approx(ref, abs=1e-4), (imp.parameter, kind)
 
 
 def test_sorted_by_postfit_size_and_breakdown(result):
@@ -210,9 +210,103 @@ def test_json_round_trip_and_shape(result):
     obj = json.loads(json.dumps(result.to_json()))
     assert obj["poi"] == "mu"
     row = obj["impacts"][0]
-    assert {"parameter", "prefit", "postfit", "pull", "constraint"} <= set(row)
-    assert len(row["prefit"]) == 2
+    assert {"parameter", "prefit", "postfit", "pull", "constraint", "constrained"} <= set(row)
+    assert set(row["prefit"]) == set(row["postfit"]) == {"up", "down"}
+    top = result.impacts[0]
+    assert row["postfit"] == {"up": top.postfit.up, "down": top.postfit.down}
     assert ImpactsResult.from_json(obj) == result
+
+
+def free_normfactor_spec() -> dict:
+    """Signal × mu, a W+jets-like background × a free normfactor with a control region, lumi."""
+    return {
+        "channels": [
+            {
+                "name": "SR",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [3.0, 6.0, 2.0],
+                        "modifiers": [
+                            {"name": "mu", "type": "normfactor", "data": None},
+                            {"name": "lumi", "type": "lumi", "data": None},
+                        ],
+                    },
+                    {
+                        "name": "wjets",
+                        "data": [20.0, 25.0, 15.0],
+                        "modifiers": [
+                            {"name": "wjets_norm", "type": "normfactor", "data": None},
+                            {
+                                "name": "bkg_sys",
+                                "type": "normsys",
+                                "data": {"hi": 1.05, "lo": 0.95},
+                            },
+                        ],
+                    },
+                ],
+            },
+            {
+                "name": "CR",
+                "samples": [
+                    {
+                        "name": "wjets",
+                        "data": [60.0, 50.0],
+                        "modifiers": [{"name": "wjets_norm", "type": "normfactor", "data": None}],
+                    }
+                ],
+            },
+        ],
+        "observations": [{"name": "SR", "data": [27, 35, 17]}, {"name": "CR", "data": [66, 49]}],
+        "measurements": [
+            {
+                "name": "m",
+                "config": {
+                    "poi": "mu",
+                    "parameters": [
+                        {
+                            "name": "lumi",
+                            "auxdata": [1.0],
+                            "sigmas": [0.02],
+                            "bounds": [[0.9, 1.1]],
+                            "inits": [1.0],
+                        }
+                    ],
+                },
+            }
+        ],
+        "version": "1.0.0",
+    }
+
+
+def test_free_normfactors_are_ranked_with_their_postfit_shifts():
+    ws = pyhf.Workspace(free_normfactor_spec())
+    model = ws.model()
+    data = np.asarray(ws.data(model), dtype=float)
+    res = impacts(model, data)
+    by_name = {imp.parameter: imp for imp in res.impacts}
+    assert set(by_name) == {"wjets_norm", "bkg_sys", "lumi"}  # every free parameter but the POI
+    free = by_name["wjets_norm"]
+    assert not free.constrained
+    assert free.prefit is None
+    assert free.pull is None
+    assert free.constraint is None
+    assert free.modifier == "normfactor"
+    assert "normfactor" in res.groups
+    fr = fit(model, data)
+    assert free.postfit_sigma == pytest.approx(fr.error("wjets_norm"), rel=1e-8)
+    # brute force: pyhf/minuit with wjets_norm held at its best fit ± its Hesse error
+    i = model.config.par_slice("wjets_norm").start
+    poi_ref = _pyhf_poi(model, data)
+    up = _pyhf_poi(model, data, i, free.bestfit + free.postfit_sigma) - poi_ref
+    down = _pyhf_poi(model, data, i, free.bestfit - free.postfit_sigma) - poi_ref
+    assert (free.postfit.up, free.postfit.down) == pytest.approx((up, down), abs=1e-4)
+    assert free.postfit.up < 0 < free.postfit.down  # more background, less signal
+    assert res.impacts[0].parameter == "wjets_norm"  # the dominant one, as in cabinetry's ranking
+    row = next(r for r in res.to_json()["impacts"] if r["parameter"] == "wjets_norm")
+    assert row["prefit"] is None
+    assert row["constrained"] is False
+    assert ImpactsResult.from_json(json.loads(json.dumps(res.to_json()))) == res
 
 
 def test_held_fits_with_different_masks_in_one_batch(model_data):

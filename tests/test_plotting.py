@@ -138,6 +138,7 @@ def test_plot_stacked_artists_and_real_label() -> None:
         background_scale=1.2,
         title="Pre-fit",
         data_label=REAL_DATA_LABEL,
+        lumi_fb=10.0,
     )
     (ax,) = fig.axes
     steps = [p for p in ax.patches if isinstance(p, StepPatch)]
@@ -287,6 +288,7 @@ def test_report_figure_pairs(study_results, label) -> None:
             BACKGROUND,
             DATA,
             data_label=label,
+            lumi_fb=10.0,
             pearson=grid.before_fit,
             deviance=grid.before_fit,
         ),
@@ -296,13 +298,14 @@ def test_report_figure_pairs(study_results, label) -> None:
             BACKGROUND,
             DATA,
             data_label=label,
+            lumi_fb=10.0,
             report=grid.scan_2d,
             fit=FIT,
             deviance=None,
         ),
-        plot_contour_pair(grid.scan_2d, like, data_label=label),
-        plot_gof_pair(gof, gof, data_label=label, nbins=34),
-        plot_critical_value_pair(cov, cov, data_label=label),
+        plot_contour_pair(grid.scan_2d, like, data_label=label, lumi_fb=10.0),
+        plot_gof_pair(gof, gof, data_label=label, nbins=34, lumi_fb=10.0),
+        plot_critical_value_pair(cov, cov, data_label=label, lumi_fb=10.0),
     ]
     for fig in figs:
         text = _texts(fig)

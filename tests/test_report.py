@@ -464,7 +464,8 @@ def test_report_without_provenance_and_with_lumi(tmp_path) -> None:
         ws, tmp_path / "out", quick=True, n_points_1d=31, n_points_2d=(21, 21), upper_limit=False
     )
     text = result.report.read_text(encoding="utf-8")
-    assert "**Data: Data (origin not recorded)**" in text
+    assert "**Data: Data** — no provenance file" in text
+    assert "origin not recorded" in text
     assert "bin edges not recorded" in text
     assert (
         "lumi" in result.skipped["chi2_grid"]
@@ -542,7 +543,7 @@ def test_data_label_and_edges_from_provenance() -> None:
     assert data_label_from_provenance({"generated": True}) == (True, GENERATED_DATA_LABEL)
     assert data_label_from_provenance({"generated": False}) == (False, "ATLAS Open Data")
     assert data_label_from_provenance({}, "hzz4l_generated") == (True, GENERATED_DATA_LABEL)
-    assert data_label_from_provenance({}, "hzz4l") == (None, "Data (origin not recorded)")
+    assert data_label_from_provenance({}, "hzz4l") == (None, "Data")
     config_edges, top_edges = list(range(0, 70, 10)), list(range(6, 13))
     np.testing.assert_array_equal(
         edges_from_provenance({"config": {"edges": config_edges}, "edges": top_edges}, 6),
@@ -602,7 +603,7 @@ def test_report_on_a_model_with_nuisances_has_the_diagnostics(tmp_path):
     res = json.loads((out / "results.json").read_text())
     impacts = res["results"]["diagnostics"]["impacts"]
     names = {i["parameter"] for i in impacts["impacts"]}
-    assert names == {"lumi", "signal_theory", "background_norm"}
+    assert names == {"lumi", "signal_theory", "background_norm", "s_b"}
     total, stat, syst = (impacts["uncertainty"][k] for k in ("total", "stat", "syst"))
     assert total**2 == pytest.approx(stat**2 + syst**2, rel=1e-9)
 

@@ -362,7 +362,7 @@ def test_hypotest_matches_asymptotics_at_high_statistics():
     assert r.p0 == pytest.approx(r.p0_asymptotic, abs=3 * r.p0_error + 0.005)
     assert 0.005 < r.p0_asymptotic < 0.5
     assert 0.005 < r.cls_asymptotic < 0.5
-    assert T.HypotestResult.from_json(r.to_json()) == r
+    assert T.HypotestResult.from_json(r.to_json()) == r._replace(toys_qmu_sb=None, toys_qmu_b=None)
 
 
 def test_bad_options(report_model):

@@ -12,7 +12,7 @@ from ..execution import POOLS
 from ..inference.toys.runner import DEFAULT_POOL
 from ..inference.toys.sampling import MAX_TOYS
 from ..provenance import GENERATED_LABEL
-from ._common import figure_labels, output_option, scheduler_options
+from ._common import figdir_option, figure_labels, output_option, scheduler_options
 
 __all__ = [
     "caption",
@@ -27,13 +27,8 @@ __all__ = [
 
 
 def figure_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--figdir`` and ``--generated-label/--no-generated-label``."""
-    func = click.option(
-        "--figdir",
-        type=click.Path(file_okay=False),
-        default=None,
-        help="Write the figures to this directory.",
-    )(func)
+    """``--figdir`` with the header and format options, and ``--generated-label/--no-generated-label``."""
+    func = figdir_option(func)
     return click.option(
         "--generated-label/--no-generated-label",
         default=None,
@@ -133,11 +128,14 @@ def load(workspace: str) -> tuple[Any, Any, dict[str, Any]]:
     return model, data, spec
 
 
-def caption(flag: bool | None, workspace: str, spec: dict[str, Any]) -> tuple[str, bool]:
-    """(data label, generated caption?) of the figures: from the provenance unless asked."""
+def caption(
+    flag: bool | None, workspace: str, spec: dict[str, Any]
+) -> tuple[str, bool, dict[str, Any]]:
+    """(data label, generated caption?, header keywords) of the figures: from the provenance unless asked."""
     measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
-    label = figure_labels(workspace, measurement).data_label
-    return label, (label == GENERATED_LABEL) if flag is None else flag
+    fl = figure_labels(workspace, measurement)
+    generated = (fl.data_label == GENERATED_LABEL) if flag is None else flag
+    return fl.data_label, generated, {"lumi_fb": fl.lumi_fb, **fl.header}
 
 
 def save_npz(path: str, **arrays: Any) -> None:

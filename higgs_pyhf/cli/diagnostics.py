@@ -107,7 +107,7 @@ def impacts_cmd(
     figdir: str | None,
     output: str | None,
 ) -> None:
-    """Pre- and post-fit impacts of every nuisance on the POI (ranking), grouped, stat/syst."""
+    """Pre- and post-fit impacts on the POI of every other free parameter (ranking), grouped, stat/syst."""
     from ..inference.impacts import impacts
     from ..plotting.diagnostics import plot_impacts
 
@@ -117,7 +117,7 @@ def impacts_cmd(
     if res.impacts:
         save_figure_to(figdir, "impacts.png", lambda: plot_impacts(res, top=top))
     else:
-        log.warning("the model has no constrained parameters: no impacts figure")
+        log.warning("the model has no free parameters besides the POI: no impacts figure")
     emit_json(res.to_json(), output)
 
 
@@ -198,12 +198,11 @@ def yields_cmd(
                     xlabel=fl.xlabel,
                     data_label=fl.data_label,
                     lumi_fb=fl.lumi_fb,
+                    **fl.header,
                 )
 
             save_figure_to(figdir, f"yields_{file_names[ch]}.png", make)
-    out = res.to_json()
-    out["markdown"] = res.to_markdown()
-    emit_json(out, output)
+    emit_json(res.to_dict(), output)
 
 
 COMMANDS: list[click.Command] = [pulls_cmd, impacts_cmd, correlations_cmd, yields_cmd]

@@ -17,7 +17,7 @@ import click
 from ..errors import FitError
 from ..inference.scan import MAX_POINTS
 from ..workspace import model_and_data
-from ._common import emit_json, output_option
+from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
 from ._types import FINITE_FLOAT
 
 __all__ = ["COMMANDS"]
@@ -146,6 +146,7 @@ def fit_cmd(
     show_default=True,
     help="Δ(−2lnL) defining the interval.",
 )
+@figdir_option
 @output_option()
 def scan_cmd(
     workspace: str,
@@ -154,10 +155,12 @@ def scan_cmd(
     range_: tuple[float, float] | None,
     conditional: bool,
     level: float,
+    figdir: str | None,
     output: str | None,
 ) -> None:
-    """1D Δ(−2lnL) scan of one parameter of WORKSPACE with its interval."""
+    """1D Δ(−2lnL) scan of one parameter of WORKSPACE with its interval (figure: scan_NAME.png)."""
     from ..inference.scan import scan_1d
+    from ..plotting.scans import plot_scan_1d
 
     model, data = model_and_data(workspace)
     result = scan_1d(
@@ -169,7 +172,20 @@ def scan_cmd(
         kind="conditional" if conditional else "profile",
         level=level,
     )
+    if figdir is not None:
+        fl = figure_labels(workspace)
+        header = {"lumi_fb": fl.lumi_fb, **fl.header}
+        save_figure_to(
+            figdir,
+            f"scan_{_file_part(result.parameter)}.png",
+            lambda: plot_scan_1d(result, data_label=fl.data_label, **header),
+        )
     emit_json(result.to_json(), output)
+
+
+def _file_part(name: str) -> str:
+    """A parameter name as part of a file name (``[``, ``]`` and path separators replaced)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 @click.command("contour")
@@ -208,6 +224,7 @@ def scan_cmd(
     is_flag=True,
     help="Hold the other parameters at their best fit instead of profiling them.",
 )
+@figdir_option
 @output_option()
 def contour_cmd(
     workspace: str,
@@ -216,10 +233,12 @@ def contour_cmd(
     x_range: tuple[float, float] | None,
     y_range: tuple[float, float] | None,
     conditional: bool,
+    figdir: str | None,
     output: str | None,
 ) -> None:
-    """2D Δ(−2lnL) grid of two parameters with the 2.30/5.99 contours' 68% intervals."""
+    """2D Δ(−2lnL) grid of two parameters with the 2.30/5.99 contours' 68% intervals (figure: contour_X_Y.png)."""
     from ..inference.scan import scan_2d
+    from ..plotting.contours import plot_scan_2d
 
     model, data = model_and_data(workspace)
     result = scan_2d(
@@ -230,6 +249,15 @@ def contour_cmd(
         bounds=(x_range, y_range),
         kind="conditional" if conditional else "profile",
     )
+    if figdir is not None:
+        fl = figure_labels(workspace)
+        header = {"lumi_fb": fl.lumi_fb, **fl.header}
+        x, y = (_file_part(p) for p in result.parameters)
+        save_figure_to(
+            figdir,
+            f"contour_{x}_{y}.png",
+            lambda: plot_scan_2d(result, data_label=fl.data_label, **header),
+        )
     emit_json(result.to_json(), output)
 
 
@@ -243,7 +271,11 @@ def _default_pair(model: Any) -> tuple[str, str]:
         if kind == "normfactor" and name != poi and not fixed[model.config.par_slice(name).start]
     ]
     if not others:
-        msg = f"the model has no free normfactor besides {poi!r}: give --parameters X Y"
+        msg = (
+            f"the model has no free normfactor besides the POI {poi!r}, so there is no default "
+            "pair: give two parameters with --parameters X Y (e.g. the POI and a nuisance "
+            "parameter, NAME or NAME[i])"
+        )
         raise FitError(msg)
     return poi, others[0]
 
@@ -286,14 +318,9 @@ def gof_cmd(workspace: str, output: str | None) -> None:
 @click.option(
     "--brazil",
     is_flag=True,
-    help="Also draw CLs vs the POI with the expected bands (brazil.png in --figdir).",
+    help="Draw CLs vs the POI with the expected bands (brazil.png; implied by --figdir).",
 )
-@click.option(
-    "--figdir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Directory of the --brazil figure.",
-)
+@figdir_option
 @output_option()
 def significance_cmd(
     workspace: str,
@@ -307,6 +334,7 @@ def significance_cmd(
     """Discovery p0 and Z, CLs at --poi-value, and the CLs upper limit with its expected band."""
     import numpy as np
 
+    from ..api import SignificanceResult
     from ..inference.significance import cls, discovery, upper_limit
 
     if brazil and figdir is None:
@@ -321,20 +349,12 @@ def significance_cmd(
             msg = f"--scan needs LO < HI and N >= 2, got {scan}"
             raise FitError(msg)
         grid = np.linspace(lo, hi, n)
-    out: dict[str, Any] = {
-        "engine": "asymptotic formulae on batched engine fits",
-        "discovery": discovery(model, data).to_json(),
-        "cls": cls(model, data, poi_value=poi_value).to_json(),
-    }
     limit = upper_limit(model, data, scan=grid, level=level)
-    out["upper_limit"] = limit.to_json()
-    if brazil:
-        from pathlib import Path
-
-        import matplotlib.pyplot as plt
-
+    out = SignificanceResult(
+        discovery(model, data), cls(model, data, poi_value=poi_value), limit
+    ).to_dict()
+    if figdir is not None:
         from ..inference.significance import cls_scan
-        from ..plotting import save_figure
         from ..plotting.bands import plot_brazil
 
         if grid is None:  # a finer scan for the curves; the limits stay the bisected ones
@@ -342,13 +362,12 @@ def significance_cmd(
             grid = np.linspace(float(limit.scan[0]), top, 81)
             obs, exp = cls_scan(model, data, grid)
             limit = limit._replace(scan=grid, cls_observed=obs, cls_expected=exp)
-        from ._common import figure_labels
-
         fl = figure_labels(workspace)
-        fig = plot_brazil(limit, data_label=fl.data_label, lumi_fb=fl.lumi_fb)
-        path = save_figure(fig, Path(figdir) / "brazil.png")  # type: ignore[arg-type]
-        plt.close(fig)
-        log.info("wrote %s", path)
+        save_figure_to(
+            figdir,
+            "brazil.png",
+            lambda: plot_brazil(limit, data_label=fl.data_label, lumi_fb=fl.lumi_fb, **fl.header),
+        )
     emit_json(out, output)
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 
 from ..report import DEFAULT_NTOYS, DEFAULT_SEED, PLOT_KINDS
-from ._common import emit_json, output_option
+from ._common import (
+    emit_json,
+    figure_format,
+    figure_header,
+    figure_lumi,
+    figure_options,
+    header_options,
+    output_option,
+)
 
 __all__ = ["COMMANDS"]
 
@@ -33,7 +41,7 @@ def _toy_options(func: click.decorators.FC) -> click.decorators.FC:
     "--figdir",
     type=click.Path(file_okay=False),
     required=True,
-    help="Directory for the PNG figures (created if needed).",
+    help="Directory for the figures (created if needed).",
 )
 @click.option(
     "--kind",
@@ -46,15 +54,29 @@ def _toy_options(func: click.decorators.FC) -> click.decorators.FC:
     "2.2b (postfit), the §2.5 GoF toys (gof), 2.3 (coverage), and the 1D scans (scan).",
 )
 @_toy_options
+@figure_options
 @output_option()
 def plot_cmd(
     workspace: str, figdir: str, kinds: tuple[str, ...], ntoys: int, seed: int, output: str | None
 ) -> None:
-    """Draw the report's figures of WORKSPACE beside their likelihood counterparts; print the paths as JSON."""
+    """Draw the report's figures of WORKSPACE beside their likelihood counterparts; print the paths as JSON.
+
+    A workspace that is not the report's model gets the figures of any model
+    (stacks with bands, POI scan, contour, pulls, impacts, toys).
+    """
     from ..report import make_plots
 
     selected = PLOT_KINDS if "all" in kinds else tuple(dict.fromkeys(kinds))
-    figures = make_plots(workspace, figdir, kinds=selected, ntoys=ntoys, seed=seed)
+    figures = make_plots(
+        workspace,
+        figdir,
+        kinds=selected,
+        ntoys=ntoys,
+        seed=seed,
+        header=figure_header(),
+        lumi_fb=figure_lumi(),
+        figure_format=figure_format(),
+    )
     emit_json({"figures": {k: str(v) for k, v in sorted(figures.items())}}, output)
 
 
@@ -80,6 +102,7 @@ def plot_cmd(
     show_default=True,
     help="Compute the 95% CLs upper limit on s_s (slow with many nuisance parameters).",
 )
+@header_options
 def report_cmd(
     workspace: str, outdir: str, ntoys: int, seed: int, quick: bool, upper_limit: bool
 ) -> None:
@@ -92,7 +115,14 @@ def report_cmd(
     from ..report import make_report
 
     result = make_report(
-        workspace, outdir, ntoys=ntoys, seed=seed, quick=quick, upper_limit=upper_limit
+        workspace,
+        outdir,
+        ntoys=ntoys,
+        seed=seed,
+        quick=quick,
+        upper_limit=upper_limit,
+        header=figure_header(),
+        lumi_fb=figure_lumi(),
     )
     emit_json(result.to_json())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..inference.toys.contour import CONTOUR_POOL
-from ._common import emit_json, figure_labels, progress_bar, save_figure_to
+from ._common import emit_json, figdir_option, figure_labels, progress_bar, save_figure_to
 from ._toy_options import common_options, load, ntoys_option
 from ._types import FINITE_FLOAT
 
@@ -45,12 +45,7 @@ __all__ = ["contour_cmd"]
     metavar="LO HI",
     help="Range of Y.",
 )
-@click.option(
-    "--figdir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Write the figure (toys_contour.png) to this directory.",
-)
+@figdir_option
 def contour_cmd(
     workspace: str,
     seed: int,
@@ -98,6 +93,6 @@ def contour_cmd(
     save_figure_to(
         figdir,
         "toys_contour.png",
-        lambda: plot_toy_contour(res, data_label=fl.data_label, lumi_fb=fl.lumi_fb),
+        lambda: plot_toy_contour(res, data_label=fl.data_label, lumi_fb=fl.lumi_fb, **fl.header),
     )
     emit_json(res.to_json(), output)

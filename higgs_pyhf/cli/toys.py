@@ -74,11 +74,11 @@ def gof_cmd(
     model, data, spec = load(workspace)
     with progress_bar(run["ntoys"], "toys") as bar:
         res = gof_toys(model, data, progress=bar.update, **run)
-    label, generated = caption(generated_label, workspace, spec)
+    label, generated, header = caption(generated_label, workspace, spec)
     save_figure_to(
         figdir,
         "toys_gof.png",
-        lambda: plot_gof(res, data_label=label, generated_label=generated),
+        lambda: plot_gof(res, data_label=label, generated_label=generated, **header),
     )
     if save_toys is not None:
         save_npz(save_toys, toy_values=res.toy_values)
@@ -126,11 +126,11 @@ def coverage_cmd(
     model, data, spec = load(workspace)
     with progress_bar(run["ntoys"], "toys") as bar:
         res = coverage_toys(model, data, parameters=parameters or None, progress=bar.update, **run)
-    label, generated = caption(generated_label, workspace, spec)
+    label, generated, header = caption(generated_label, workspace, spec)
     save_figure_to(
         figdir,
         "toys_coverage.png",
-        lambda: plot_coverage(res, data_label=label, generated_label=generated),
+        lambda: plot_coverage(res, data_label=label, generated_label=generated, **header),
     )
     emit_json(res.to_json(), output)
 
@@ -169,6 +169,7 @@ def coverage_table_cmd(
 
 @toys.command("hypotest")
 @common_options()
+@figure_options
 @ntoys_option(5_000, "Toys per ensemble")
 @click.option(
     "--sampling",
@@ -187,14 +188,70 @@ def coverage_table_cmd(
 @click.option(
     "--no-asymptotic", is_flag=True, default=False, help="Skip the asymptotic comparison."
 )
-def hypotest_cmd(workspace: str, output: str | None, no_asymptotic: bool, **run: Any) -> None:
-    """Toy CLs (q~_mu) at --poi-value and toy p0 (q0), beside the asymptotic values."""
+def hypotest_cmd(
+    workspace: str,
+    output: str | None,
+    figdir: str | None,
+    generated_label: bool | None,
+    no_asymptotic: bool,
+    **run: Any,
+) -> None:
+    """Toy CLs (q~_mu) at --poi-value with its toy expected band and toy p0 (q0), beside the asymptotic values."""
     from ..inference.toys import hypotest_toys
+    from ..plotting.toys import plot_hypotest
 
-    model, data, _ = load(workspace)
+    model, data, spec = load(workspace)
     with progress_bar(2 * run["ntoys"], "toys") as bar:
         res = hypotest_toys(model, data, asymptotic=not no_asymptotic, progress=bar.update, **run)
+    label, generated, header = caption(generated_label, workspace, spec)
+    save_figure_to(
+        figdir,
+        "toys_hypotest.png",
+        lambda: plot_hypotest(res, data_label=label, generated_label=generated, **header),
+    )
     emit_json(res.to_json(), output)
+
+
+@toys.command("limit")
+@common_options()
+@ntoys_option(2_000, "Toys per ensemble at each POI value")
+@click.option(
+    "--scan",
+    "scan",
+    type=(float, float, int),
+    required=True,
+    metavar="LO HI N",
+    help="POI values tested with toys (N values from LO to HI).",
+)
+@click.option(
+    "--level", type=float, default=0.05, show_default=True, help="CLs threshold of the limit."
+)
+@click.option(
+    "--sampling",
+    type=click.Choice(["poisson", "gaussian"]),
+    default="poisson",
+    show_default=True,
+    help="Poisson toys, or Gaussian (clipped at 0).",
+)
+def limit_cmd(
+    workspace: str,
+    output: str | None,
+    scan: tuple[float, float, int],
+    level: float,
+    **run: Any,
+) -> None:
+    """Toy-based CLs upper limit on the POI with its toy expected band (a scan of toy CLs)."""
+    import numpy as np
+
+    from ..inference.toys import toy_upper_limit
+
+    lo, hi, n = scan
+    model, data, _ = load(workspace)
+    with progress_bar(2 * n * run["ntoys"], "toys") as bar:
+        res = toy_upper_limit(
+            model, data, np.linspace(lo, hi, n), level=level, progress=bar.update, **run
+        )
+    emit_json(res.to_dict(), output)
 
 
 toys.add_command(contour_cmd)

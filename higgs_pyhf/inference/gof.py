@@ -27,6 +27,7 @@ import numpy as np
 import pyhf
 import scipy.stats
 
+from .._summary import markdown_repr, result_dict, short_repr
 from ..errors import FitError
 from .chi2grid import pearson_chi2, poisson_chi2
 from .fit import fit
@@ -70,6 +71,16 @@ class GoodnessOfFit(NamedTuple):
     p_value_saturated: float
     prefit_parameters: dict[str, float]
     postfit_parameters: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form (also gives χ²/dof)."""

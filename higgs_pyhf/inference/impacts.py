@@ -1,9 +1,11 @@
-"""Impacts (ranking) of the constrained nuisance parameters on the POI, and their groups.
+"""Impacts (ranking) of every free parameter other than the POI on the POI, and their groups.
 
 For each free constrained parameter θ_k (see :mod:`.pulls`), four fits with
 θ_k held at θ̂_k ± σ_prefit and θ̂_k ± σ_postfit (clipped to its bounds) and
 every other parameter profiled; the impact is Δ = POI of the shifted fit −
-POI best fit. The fits are batched engine fits with a per-row set of held
+POI best fit. A free unconstrained parameter (a normfactor) has no pre-fit
+width: two fits at θ̂_k ± σ_postfit (as cabinetry ranks them), no pre-fit
+impact, pull or constraint. Shifts are labelled ``up``/``down`` (cabinetry's order). The fits are batched engine fits with a per-row set of held
 parameters (:func:`held_fits`): the engine takes one fixed mask per call, so
 the rows are grouped by mask — one call per parameter with its four shifts
 (the engine cannot hold different parameters in different rows of a call).
@@ -30,13 +32,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._summary import markdown_repr, result_dict, short_repr
 from ..errors import FitError
 from .engine import CompiledModel, hessian
 from .engine import fit as engine_fit
 from .pulls import constraint_widths, fitted_model, modifier_types
 from .results import FitResult
 
-__all__ = ["HeldFits", "ImpactsResult", "ParameterImpact", "held_fits", "impacts"]
+__all__ = ["HeldFits", "ImpactsResult", "ParameterImpact", "Shift", "held_fits", "impacts"]
 
 log = logging.getLogger(__name__)
 
@@ -88,41 +91,67 @@ def held_fits(cm: CompiledModel, data: Any, held: np.ndarray, init: np.ndarray) 
     return HeldFits(pars, value, converged, len(uniq))
 
 
+class Shift(NamedTuple):
+    """POI shifts with a parameter held one σ up and one σ down (cabinetry's order).
+
+    Attributes:
+        up: Δ POI with θ held at θ̂ + σ.
+        down: Δ POI with θ held at θ̂ − σ.
+    """
+
+    up: float
+    down: float
+
+    def to_json(self) -> dict[str, float]:
+        """``{"up": Δup, "down": Δdown}``."""
+        return {"up": float(self.up), "down": float(self.down)}
+
+    @property
+    def size(self) -> float:
+        """½(|Δup| + |Δdown|)."""
+        return 0.5 * (abs(self.up) + abs(self.down))
+
+
 class ParameterImpact(NamedTuple):
-    """The impact of one nuisance parameter on the POI.
+    """The impact of one free parameter (a nuisance or a normfactor) on the POI.
 
     Attributes:
         parameter: its label.
         modifier: its modifier type.
         group: the group it is counted in.
         bestfit: θ̂.
-        prefit_sigma: σ_prefit (the constraint's width).
+        prefit_sigma: σ_prefit (the constraint's width); None for an unconstrained parameter.
         postfit_sigma: σ_postfit (Hesse).
-        prefit: (Δdown, Δup) POI shifts with θ held at θ̂ − σ_prefit, θ̂ + σ_prefit.
-        postfit: (Δdown, Δup) with θ held at θ̂ ∓ σ_postfit.
-        pull: (θ̂ − θ₀)/σ_prefit.
-        constraint: σ_postfit/σ_prefit.
+        prefit: POI shifts with θ held at θ̂ ± σ_prefit; None if unconstrained.
+        postfit: POI shifts with θ held at θ̂ ± σ_postfit.
+        pull: (θ̂ − θ₀)/σ_prefit; None if unconstrained.
+        constraint: σ_postfit/σ_prefit; None if unconstrained.
     """
 
     parameter: str
     modifier: str
     group: str
     bestfit: float
-    prefit_sigma: float
+    prefit_sigma: float | None
     postfit_sigma: float
-    prefit: tuple[float, float]
-    postfit: tuple[float, float]
-    pull: float
-    constraint: float
+    prefit: Shift | None
+    postfit: Shift
+    pull: float | None
+    constraint: float | None
+
+    @property
+    def constrained(self) -> bool:
+        """Whether the parameter has a constraint term (else a free normfactor)."""
+        return self.prefit_sigma is not None
 
     @property
     def size(self) -> float:
         """The ranking key: ½(|Δdown| + |Δup|) post-fit."""
-        return 0.5 * (abs(self.postfit[0]) + abs(self.postfit[1]))
+        return self.postfit.size
 
 
 class ImpactsResult(NamedTuple):
-    """Impacts of every constrained parameter on the POI, sorted by post-fit size.
+    """Impacts of every free parameter but the POI on the POI, sorted by post-fit size.
 
     Attributes:
         poi: the parameter of interest.
@@ -146,13 +175,24 @@ class ImpactsResult(NamedTuple):
     n_fits: int
     n_engine_calls: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
+
     def to_json(self) -> dict[str, Any]:
         """``{"poi", "poi_bestfit", "uncertainty": {"total", "stat", "syst"}, "impacts": […], "groups": {…}, "n_fits", "n_engine_calls"}``."""
         rows = []
         for imp in self.impacts:
             row = imp._asdict()
-            row["prefit"] = [float(v) for v in imp.prefit]
-            row["postfit"] = [float(v) for v in imp.postfit]
+            row["prefit"] = imp.prefit.to_json() if imp.prefit is not None else None
+            row["postfit"] = imp.postfit.to_json()
+            row["constrained"] = imp.constrained
             rows.append(row)
         return {
             "poi": self.poi,
@@ -173,12 +213,17 @@ class ImpactsResult(NamedTuple):
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> ImpactsResult:
         """Inverse of :meth:`to_json`."""
+
+        def shift(v: Any) -> Shift | None:
+            return None if v is None else Shift(float(v["up"]), float(v["down"]))
+
+        fields = set(ParameterImpact._fields)
         imps = tuple(
             ParameterImpact(
                 **{
-                    **r,
-                    "prefit": (float(r["prefit"][0]), float(r["prefit"][1])),
-                    "postfit": (float(r["postfit"][0]), float(r["postfit"][1])),
+                    **{k: v for k, v in r.items() if k in fields},
+                    "prefit": shift(r["prefit"]),
+                    "postfit": shift(r["postfit"]),
                 }
             )
             for r in obj["impacts"]
@@ -223,7 +268,7 @@ def impacts(
     poi: str | None = None,
     groups: Mapping[str, str] | None = None,
 ) -> ImpactsResult:
-    """Pre- and post-fit impacts of every constrained parameter on the POI, and their groups.
+    """Pre- and post-fit impacts of every free parameter but the POI on the POI, and their groups.
 
     Args:
         model: the pyhf model.
@@ -250,25 +295,34 @@ def impacts(
     d = np.asarray(data, dtype=float)
     best = np.asarray(res.bestfit, dtype=float)
     w = constraint_widths(cm, d)
-    post = np.asarray(res.uncertainty, dtype=float)[w.indices]
-    k = w.indices.size
-    # rows: parameter j, shifts (pre −, pre +, post −, post +)
-    shift = np.stack([-w.sigma, w.sigma, -post, post], axis=1)  # (K, 4)
-    values = np.clip(
-        best[w.indices, None] + shift, cm.bounds[w.indices, :1], cm.bounds[w.indices, 1:]
+    err = np.asarray(res.uncertainty, dtype=float)
+    # free unconstrained parameters other than the POI (normfactors, shapefactors)
+    free_idx = np.flatnonzero(~cm.fixed & (cm.par_con < 0))
+    free_idx = free_idx[free_idx != p]
+    k, u = w.indices.size, free_idx.size
+    # rows: constrained j: (pre +, pre −, post +, post −); then free j: (post +, post −)
+    cols = np.concatenate([np.repeat(w.indices, 4), np.repeat(free_idx, 2)])
+    post_c = err[w.indices]
+    shift = np.concatenate(
+        [
+            np.stack([w.sigma, -w.sigma, post_c, -post_c], axis=1).reshape(-1),
+            np.stack([err[free_idx], -err[free_idx]], axis=1).reshape(-1),
+        ]
     )
-    init = np.repeat(best[None, :], 4 * k, axis=0)
-    held = np.zeros((4 * k, cm.npars), dtype=bool)
-    rows = np.arange(4 * k)
-    cols = np.repeat(w.indices, 4)
-    init[rows, cols] = values.reshape(-1)
+    values = np.clip(best[cols] + shift, cm.bounds[cols, 0], cm.bounds[cols, 1])
+    n_rows = cols.size
+    init = np.repeat(best[None, :], n_rows, axis=0)
+    held = np.zeros((n_rows, cm.npars), dtype=bool)
+    rows = np.arange(n_rows)
+    init[rows, cols] = values
     held[rows, cols] = True
     fits = held_fits(cm, d, held, init)
     if not fits.converged.all():
         bad = sorted({cm.par_names[c] for c in cols[~fits.converged]})
         msg = f"shifted fits of {bad} did not converge"
         raise FitError(msg)
-    delta = (fits.pars[:, p] - best[p]).reshape(k, 4)
+    delta = fits.pars[:, p] - best[p]
+    dc, du = delta[: 4 * k].reshape(k, 4), delta[4 * k :].reshape(u, 2)
 
     labels = tuple(cm.par_names[i] for i in w.indices)
     mods = modifier_types(model, labels)
@@ -279,13 +333,30 @@ def impacts(
             group=_group_of(lab, mod, groups),
             bestfit=float(best[i]),
             prefit_sigma=float(w.sigma[j]),
-            postfit_sigma=float(post[j]),
-            prefit=(float(delta[j, 0]), float(delta[j, 1])),
-            postfit=(float(delta[j, 2]), float(delta[j, 3])),
+            postfit_sigma=float(post_c[j]),
+            prefit=Shift(float(dc[j, 0]), float(dc[j, 1])),
+            postfit=Shift(float(dc[j, 2]), float(dc[j, 3])),
             pull=float((best[i] - w.center[j]) / w.sigma[j]),
-            constraint=float(post[j] / w.sigma[j]),
+            constraint=float(post_c[j] / w.sigma[j]),
         )
         for j, (i, lab, mod) in enumerate(zip(w.indices, labels, mods, strict=True))
+    ]
+    free_labels = tuple(cm.par_names[i] for i in free_idx)
+    free_mods = modifier_types(model, free_labels)
+    items += [
+        ParameterImpact(
+            parameter=lab,
+            modifier=mod,
+            group=_group_of(lab, mod, groups),
+            bestfit=float(best[i]),
+            prefit_sigma=None,
+            postfit_sigma=float(err[i]),
+            prefit=None,
+            postfit=Shift(float(du[j, 0]), float(du[j, 1])),
+            pull=None,
+            constraint=None,
+        )
+        for j, (i, lab, mod) in enumerate(zip(free_idx, free_labels, free_mods, strict=True))
     ]
     items.sort(key=lambda it: (-it.size, it.parameter))
 
@@ -303,17 +374,16 @@ def impacts(
         frozen = _poi_error(h, free & ~mask, p)
         group_out[g] = {
             "parameters": [it.parameter for it in members],
-            "prefit": math.sqrt(
-                sum((0.5 * (abs(it.prefit[0]) + abs(it.prefit[1]))) ** 2 for it in members)
-            ),
+            "prefit": math.sqrt(sum(it.prefit.size**2 for it in members if it.prefit)),
             "postfit": math.sqrt(sum(it.size**2 for it in members)),
             "hesse": math.sqrt(max(total**2 - frozen**2, 0.0)),
         }
     log.info(
-        "impacts of %d parameters on %s: %d fits in %d engine calls",
-        k,
+        "impacts of %d parameters (%d unconstrained) on %s: %d fits in %d engine calls",
+        k + u,
+        u,
         name,
-        4 * k,
+        n_rows,
         fits.n_calls,
     )
     return ImpactsResult(
@@ -324,6 +394,6 @@ def impacts(
         poi_syst=math.sqrt(max(total**2 - stat**2, 0.0)),
         impacts=tuple(items),
         groups=group_out,
-        n_fits=4 * k,
+        n_fits=n_rows,
         n_engine_calls=fits.n_calls,
     )

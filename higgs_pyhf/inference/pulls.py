@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._summary import markdown_repr, result_dict, short_repr
 from .engine import CompiledModel, compile_model
 from .engine.compile import POISSON
 from .fit import fit
@@ -104,6 +105,16 @@ class PullsResult(NamedTuple):
     postfit_sigma: np.ndarray
     pull: np.ndarray
     constraint: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """``{"parameters": [{"parameter", "modifier", "bestfit", "center", "prefit_sigma", "postfit_sigma", "pull", "constraint"}, …]}``."""
@@ -191,6 +202,16 @@ class CorrelationResult(NamedTuple):
     parameters: tuple[str, ...]
     correlation: np.ndarray
     threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """``{"parameters": [...], "correlation": [[ρ]], "threshold": t}``."""

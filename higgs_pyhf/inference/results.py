@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._io import as_float
+from .._summary import markdown_repr, result_dict, short_repr
 
 __all__ = ["FitResult", "Scan1DResult", "Scan2DResult"]
 
@@ -57,6 +58,22 @@ class FitResult(NamedTuple):
     def error(self, label: str) -> float:
         """Hesse error of parameter ``label``."""
         return float(self.uncertainty[self.labels.index(label)])
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
+
+    @property
+    def parameters(self) -> dict[str, dict[str, Any]]:
+        """Name → ``{"value", "error", "minos", "fixed"}``, as in the ``fit`` command's JSON."""
+        params: dict[str, dict[str, Any]] = self.to_dict()["parameters"]
+        return params
 
     def to_json(self) -> dict[str, Any]:
         """The documented output contract of the ``fit`` command.
@@ -133,6 +150,16 @@ class Scan1DResult(NamedTuple):
     statistic: str = "likelihood"
     minimizer: str = "engine"
 
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
+
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""
         return {
@@ -192,6 +219,16 @@ class Scan2DResult(NamedTuple):
     kind: str = "profile"
     statistic: str = "likelihood"
     minimizer: str = "engine"
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""

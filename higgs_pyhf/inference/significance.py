@@ -26,6 +26,7 @@ import numpy as np
 import scipy.stats
 
 from .._io import as_float
+from .._summary import markdown_repr, result_dict, short_repr
 from ..errors import FitError
 from .engine import CompiledModel, compile_model, expected_aux, expected_main
 from .engine import fit as engine_fit
@@ -136,6 +137,16 @@ class DiscoveryResult(NamedTuple):
     p0_expected: float
     z_expected: float
 
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
+
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""
         return {k: (v if isinstance(v, str) else float(v)) for k, v in self._asdict().items()}
@@ -162,6 +173,16 @@ class CLsResult(NamedTuple):
     cls_observed: float
     cls_expected: tuple[float, float, float, float, float]
     test_stat: str = "qtilde"
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -207,6 +228,16 @@ class UpperLimitResult(NamedTuple):
     cls_observed: np.ndarray
     cls_expected: np.ndarray
     method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._summary import markdown_repr, result_dict, short_repr
 from .engine import CompiledModel, expected_main
 from .pulls import constraint_widths, fitted_model
 from .results import FitResult
@@ -205,6 +206,16 @@ class YieldsResult(NamedTuple):
             lines.append(tex(name) + " & " + " & ".join(tex(c) for c in cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}"]
         return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``yields`` command's JSON: :meth:`to_json` and the Markdown table."""
+        return {**result_dict(self), "markdown": self.to_markdown()}
 
     def to_json(self) -> dict[str, Any]:
         """``{"channels", "samples", "channel_bins", "data", "table": {…}, "prefit"/"postfit": {per-bin arrays}}``."""

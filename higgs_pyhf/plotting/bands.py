@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.figure
@@ -20,8 +21,16 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ._style import add_data_label, new_figure, param_label, style_context
+from ._style import (
+    add_data_label,
+    new_figure,
+    param_label,
+    sample_colors,
+    sample_labels,
+    style_context,
+)
 from .stacks import data_intervals, draw_data
+from .uncertainty import BAND, ratio_limits
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,9 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_brazil", "plot_prediction", "plot_prefit_postfit", "plot_toy_contour"]
 
-#: Sample colours (Okabe–Ito), signal-like samples last on the stack.
-COLORS = ("#56b4e9", "#009e73", "#e69f00", "#cc79a7", "#0072b2", "#f0e442", "#999999")
-SIGNAL_COLOR = "#d55e00"
 _STAGE = {"prefit": "Pre-fit", "postfit": "Post-fit"}
 
 
@@ -53,26 +59,25 @@ def _draw_stage(
     edges: np.ndarray,
     xlabel: str,
     data_label: str,
+    sample_names: Mapping[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
 ) -> None:
     pred = getattr(result, stage)
     a, b = result.channel_bins[channel]
     obs = result.data[a:b]
     base = np.zeros(b - a)
-    for k, s in enumerate(_sample_order(result.samples)):
+    names = sample_labels(result.samples, data_label, sample_names)
+    palette = sample_colors(result.samples, colors)
+    for s in _sample_order(result.samples):
         y = pred.samples[s, a:b]
-        sig = "signal" in result.samples[s].lower()
-        color = SIGNAL_COLOR if sig else COLORS[k % len(COLORS)]
-        ax.stairs(base + y, edges, baseline=base, fill=True, color=color, label=result.samples[s])
+        if not np.any(y):  # a sample absent from this channel
+            continue
+        name = result.samples[s]
+        ax.stairs(base + y, edges, baseline=base, fill=True, color=palette[name], label=names[name])
         base = base + y
     total, err = pred.total[a:b], pred.total_errors[a:b]
     ax.stairs(total, edges, color="black", linewidth=0.8)
-    band: dict[str, Any] = {
-        "hatch": "////",
-        "facecolor": "none",
-        "edgecolor": "0.25",
-        "linewidth": 0,
-    }
-    ax.stairs(total + err, edges, baseline=total - err, fill=True, **band, label="uncertainty")
+    ax.stairs(total + err, edges, baseline=total - err, **BAND, label="uncertainty")
     low, high = data_intervals(obs)
     draw_data(ax, edges, obs, low, high, markersize=4, label=data_label)
     ax.set_xlim(edges[0], edges[-1])
@@ -91,11 +96,11 @@ def _draw_stage(
     ax.legend(loc="upper right", fontsize=8, ncol=2)
     safe = np.where(total > 0, total, np.nan)
     rel = err / safe
-    rax.stairs(1 + rel, edges, baseline=1 - rel, fill=True, **band)
+    rax.stairs(1 + rel, edges, baseline=1 - rel, **BAND)
     rax.axhline(1.0, color="0.3", linewidth=0.8)
     draw_data(rax, edges, obs, low, high, scale=safe, markersize=3)
     rax.set_xlim(edges[0], edges[-1])
-    rax.set_ylim(0.0, 2.5)
+    rax.set_ylim(*ratio_limits(low / safe, high / safe, 1 - rel, 1 + rel))
     rax.set_ylabel("Data / pred.")
     rax.set_xlabel(xlabel)
 
@@ -119,7 +124,10 @@ def plot_prediction(
     edges: Any = None,
     xlabel: str = r"$m_{4\ell}$ [GeV]",
     data_label: str = "Data",
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
+    sample_names: Mapping[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """One channel at one stage: stack, band of the total, data, ratio panel.
 
@@ -131,16 +139,18 @@ def plot_prediction(
         xlabel: label of the observable.
         data_label: the data's label (its header; a generated label adds the caption).
         lumi_fb: luminosity in the header (None: omitted).
+        sample_names: legend name of a sample (default: :func:`~._style.sample_labels`).
+        colors: colour of a sample (default: :func:`~._style.sample_colors`).
+        header: header keywords ``label``, ``energy``, ``title`` (:func:`~._style.header_text`).
     """
     c = result.channels.index(channel)
     e = _edges(result, c, edges)
     with style_context():
         fig = new_figure((7.0, 6.5))
         ax, rax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-        _draw_stage(
-            ax, rax, result, c, stage, e, xlabel if edges is not None else "bin", data_label
-        )
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
+        label = xlabel if edges is not None else "bin"
+        _draw_stage(ax, rax, result, c, stage, e, label, data_label, sample_names, colors)
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
     return fig
 
 
@@ -151,9 +161,12 @@ def plot_prefit_postfit(
     edges: Any = None,
     xlabel: str = r"$m_{4\ell}$ [GeV]",
     data_label: str = "Data",
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
+    sample_names: Mapping[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
-    """Pre-fit (left) and post-fit (right) predictions of one channel with their bands."""
+    """Pre-fit (left) and post-fit (right) predictions of one channel (see :func:`plot_prediction`)."""
     c = result.channels.index(channel)
     e = _edges(result, c, edges)
     with style_context():
@@ -161,11 +174,22 @@ def plot_prefit_postfit(
         axes = fig.subplots(2, 2, sharex=True, height_ratios=(3, 1))
         for col, stage in enumerate(("prefit", "postfit")):
             label = xlabel if edges is not None else "bin"
-            _draw_stage(axes[0, col], axes[1, col], result, c, stage, e, label, data_label)
+            _draw_stage(
+                axes[0, col],
+                axes[1, col],
+                result,
+                c,
+                stage,
+                e,
+                label,
+                data_label,
+                sample_names,
+                colors,
+            )
         ymax = max(axes[0, 0].get_ylim()[1], axes[0, 1].get_ylim()[1])
         for ax in axes[0]:
             ax.set_ylim(0, ymax)
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
     return fig
 
 
@@ -174,7 +198,8 @@ def plot_brazil(
     *,
     poi_label: str | None = None,
     data_label: str | None = None,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """CLs against the POI: observed, expected median with ±1σ (green) and ±2σ (yellow) bands.
 
@@ -185,6 +210,7 @@ def plot_brazil(
         poi_label: axis label of the POI (default: its name).
         data_label: the data's label for the header (None: no header).
         lumi_fb: luminosity in the header.
+        header: header keywords ``label``, ``energy``, ``title`` (:func:`~._style.header_text`).
     """
     mu = np.asarray(result.scan, dtype=float)
     exp = np.asarray(result.cls_expected, dtype=float)  # rows −2σ … +2σ
@@ -229,7 +255,7 @@ def plot_brazil(
             edgecolor="none",
         )
         if data_label is not None:
-            add_data_label(fig, data_label, lumi_fb=lumi_fb)
+            add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
     return fig
 
 
@@ -238,7 +264,8 @@ def plot_toy_contour(
     *,
     labels: tuple[str, str] | None = None,
     data_label: str | None = None,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Toy-calibrated 68.27%/95% regions (filled) beside the Wilks 2.30/5.99 contours (lines).
 
@@ -247,14 +274,19 @@ def plot_toy_contour(
         labels: axis labels (default: the parameter names).
         data_label: the data's label for the header (None: no header).
         lumi_fb: luminosity in the header.
+        header: header keywords ``label``, ``energy``, ``title`` (:func:`~._style.header_text`).
     """
     xs, ys = result.x_values, result.y_values
     t = result.delta_twice_nll.T  # (ny, nx) for contour
-    names = labels or tuple(param_label(p) for p in result.parameters)
+    p = np.nan_to_num(result.p_value.T, nan=0.0)
+    bestfit = tuple(result.bestfit)
+    names = labels or tuple(param_label(par) for par in result.parameters)
+    if result.parameters[1] == "s_b":  # s_b horizontal, s_s vertical: as figure 2.2a
+        xs, ys, t, p = ys, xs, t.T, p.T
+        bestfit, names = bestfit[::-1], names[::-1]
     with style_context():
         fig = new_figure((7.0, 5.6))
         ax = fig.add_subplot()
-        p = np.nan_to_num(result.p_value.T, nan=0.0)
         ax.contourf(xs, ys, p, levels=[0.05, 0.3173, 1.01], colors=["#fdd49e", "#fc8d59"])
         ax.contour(xs, ys, p, levels=[0.05, 0.3173], colors=["#d7301f", "#7f0000"], linewidths=1.5)
         ax.contour(
@@ -266,7 +298,7 @@ def plot_toy_contour(
             linestyles=["--", ":"],
             linewidths=1.3,
         )
-        ax.plot(*result.bestfit, "k+", markersize=12, markeredgewidth=2)
+        ax.plot(*bestfit, "k+", markersize=12, markeredgewidth=2)
         n = result.settings.get("ntoys")
         handles = [
             Patch(facecolor="#fc8d59", edgecolor="#7f0000", label="toys 68.27%"),
@@ -286,5 +318,5 @@ def plot_toy_contour(
             loc="left",
         )
         if data_label is not None:
-            add_data_label(fig, data_label, lumi_fb=lumi_fb)
+            add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
     return fig

@@ -83,6 +83,12 @@ def _mark_cut_edges(ax: Axes, xh: np.ndarray, yv: np.ndarray, z: np.ndarray, lev
             ax.plot(xs[idx[0] : idx[-1] + 1], ys[idx[0] : idx[-1] + 1], **kw)
 
 
+def _contour_label(label: str, level: float, statistic: str) -> str:
+    """Legend entry of a contour: ``… 68.27%`` (likelihood) or ``…, contour Δχ² = 2.3 (…)``."""
+    name = level_name(level, statistic)
+    return f"{label} {name}" if statistic == "likelihood" else f"{label}, contour {name}"
+
+
 def plot_scan_2d(
     scan: Scan2DResult,
     *,
@@ -98,6 +104,7 @@ def plot_scan_2d(
     grid_box: tuple[float, float, float, float] | None = None,
     grid_box_label: str = "report's grid",
     legend: str = "above",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """2D Δ(−2lnL)/Δχ² map with the best fit and the 68.27%/95% contours (report figure 2.2a).
 
@@ -123,6 +130,8 @@ def plot_scan_2d(
             (dotted), in the plotted orientation (horizontal low/high, vertical low/high).
         grid_box_label: legend entry of ``grid_box``.
         legend: ``above`` the map or ``below`` its axis label.
+        header: header keywords ``energy``, ``lumi_fb``, ``title``
+            (:func:`~._style.header_text`; ``label`` is the legend label here).
 
     Returns:
         The figure.
@@ -170,7 +179,8 @@ def plot_scan_2d(
             linestyles=line_styles[: len(levels)],
             linewidths=2,
         )
-        ax.clabel(cs, fmt={lev: level_name(lev) for lev in levels}, fontsize=10, inline=True)
+        short = {lev: level_name(lev, scan.statistic).split(" (")[0] for lev in levels}
+        ax.clabel(cs, fmt=short, fontsize=10, inline=True)
         main_label = label or scan_label(scan)
         for lev, ls in zip(levels, line_styles, strict=False):
             handles.append(
@@ -180,7 +190,7 @@ def plot_scan_2d(
                     color="0.2",
                     linestyle=ls,
                     linewidth=2,
-                    label=f"{main_label} {level_name(lev)}",
+                    label=_contour_label(main_label, lev, scan.statistic),
                 )
             )
         ax.plot(
@@ -226,7 +236,7 @@ def plot_scan_2d(
                         color=color,
                         linestyle=ls,
                         linewidth=2,
-                        label=f"{olabel} {level_name(lev)}",
+                        label=_contour_label(olabel, lev, o.statistic),
                     )
                 )
             ax.plot(
@@ -299,5 +309,5 @@ def plot_scan_2d(
             borderaxespad=0.0,
             borderpad=0.2,
         )
-        scan_header(fig, created, data_label, generated)
+        scan_header(fig, created, data_label, generated, header)
     return fig

@@ -25,6 +25,7 @@ __all__ = ["plot_correlations", "plot_impacts", "plot_pulls"]
 PREFIT_COLOR = "#56b4e9"
 POSTFIT_COLOR = "#0072b2"
 DOWN_COLOR = "#d55e00"
+FREE_COLOR = "#6a3d9a"
 
 
 def _sigma_bands(ax: object, n: int) -> None:
@@ -79,8 +80,11 @@ def plot_impacts(result: ImpactsResult, *, top: int = 20) -> matplotlib.figure.F
     items = list(result.impacts[:top])[::-1]
     n = len(items)
     y = np.arange(n)
-    pre = np.array([it.prefit for it in items]).reshape(-1, 2)
-    post = np.array([it.postfit for it in items]).reshape(-1, 2)
+    # columns (down, up); a free normfactor has no pre-fit impact (drawn as 0) and no pull
+    pre = np.array([(it.prefit.down, it.prefit.up) if it.prefit else (0.0, 0.0) for it in items])
+    post = np.array([(it.postfit.down, it.postfit.up) for it in items]).reshape(-1, 2)
+    pre = pre.reshape(-1, 2)
+    con = [k for k, it in enumerate(items) if it.constrained]
     with style_context():
         fig = new_figure((8.0, max(3.5, 0.33 * n + 1.8)))
         ax = fig.add_subplot()
@@ -88,9 +92,9 @@ def plot_impacts(result: ImpactsResult, *, top: int = 20) -> matplotlib.figure.F
             ax.axvline(v, color="0.55", linestyle=style, linewidth=0.8, zorder=1)
         ax.set_ylim(-0.7, n - 0.3)
         ax.errorbar(
-            [it.pull for it in items],
-            y,
-            xerr=[it.constraint for it in items],
+            np.array([items[k].pull for k in con], dtype=float),
+            y[con],
+            xerr=np.array([items[k].constraint for k in con], dtype=float),
             fmt="o",
             color="black",
             markersize=4,
@@ -99,7 +103,12 @@ def plot_impacts(result: ImpactsResult, *, top: int = 20) -> matplotlib.figure.F
         )
         ax.set_xlim(-2.5, 2.5)
         ax.set_xlabel(r"pull $(\hat\theta - \theta_0)/\sigma_\mathrm{prefit}$")
-        ax.set_yticks(y, [it.parameter for it in items], fontsize=8)
+        names = [it.parameter if it.constrained else f"{it.parameter} (free)" for it in items]
+        ax.set_yticks(y, names, fontsize=8)
+        for k, tick in enumerate(ax.get_yticklabels()):
+            if not items[k].constrained:
+                tick.set_fontstyle("italic")
+                tick.set_color(FREE_COLOR)
         ax.tick_params(axis="y", which="minor", left=False, right=False)
         top_ax = ax.twiny()
         h = 0.7
@@ -126,6 +135,10 @@ def plot_impacts(result: ImpactsResult, *, top: int = 20) -> matplotlib.figure.F
             Patch(fill=False, edgecolor=PREFIT_COLOR, label="pre-fit (+)"),
             Patch(fill=False, edgecolor=DOWN_COLOR, label="pre-fit (−)"),
         ]
+        if len(con) < n:
+            handles.append(
+                Patch(color="none", label="(free): normfactor, post-fit σ only, no pull")
+            )
         fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
         txt = (
             f"{param_label(result.poi)} = {result.poi_bestfit:.3f} ± {result.poi_total:.3f}"

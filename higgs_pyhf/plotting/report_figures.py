@@ -1,21 +1,13 @@
 """The report's figures on the data, each beside its likelihood counterpart (two panels, one slide).
 
-Left panel: the report's method, as in the report; right panel: the same
-picture done with the Poisson likelihood. Every function takes results and
-arrays plus the ``data_label`` (decided once from the provenance by the
-caller), writes the header (*ATLAS Open Data, √s = 13 TeV, 10 fb⁻¹*, or the
-generated caption) and returns the figure; nothing here reads a file.
+Left: the report's method; right: the same with the Poisson likelihood. Every
+function takes results, arrays and the ``data_label`` (from the provenance; it
+decides the header, :func:`~._style.header_text`, which ``**header`` keywords
+``label``/``energy``/``title`` override) and returns the figure; it reads no file.
 
-- :func:`plot_prefit_pair` — figure 2.1: ±√n error bars and the Pearson χ²
-  | Garwood intervals, a data/prediction panel and the Poisson deviance;
-- :func:`plot_contour_pair` — figure 2.2a: the grid Δχ² map with its 2.3
-  contour | the profile Δ(−2lnL) map with 2.30 and 5.99 contours;
-- :func:`plot_postfit_pair` — figure 2.2b: at the grid best fit | at the ML fit;
-- :func:`plot_gof_pair` — §2.5: Gaussian toys, Pearson χ², no refit | Poisson toys refitted, deviance;
-- :func:`plot_critical_value_pair` — figure 2.3: f(d) of the report's study | likelihood, Poisson toys.
-
-A panel whose result is missing (the method does not apply to the model)
-says why instead of being drawn.
+Figures 2.1 (:func:`plot_prefit_pair`), 2.2a (:func:`plot_contour_pair`), 2.2b
+(:func:`plot_postfit_pair`, with the ML fit's band), §2.5 (:func:`plot_gof_pair`) and
+2.3 (:func:`plot_critical_value_pair`). A panel whose result is missing says why instead.
 """
 
 from __future__ import annotations
@@ -30,6 +22,7 @@ from ._style import add_data_label, new_figure, style_context
 from .contours import plot_scan_2d
 from .stacks import draw_ratio, draw_stack, postfit_text
 from .toys import plot_coverage, plot_gof
+from .uncertainty import postfit_band
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,15 +47,8 @@ RIGHT_TITLE = "Poisson likelihood"
 
 def _unavailable(ax: Axes, reason: str) -> None:
     ax.set_axis_off()
-    ax.text(
-        0.5,
-        0.5,
-        "not available:\n" + textwrap.fill(reason, 55),
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize=12,
-    )
+    text = "not available:\n" + textwrap.fill(reason, 55)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=12)
 
 
 def _title(ax: Axes, text: str) -> None:
@@ -94,16 +80,18 @@ def _stack_pair(
     right_scales: tuple[float, float],
     right_text: str,
     titles: tuple[str, str],
+    right_band: Any = None,
     data_label: str,
     lumi_fb: float | None,
     xlabel: str,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     sig = np.asarray(signal, dtype=float)
     bkg = np.asarray(background, dtype=float)
     with style_context():
         fig, left, right, ratio = _stack_pair_axes()
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
-        common = {"data_label": data_label, "xlabel": xlabel}
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
+        common: dict[str, Any] = {"data_label": data_label, "xlabel": xlabel}
         draw_stack(
             right,
             edges,
@@ -114,6 +102,7 @@ def _stack_pair(
             background_scale=right_scales[1],
             errors="garwood",
             text=right_text,
+            band=right_band,
             **common,
         )
         right.tick_params(labelbottom=False)
@@ -125,6 +114,7 @@ def _stack_pair(
             right_scales[0] * sig + right_scales[1] * bkg,
             errors="garwood",
             xlabel=xlabel,
+            band=right_band,
         )
         _title(right, titles[1])
         if left_scales is None:
@@ -158,9 +148,10 @@ def plot_prefit_pair(
     data_label: str,
     pearson: Chi2GoF | None,
     deviance: Chi2GoF | None,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     xlabel: str = r"$m_{4\ell}$ [GeV]",
     unavailable: str = "",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Figure 2.1: the pre-fit stack (s_s = s_b = 1) with the data, report's way | likelihood way.
 
@@ -173,6 +164,7 @@ def plot_prefit_pair(
         pearson: the report's Pearson χ² before the fit (dof = nbins), or None.
         deviance: the Poisson deviance −2lnλ before the fit (dof = nbins), or None.
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
         xlabel: x-axis label.
         unavailable: why the report's panel is missing (when ``pearson`` is None).
     """
@@ -196,6 +188,7 @@ def plot_prefit_pair(
         ),
         data_label=data_label,
         lumi_fb=lumi_fb,
+        **header,
         xlabel=xlabel,
     )
 
@@ -210,9 +203,10 @@ def plot_postfit_pair(
     report: ReportScan2D | None,
     fit: FitResult,
     deviance: Chi2GoF | None,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     xlabel: str = r"$m_{4\ell}$ [GeV]",
     unavailable: str = "",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Figure 2.2b: the stack at the report's grid best fit | at the maximum-likelihood fit.
 
@@ -226,6 +220,7 @@ def plot_postfit_pair(
         fit: the maximum-likelihood fit (Minos errors shown where present).
         deviance: the Poisson deviance at the ML fit (dof = nbins − 2), or None.
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
         xlabel: x-axis label.
         unavailable: why the report's panel is missing.
     """
@@ -256,12 +251,14 @@ def plot_postfit_pair(
         left_missing=unavailable,
         right_scales=(s_s_ml, s_b_ml),
         right_text=right_text,
+        right_band=postfit_band(signal, background, fit),
         titles=(
             f"{LEFT_TITLE}: post-fit, Pearson $\\chi^2$ grid (fig. 2.2b)",
             f"{RIGHT_TITLE}: post-fit, maximum likelihood",
         ),
         data_label=data_label,
         lumi_fb=lumi_fb,
+        **header,
         xlabel=xlabel,
     )
 
@@ -280,8 +277,9 @@ def plot_contour_pair(
     *,
     data_label: str,
     note: str | None = None,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     unavailable: str = "",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Figure 2.2a: the grid Δχ² map with the 2.3 contour | the profile Δ(−2lnL) map (2.30, 5.99).
 
@@ -291,12 +289,13 @@ def plot_contour_pair(
         data_label: the data label.
         note: grid-edge warning for the report's panel (None when the contour is not cut).
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
         unavailable: why the report's panel is missing.
     """
     with style_context():
         fig = new_figure((17.0, 8.5))
         left, right = fig.subplots(1, 2)
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
         box = None
         if report is None:
             _unavailable(left, unavailable)
@@ -327,7 +326,8 @@ def plot_gof_pair(
     *,
     data_label: str,
     nbins: int,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """§2.5: Gaussian toys around the fitted model, Pearson χ² (no refit) | Poisson toys, deviance, refits.
 
@@ -337,11 +337,12 @@ def plot_gof_pair(
         data_label: the data label.
         nbins: number of bins (the pdf a no-refit statistic follows, drawn dotted).
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
     """
     with style_context():
         fig = new_figure((17.0, 6.5))
         left, right = fig.subplots(1, 2)
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
         if report is None:
             _unavailable(left, "no report-method toys")
         else:
@@ -366,8 +367,9 @@ def plot_critical_value_pair(
     *,
     data_label: str,
     printed: float | None = 3.3,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     note: str | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Figure 2.3: f(d) of the report's study | the likelihood with Poisson toys, both with 2.30.
 
@@ -377,12 +379,13 @@ def plot_critical_value_pair(
         data_label: the data label.
         printed: the report's critical value, marked on the left panel (None: not marked).
         lumi_fb: integrated luminosity of the header.
+        header: ``label``, ``energy``, ``title`` of the header (:func:`~._style.header_text`).
         note: a remark for the report's panel (e.g. its toy statistics).
     """
     with style_context():
         fig = new_figure((17.0, 6.5))
         left, right = fig.subplots(1, 2)
-        add_data_label(fig, data_label, lumi_fb=lumi_fb)
+        add_data_label(fig, data_label, lumi_fb=lumi_fb, **header)
         if report is None:
             _unavailable(left, "no report-method coverage toys")
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.figure
 import matplotlib.lines
@@ -22,6 +22,7 @@ from ._style import (
     add_data_label,
     add_generated_caption,
     is_generated_label,
+    new_figure,
     param_label,
     resolve_data_label,
     style_context,
@@ -69,14 +70,21 @@ def new_axes(
         fig = ax.get_figure()
         assert isinstance(fig, matplotlib.figure.Figure)
         return fig, ax
-    fig = matplotlib.figure.Figure(figsize=figsize, layout="constrained")
+    fig = new_figure(figsize)
     return fig, fig.add_subplot()
 
 
-def level_name(level: float) -> str:
-    """Confidence level of a usual Δ threshold (1 → 68.27%, 5.99 → 95%), else ``Δ = level``."""
+def level_name(level: float, statistic: str = "likelihood") -> str:
+    """Confidence level of a usual Δ threshold (1 → 68.27%, 5.99 → 95%), else ``Δ = level``.
+
+    The threshold means that level only for the likelihood (Wilks); for a χ²
+    statistic (the report's Pearson χ²) it is named as the report's choice,
+    e.g. ``Δχ² = 2.3 (the report's 68% choice)``.
+    """
     for k, v in _LEVEL_NAMES.items():
         if abs(k - level) < 0.006:
+            if statistic != "likelihood":
+                return f"Δχ² = {level:.3g} (the report's {v.replace('.27', '')} choice)"
             return v
     return f"Δ = {level:g}"
 
@@ -124,12 +132,16 @@ def note_handle(note: str, width: int = 60) -> matplotlib.lines.Line2D:
 
 
 def scan_header(
-    fig: matplotlib.figure.Figure, created: bool, data_label: str | None, generated: bool
+    fig: matplotlib.figure.Figure,
+    created: bool,
+    data_label: str | None,
+    generated: bool,
+    header: dict[str, Any] | None = None,
 ) -> None:
     """Header of a new figure, or only the generated caption on a caller's figure."""
     label = resolve_data_label(data_label, generated)
     if created:
-        add_data_label(fig, label, extra="")
+        add_data_label(fig, label, **{"title": "", **(header or {})})
     else:
         add_generated_caption(fig, is_generated_label(label))
 
@@ -147,6 +159,7 @@ def plot_scan_1d(
     generated: bool = False,
     ymax: float | None = None,
     note: str | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Δ(−2lnL) (or Δχ²) curves of one parameter, with the interval shaded.
 
@@ -165,6 +178,8 @@ def plot_scan_1d(
         generated: shorthand for the generated data label when ``data_label`` is None.
         ymax: upper y limit (default: 4 × the largest level, capped by the curves).
         note: a warning written on the plot (e.g. an interval cut by a grid edge).
+        header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title``
+            (:func:`~._style.header_text`).
 
     Returns:
         The figure.
@@ -213,14 +228,15 @@ def plot_scan_1d(
                 color="#009e73",
                 alpha=0.3,
                 linewidth=0,
-                label=f"{level_name(s.level)} interval ({first})",
+                label=f"{level_name(s.level, s.statistic)} interval ({first})",
             )
+        stat = scans[0].statistic if len({s.statistic for s in scans}) == 1 else "likelihood"
         for lev in levels:
             ax.axhline(lev, color="0.4", linestyle="--", linewidth=1)
             ax.text(
                 0.985,
                 lev,
-                level_name(lev),
+                level_name(lev, stat),
                 transform=ax.get_yaxis_transform(),
                 ha="right",
                 va="bottom",
@@ -246,5 +262,5 @@ def plot_scan_1d(
             borderaxespad=0.0,
             borderpad=0.2,
         )
-        scan_header(fig, created, data_label, generated)
+        scan_header(fig, created, data_label, generated, header)
     return fig

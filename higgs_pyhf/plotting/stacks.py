@@ -10,6 +10,7 @@ An optional lower panel shows data / prediction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.figure
@@ -23,8 +24,10 @@ from ._style import (
     new_figure,
     param_label,
     resolve_data_label,
+    sample_labels,
     style_context,
 )
+from .uncertainty import BAND, postfit_band, ratio_limits
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -119,10 +122,14 @@ def draw_stack(
     xlabel: str = r"$m_{4\ell}$ [GeV]",
     ylabel: str | None = None,
     legend_suffix: str = "",
+    sample_names: Mapping[str, str] | None = None,
+    band: Any = None,
 ) -> None:
     """Draw the stacked prediction and the data on ``ax``.
 
-    The text block (e.g. the fit result) goes in the upper right corner
+    Legend names: ``sample_names`` (keys ``signal``/``background``), else the
+    report model's physics names for its own data labels, else the sample
+    names. The text block (e.g. the fit result) goes in the upper right corner
     with the legend below it; the y range leaves room for both above the
     histogram on the right half (the Z peak sits on the left).
     """
@@ -134,12 +141,9 @@ def draw_stack(
     if not (sig.size == bkg.size == obs.size == nb):
         msg = f"inconsistent bin counts: edges give {nb}, signal {sig.size}, background {bkg.size}, data {obs.size}"
         raise ValueError(msg)
+    names = sample_labels(("background", "signal"), data_label, sample_names)
     ax.stairs(
-        bkg,
-        edges,
-        fill=True,
-        color=BACKGROUND_COLOR,
-        label=r"Background ($ZZ^*$, $Z$+jets, $t\bar{t}$)" + legend_suffix,
+        bkg, edges, fill=True, color=BACKGROUND_COLOR, label=names["background"] + legend_suffix
     )
     ax.stairs(
         bkg + sig,
@@ -147,9 +151,12 @@ def draw_stack(
         baseline=bkg,
         fill=True,
         color=SIGNAL_COLOR,
-        label=r"Higgs ($m_H$ = 125 GeV)" + legend_suffix,
+        label=names["signal"] + legend_suffix,
     )
     ax.stairs(bkg + sig, edges, color="black", linewidth=0.8)
+    if band is not None:
+        err = np.asarray(band, dtype=float)
+        ax.stairs(bkg + sig + err, edges, baseline=bkg + sig - err, label="post-fit unc.", **BAND)
     low, high = data_intervals(obs, errors)
     err_name = "Garwood 68%" if errors == "garwood" else "±√n"
     draw_data(
@@ -180,17 +187,21 @@ def draw_ratio(
     *,
     errors: str = "garwood",
     xlabel: str = r"$m_{4\ell}$ [GeV]",
+    band: Any = None,
 ) -> None:
-    """Data / prediction with the data's intervals divided by the prediction."""
+    """Data / prediction with the data's intervals divided by the prediction (and its band)."""
     edges = np.asarray(edges, dtype=float)
     obs = np.asarray(data, dtype=float)
     pred = np.asarray(prediction, dtype=float)
     low, high = data_intervals(obs, errors)
     safe = np.where(pred > 0, pred, np.nan)
+    rel = np.zeros_like(pred) if band is None else np.asarray(band, dtype=float) / safe
+    if band is not None:
+        ax.stairs(1 + rel, edges, baseline=1 - rel, **BAND)
     ax.axhline(1.0, color="0.3", linewidth=1)
     draw_data(ax, edges, obs, low, high, scale=safe, markersize=4, linewidth=1.0)
     ax.set_xlim(edges[0], edges[-1])
-    ax.set_ylim(0.0, 2.5)
+    ax.set_ylim(*ratio_limits(low / safe, high / safe, 1 - rel, 1 + rel))
     ax.set_ylabel("Data / pred.")
     ax.set_xlabel(xlabel)
 
@@ -225,11 +236,13 @@ def plot_stacked(
     title: str | None = None,
     data_label: str | None = None,
     generated: bool = False,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     xlabel: str = r"$m_{4\ell}$ [GeV]",
     ylabel: str | None = None,
     errors: str = "garwood",
     ratio: bool = False,
+    band: Any = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Stacked background + Higgs prediction with the data (report figures 2.1 and 2.2b).
 
@@ -246,10 +259,12 @@ def plot_stacked(
             :data:`~._style.GENERATED_DATA_LABEL`, …); default from ``generated``.
         generated: shorthand for the generated data label when ``data_label`` is None.
         lumi_fb: integrated luminosity shown in the header (None: not shown).
+        header: header keywords ``label``, ``energy``, ``title`` (:func:`~._style.header_text`).
         xlabel: x-axis label.
         ylabel: y-axis label; ``Events / <bin width> GeV`` for uniform bins.
         errors: data error bars, ``garwood`` or ``sqrt``.
         ratio: add a data / prediction panel (new figures only).
+        band: ±1σ of the total prediction per bin, drawn hatched (e.g. :func:`postfit_band`).
 
     Returns:
         The figure.
@@ -264,7 +279,7 @@ def plot_stacked(
                 )
             else:
                 ax, rax = fig.add_subplot(), None
-            add_data_label(fig, label, lumi_fb=lumi_fb)
+            add_data_label(fig, label, lumi_fb=lumi_fb, **header)
         else:
             fig_ = ax.get_figure()
             assert isinstance(fig_, matplotlib.figure.Figure)
@@ -283,13 +298,14 @@ def plot_stacked(
             text=title,
             xlabel=xlabel,
             ylabel=ylabel,
+            band=band,
         )
         if rax is not None:
             ax.set_xlabel("")
             pred = signal_scale * np.asarray(signal, dtype=float) + background_scale * np.asarray(
                 background, dtype=float
             )
-            draw_ratio(rax, edges, data, pred, errors=errors, xlabel=xlabel)
+            draw_ratio(rax, edges, data, pred, errors=errors, xlabel=xlabel, band=band)
     return fig
 
 
@@ -303,12 +319,13 @@ def plot_postfit(
     ax: Axes | None = None,
     data_label: str | None = None,
     generated: bool = False,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
     signal_par: str = "s_s",
     background_par: str = "s_b",
     xlabel: str = r"$m_{4\ell}$ [GeV]",
     errors: str = "garwood",
     ratio: bool = False,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """The stack scaled to the best fit of ``fit`` (report figure 2.2b), fit values written on it."""
     s_s = fit.value(signal_par) if signal_par in fit.labels else 1.0
@@ -322,9 +339,11 @@ def plot_postfit(
         background_scale=s_b,
         ax=ax,
         title="Post-fit\n" + postfit_text(fit, (signal_par, background_par)),
+        band=postfit_band(signal, background, fit, (signal_par, background_par)),
         data_label=data_label,
         generated=generated,
         lumi_fb=lumi_fb,
+        **header,
         xlabel=xlabel,
         errors=errors,
         ratio=ratio,
@@ -340,14 +359,15 @@ def plot_prefit_postfit(
     *,
     data_label: str | None = None,
     generated: bool = False,
-    lumi_fb: float | None = 10.0,
+    lumi_fb: float | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Pre-fit and post-fit stacks side by side, on a common y range."""
     label = resolve_data_label(data_label, generated)
     with style_context():
         fig = new_figure((16.0, 6.0))
         ax_pre, ax_post = fig.subplots(1, 2, sharey=True)
-        add_data_label(fig, label, lumi_fb=lumi_fb)
+        add_data_label(fig, label, lumi_fb=lumi_fb, **header)
     plot_stacked(edges, signal, background, data, ax=ax_pre, title="Pre-fit", data_label=label)
     plot_postfit(edges, signal, background, data, fit, ax=ax_post, data_label=label)
     top = max(ax_pre.get_ylim()[1], ax_post.get_ylim()[1])

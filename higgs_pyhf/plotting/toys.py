@@ -8,7 +8,7 @@ the data label, and return the figure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.figure
 import numpy as np
@@ -19,6 +19,7 @@ from ._style import (
     add_data_label,
     add_generated_caption,
     is_generated_label,
+    param_label,
     style_context,
 )
 from .scans import new_axes
@@ -26,9 +27,9 @@ from .scans import new_axes
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..inference.toys import CoverageResult, GofResult
+    from ..inference.toys import CoverageResult, GofResult, HypotestResult
 
-__all__ = ["plot_coverage", "plot_gof"]
+__all__ = ["plot_coverage", "plot_gof", "plot_hypotest"]
 
 _STAT_LABEL = {
     "pearson": r"Pearson $\chi^2$",
@@ -39,14 +40,18 @@ _STAT_SHORT = {"pearson": "Pearson χ²", "neyman": "Neyman χ²", "likelihood":
 
 
 def _label(
-    fig: matplotlib.figure.Figure, created: bool, data_label: str | None, generated: bool
+    fig: matplotlib.figure.Figure,
+    created: bool,
+    data_label: str | None,
+    generated: bool,
+    header: dict[str, Any],
 ) -> None:
     label = data_label if data_label is not None else GENERATED_DATA_LABEL if generated else None
-    if label is None:
+    if label is None and not header:
         return
     if created:
-        add_data_label(fig, label, extra="")
-    else:
+        add_data_label(fig, label, **{"title": "", **header})
+    elif label is not None:
         add_generated_caption(fig, is_generated_label(label))
 
 
@@ -59,6 +64,7 @@ def plot_gof(
     generated_label: bool = False,
     extra_ndof: Sequence[int] = (),
     observed_name: str = "data",
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Histogram of the toys' GoF statistic with the χ²(ndof) pdf and the data's value (a star).
 
@@ -68,6 +74,7 @@ def plot_gof(
         bins: number of histogram bins.
         data_label: label of the data (header of a new figure; generated caption).
         generated_label: add the caption for generated (synthetic) input.
+        header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title`` (new figures).
         extra_ndof: further χ² pdfs to draw (dotted), e.g. the number of bins
             when toys are not refitted.
         observed_name: legend name of the observed value.
@@ -135,7 +142,7 @@ def plot_gof(
         ax.set_ylim(0.0, 1.45 * top)  # room for the legend above the curves
         ax.legend(loc="upper right", fontsize=11, frameon=True, framealpha=0.9, edgecolor="none")
         add_generated_caption(fig, generated_label)
-        _label(fig, created, data_label, generated_label)
+        _label(fig, created, data_label, generated_label, header)
     return fig
 
 
@@ -147,6 +154,7 @@ def plot_coverage(
     generated_label: bool = False,
     reference: tuple[float, str] | None = None,
     note: str | None = None,
+    **header: Any,
 ) -> matplotlib.figure.Figure:
     """Coverage f(d) with its binomial band, the χ² critical value (2.30) and the toys' one.
 
@@ -155,6 +163,7 @@ def plot_coverage(
         ax: axes to draw on (a new figure otherwise).
         data_label: label of the data (header of a new figure; generated caption).
         generated_label: add the caption for generated (synthetic) input.
+        header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title`` (new figures).
         reference: ``(d, label)`` of a published critical value to mark (e.g. the report's 3.3).
         note: a warning written on the plot.
 
@@ -228,5 +237,66 @@ def plot_coverage(
         if note:
             ax.text(0.03, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=10)
         add_generated_caption(fig, generated_label)
-        _label(fig, created, data_label, generated_label)
+        _label(fig, created, data_label, generated_label, header)
+    return fig
+
+
+def plot_hypotest(
+    result: HypotestResult,
+    *,
+    ax: Axes | None = None,
+    data_label: str | None = None,
+    generated_label: bool = False,
+    **header: Any,
+) -> matplotlib.figure.Figure:
+    """The toys' q̃μ under signal+background and background only, the data's value, toy CLs.
+
+    Args:
+        result: a :class:`~higgs_pyhf.inference.toys.HypotestResult` with its toys' values.
+        ax: axes to draw on (a new figure otherwise).
+        data_label: label of the data (header of a new figure; generated caption).
+        generated_label: add the caption for generated (synthetic) input.
+        header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title`` (new figures).
+
+    Raises:
+        ValueError: if the result has no toys' values (read back from JSON).
+    """
+    if result.toys_qmu_sb is None or result.toys_qmu_b is None:
+        msg = "the hypotest result holds no toys' values (results read from JSON keep none)"
+        raise ValueError(msg)
+    qsb = np.asarray(result.toys_qmu_sb, dtype=float)
+    qb = np.asarray(result.toys_qmu_b, dtype=float)
+    with style_context():
+        created = ax is None
+        fig, ax = new_axes(ax)
+        top = max(float(np.percentile(np.concatenate([qsb, qb]), 99.5)), result.qmu_observed)
+        bins = np.linspace(0.0, 1.05 * top if top > 0 else 1.0, 61).tolist()
+        mu = f"{param_label(result.poi)} = {result.poi_value:g}"
+        n_sb, *_ = ax.hist(
+            qsb, bins=bins, histtype="step", color="#d55e00", lw=1.8, label=f"toys at {mu}"
+        )
+        n_b, *_ = ax.hist(
+            qb, bins=bins, histtype="step", color="#0072b2", lw=1.8, label="toys at 0"
+        )
+        obs = result.qmu_observed
+        ax.axvline(
+            obs, color="black", lw=2.5, zorder=5, label=rf"data: $\tilde{{q}}_\mu$ = {obs:.3g}"
+        )
+        exp = ", ".join(f"{v:.3g}" for v in result.cls_expected)
+        text = (
+            f"toy CLs = {result.cls:.4g} ± {result.cls_error:.2g}\n"
+            f"CLs+b = {result.clsb:.4g}, CLb = {result.clb:.4g}\n"
+            f"expected CLs (−2σ…+2σ): {exp}"
+        )
+        if np.isfinite(result.cls_asymptotic):
+            text += f"\nasymptotic CLs = {result.cls_asymptotic:.4g}"
+        ax.text(0.97, 0.78, text, transform=ax.transAxes, ha="right", va="top", fontsize=10)
+        ax.set_yscale("log")
+        ax.set_ylim(0.5, 10 ** (np.log10(max(np.max(n_sb), np.max(n_b), 1.0)) + 2.2))
+        ax.set_xlim(bins[0], bins[-1])
+        ax.set_xlabel(r"$\tilde{q}_\mu$")
+        ax.set_ylabel("toys / bin")
+        ax.legend(loc="upper right", fontsize=11)
+        add_generated_caption(fig, generated_label)
+        _label(fig, created, data_label, generated_label, header)
     return fig

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,6 +44,7 @@ from .inference_sections import (
     significance_section,
 )
 from .inputs import read_inputs
+from .model_plots import is_report_model, model_plots
 from .sections import (
     figures_section,
     header_section,
@@ -102,6 +103,9 @@ def make_plots(
     kinds: Sequence[str] = PLOT_KINDS,
     ntoys: int = DEFAULT_NTOYS,
     seed: int = DEFAULT_SEED,
+    header: Mapping[str, Any] | None = None,
+    lumi_fb: float | None = None,
+    figure_format: str = "png",
 ) -> dict[str, Path]:
     """Draw the report's figures of a workspace into ``figdir``, running only what they need.
 
@@ -111,19 +115,28 @@ def make_plots(
         kinds: any of :data:`PLOT_KINDS` (``gof`` and ``coverage`` run toys).
         ntoys: toys of each toy study.
         seed: seed of the toys.
+        header: figure header keywords ``label``, ``energy``, ``title``.
+        lumi_fb: luminosity of the header (default: the recorded one).
+        figure_format: ``png``, ``pdf`` or ``svg``.
+
+    A workspace that is not the report's model (one channel, ``signal`` × ``s_s``,
+    ``background`` × ``s_b``) gets the figures that apply to any model
+    (:func:`~.model_plots.model_plots`); what is skipped is logged once, with why.
 
     Returns:
-        Figure name → path of each PNG written.
+        Figure name → path of each figure written.
 
     Raises:
         ValueError: on an unknown plot kind.
         WorkspaceError: if the workspace cannot be read.
     """
     _check_kinds(kinds)
-    inputs = read_inputs(workspace_path)
+    inputs = read_inputs(workspace_path, header=header, lumi_fb=lumi_fb)
+    if not is_report_model(inputs):
+        return model_plots(inputs, Path(figdir), kinds=kinds, figure_format=figure_format)
     results, skipped = run_stages(inputs, set(kinds), ntoys=ntoys, seed=seed)
     names = [n for k in PLOT_KINDS if k in kinds for n in KIND_FIGURES[k]]
-    figures = draw_figures(inputs, results, names, Path(figdir), skipped)
+    figures = draw_figures(inputs, results, names, Path(figdir), skipped, figure_format)
     for name, reason in skipped.items():
         log.warning("plot: %s skipped: %s", name, reason)
     return figures
@@ -140,6 +153,8 @@ def make_report(
     n_points_1d: int = 101,
     n_points_2d: tuple[int, int] = (101, 101),
     upper_limit: bool = True,
+    header: Mapping[str, Any] | None = None,
+    lumi_fb: float | None = None,
 ) -> ReportResult:
     """Reproduce the report on a workspace, redo it with the likelihood, write the report directory.
 
@@ -154,6 +169,8 @@ def make_report(
         n_points_1d: points of each 1D profile/conditional likelihood scan.
         n_points_2d: grid of the 2D profile scan.
         upper_limit: compute the 95% CLs upper limit on ``s_s``.
+        header: figure header keywords ``label``, ``energy``, ``title``.
+        lumi_fb: luminosity of the header (default: the recorded one).
 
     Returns:
         The paths written and the stages skipped.
@@ -163,9 +180,9 @@ def make_report(
     """
     t0 = time.perf_counter()
     final = Path(outdir)
-    inputs = read_inputs(workspace_path)
+    inputs = read_inputs(workspace_path, header=header, lumi_fb=lumi_fb)
     _io.check_output_dir(final)  # before any work: refuse a folder holding inputs or other files
-    if inputs.observed.size == 0 or not {"s_s", "s_b"} <= set(inputs.model.config.parameters):
+    if not is_report_model(inputs):
         return _model_report(inputs, final, quick=quick, seed=seed, upper=upper_limit, t0=t0)
     kinds = [k for k in PLOT_KINDS if not (quick and k in ("gof", "coverage"))]
     wanted = {*kinds, "compare", "significance", "gof_asymptotic"}
@@ -292,23 +309,37 @@ def _model_report(
 
 
 def _model_header(inputs: Any) -> str:
-    """Title, data label and channels of a workspace without the report's method."""
+    """Title, data label and channels of a workspace without the report's method.
+
+    Everything here is the workspace's own: its name, channels, samples and POI.
+    """
     cfg = inputs.model.config
     obs = inputs.data[: cfg.nmaindata]
+    samples = {
+        ch["name"]: ", ".join(f"`{s['name']}`" for s in ch["samples"])
+        for ch in inputs.spec["channels"]
+    }
     rows = [
-        f"| `{ch}` | {cfg.channel_nbins[ch]} | {obs[cfg.channel_slices[ch]].sum():g} |"
+        f"| `{ch}` | {cfg.channel_nbins[ch]} | {samples.get(ch, '')} | "
+        f"{obs[cfg.channel_slices[ch]].sum():g} |"
         for ch in cfg.channels
     ]
+    origin = (
+        ""
+        if inputs.provenance
+        else " (origin not recorded: no provenance file next to the workspace)"
+    )
     return "\n".join(
         [
-            f"# H→ZZ*→4ℓ: the likelihood analysis — `{Path(inputs.workspace).name}`",
+            f"# `{Path(inputs.workspace).name}`: likelihood analysis of POI `{cfg.poi_name}` "
+            f"in {len(cfg.channels)} channel(s)",
             "",
-            f"**Data: {inputs.data_label}**. The report's own χ² method needs one channel "
-            "with `signal` × `s_s` and `background` × `s_b`; this workspace is analysed with "
-            "the likelihood only.",
+            f"**Data: {inputs.data_label}**{origin}. The report's own χ² method needs one "
+            "channel with `signal` × `s_s` and `background` × `s_b`; this workspace is "
+            "analysed with the likelihood only.",
             "",
-            "| channel | bins | observed events |",
-            "|---|---|---|",
+            "| channel | bins | samples | observed events |",
+            "|---|---|---|---|",
             *rows,
             "",
             f"Parameters: {cfg.npars} ({len(cfg.parameters)} modifiers); POI `{cfg.poi_name}`.",

@@ -56,7 +56,7 @@ def draw_diagnostics(
     """Write the diagnostics' figures into ``out``; name → path."""
     import matplotlib.pyplot as plt
 
-    label, lumi = inputs.data_label, inputs.lumi_fb
+    label, lumi, hdr = inputs.data_label, inputs.lumi_fb, inputs.header
     figures: dict[str, Any] = {}
     y = diag["yields"]
     for c, ch in enumerate(y.channels):
@@ -64,7 +64,7 @@ def draw_diagnostics(
         same = inputs.edges_known and hi - lo == len(inputs.edges) - 1
         edges = inputs.edges if same else None
         figures[f"yields_{ch}"] = lambda ch=ch, edges=edges: plot_prefit_postfit(
-            y, ch, edges=edges, xlabel=inputs.xlabel, data_label=label, lumi_fb=lumi
+            y, ch, edges=edges, xlabel=inputs.xlabel, data_label=label, lumi_fb=lumi, **hdr
         )
     if "pulls" in diag:
         figures["pulls"] = lambda: plot_pulls(diag["pulls"])
@@ -72,10 +72,10 @@ def draw_diagnostics(
         figures["correlations"] = lambda: plot_correlations(diag["correlations"])
     limit = (significance or {}).get("upper_limit")
     if limit is not None:
-        figures["brazil"] = lambda: plot_brazil(limit, data_label=label, lumi_fb=lumi)
+        figures["brazil"] = lambda: plot_brazil(limit, data_label=label, lumi_fb=lumi, **hdr)
     if "toy_contour" in diag:
         figures["toy_contour"] = lambda: plot_toy_contour(
-            diag["toy_contour"], data_label=label, lumi_fb=lumi
+            diag["toy_contour"], data_label=label, lumi_fb=lumi, **hdr
         )
     file_names = safe_names(figures)  # channel names come from the workspace
     paths: dict[str, Path] = {}
@@ -105,22 +105,23 @@ def diagnostics_section(diag: dict[str, Any], figures: dict[str, Path]) -> str:
             "",
             f"{imp.poi} = {imp.poi_bestfit:.3f} ± {imp.poi_total:.3f} "
             f"(stat {imp.poi_stat:.3f}, syst {imp.poi_syst:.3f}); "
-            "Δ = POI of the fit with the nuisance held at θ̂ ± σ minus the best fit.",
+            "Δ = POI of the fit with the parameter held at θ̂ ± σ minus the best fit "
+            "(free normfactors: post-fit σ only).",
             "",
         ]
         rows = [
             [
                 f"`{i.parameter}`",
-                f"{i.prefit[0]:+.4f} / {i.prefit[1]:+.4f}",
-                f"{i.postfit[0]:+.4f} / {i.postfit[1]:+.4f}",
-                f"{i.pull:+.2f}",
-                f"{i.constraint:.2f}",
+                f"{i.prefit.up:+.4f} / {i.prefit.down:+.4f}" if i.prefit else "— (free)",
+                f"{i.postfit.up:+.4f} / {i.postfit.down:+.4f}",
+                f"{i.pull:+.2f}" if i.pull is not None else "—",
+                f"{i.constraint:.2f}" if i.constraint is not None else "—",
             ]
             for i in imp.impacts[:15]
         ]
         text += [
             _table(
-                ["nuisance", "pre-fit Δ down/up", "post-fit Δ down/up", "pull", "constraint"], rows
+                ["parameter", "pre-fit Δ up/down", "post-fit Δ up/down", "pull", "constraint"], rows
             ),
             "",
             "![impacts](impacts.png)",

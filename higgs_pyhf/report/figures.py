@@ -69,6 +69,8 @@ def _scan_figure(
         labels=labels,
         data_label=inputs.data_label,
         note=f"Report's grid: {note}" if note else None,
+        lumi_fb=inputs.lumi_fb,
+        **inputs.header,
     )
 
 
@@ -95,6 +97,7 @@ def report_figure(
             unavailable=reason,
             data_label=label,
             lumi_fb=lumi,
+            **inputs.header,
         )
     if name == "postfit":
         assert fits is not None
@@ -107,6 +110,7 @@ def report_figure(
             unavailable=reason,
             data_label=label,
             lumi_fb=lumi,
+            **inputs.header,
         )
     if name == "contour":
         if "contour" not in res:
@@ -119,6 +123,7 @@ def report_figure(
             unavailable=reason,
             data_label=label,
             lumi_fb=lumi,
+            **inputs.header,
         )
     if name == "gof_toys":
         toys = res.get("toys_gof") or {}
@@ -130,6 +135,7 @@ def report_figure(
             nbins=inputs.observed.size,
             data_label=label,
             lumi_fb=lumi,
+            **inputs.header,
         )
     if name == "critical_value":
         toys = res.get("toys_coverage") or {}
@@ -140,7 +146,12 @@ def report_figure(
             lo, hi = repro.row("critical_value").report_method[3:5]
             note = f"spread of d in a {REPORT_TOYS_PER_D}-toy study (the report's): [{lo:.2f}, {hi:.2f}]"
         return plot_critical_value_pair(
-            toys.get("report"), toys.get("likelihood"), data_label=label, lumi_fb=lumi, note=note
+            toys.get("report"),
+            toys.get("likelihood"),
+            data_label=label,
+            lumi_fb=lumi,
+            note=note,
+            **inputs.header,
         )
     if name in ("scan_s_s", "scan_s_b"):
         return _scan_figure(inputs, name.removeprefix("scan_"), res, edges)
@@ -154,6 +165,7 @@ def draw_figures(
     names: Sequence[str],
     outdir: Path,
     skipped: dict[str, str],
+    figure_format: str = "png",
 ) -> dict[str, Path]:
     """Draw and save the named figures (see :data:`~.sections.FIGURES`) from the available results.
 
@@ -165,5 +177,6 @@ def draw_figures(
         if fig is None:
             skipped.setdefault(f"figure {name}", "its results are not available (stage skipped)")
             continue
-        written[name] = save_figure(fig, outdir / FIGURES[name][0])
+        path = (outdir / FIGURES[name][0]).with_suffix("." + figure_format)
+        written[name] = save_figure(fig, path)
     return written

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -62,6 +63,7 @@ class ReportInputs(NamedTuple):
         data_label: the label of the data on every figure and table.
         xlabel: axis label of the observable.
         provenance: the provenance dict (``{}`` without a provenance file).
+        header: figure header keywords given by the caller (``label``, ``energy``, ``title``).
     """
 
     workspace: str
@@ -78,6 +80,7 @@ class ReportInputs(NamedTuple):
     data_label: str
     xlabel: str
     provenance: dict[str, Any]
+    header: dict[str, Any]
 
 
 def _check_provenance(prov: dict[str, Any], source: str) -> None:
@@ -192,8 +195,16 @@ def stack_templates(
     return samples[signal_sample], samples[background_sample], np.asarray(obs[0]["data"], float)
 
 
-def read_inputs(workspace_path: str | os.PathLike[str]) -> ReportInputs:
+def read_inputs(
+    workspace_path: str | os.PathLike[str],
+    *,
+    header: Mapping[str, Any] | None = None,
+    lumi_fb: float | None = None,
+) -> ReportInputs:
     """Read the workspace and its provenance file (if any), once.
+
+    ``header`` (``label``, ``energy``, ``title``) goes to every figure's
+    header; ``lumi_fb`` replaces the recorded luminosity.
 
     A workspace that is not one channel with ``signal`` and ``background``
     samples gets empty ``signal``/``background``/``observed`` arrays: the
@@ -223,7 +234,7 @@ def read_inputs(workspace_path: str | os.PathLike[str]) -> ReportInputs:
         edges = np.arange(nbins + 1, dtype=float)
     raw = prov.get("config")
     config: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    lumi = prov.get("lumi_fb", config.get("lumi_fb"))
+    lumi = lumi_fb if lumi_fb is not None else prov.get("lumi_fb", config.get("lumi_fb"))
     xlabel = (
         str(config.get("observable_label") or r"$m_{4\ell}$ [GeV]") if edges_known else "bin index"
     )
@@ -242,4 +253,5 @@ def read_inputs(workspace_path: str | os.PathLike[str]) -> ReportInputs:
         data_label=label,
         xlabel=xlabel,
         provenance=prov,
+        header={k: v for k, v in (header or {}).items() if v is not None},
     )

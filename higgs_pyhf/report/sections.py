@@ -13,6 +13,7 @@ from typing import Any
 
 from ..inference.toys import CoverageResult, GofResult
 from ..plotting import GENERATED_LABEL, REAL_DATA_LABEL, is_generated_label
+from ..plotting._style import is_report_model_label
 from .inputs import ReportInputs
 from .markdown import md_table
 from .results import Reproduction
@@ -101,20 +102,27 @@ def header_section(inputs: ReportInputs) -> str:
     else:
         what = (
             f"**Data: {label}** — no provenance file next to the workspace records where the data "
-            "come from."
+            "come from (origin not recorded)."
         )
     nb = inputs.observed.size
+    observable, unit = ("m4l", " GeV") if is_report_model_label(label) else ("the observable", "")
     binning = (
-        f"{nb} bins of m4l from {inputs.edges[0]:g} to {inputs.edges[-1]:g} GeV"
+        f"{nb} bins of {observable} from {inputs.edges[0]:g} to {inputs.edges[-1]:g}{unit}"
         if inputs.edges_known
         else f"{nb} bins (bin edges not recorded: figures use the bin index)"
     )
     lumi = f", {inputs.lumi_fb:g} fb⁻¹" if inputs.lumi_fb is not None else ""
     channel = inputs.spec["channels"][0]["name"]
     pars = ", ".join(f"`{p}`" for p in inputs.model.config.par_order)
+    title = (
+        f"# H→ZZ*→4ℓ: the report reproduced, then done with the likelihood — `{name}`"
+        if is_report_model_label(label)
+        else f"# `{name}`: the report's χ² method and the likelihood on channel `{channel}`, "
+        "POI `" + str(inputs.model.config.poi_name) + "`"
+    )
     return "\n".join(
         [
-            f"# H→ZZ*→4ℓ: the report reproduced, then done with the likelihood — `{name}`",
+            title,
             "",
             what,
             "",

@@ -8,7 +8,7 @@ One module per concept:
 - :mod:`.runner`: chunked execution in-process, on a pool or on Dask, with
   results independent of the chunking;
 - :mod:`.gof`, :mod:`.coverage`, :mod:`.table`, :mod:`.hypotest`, :mod:`.contour`
-  (toy-calibrated 2D regions): the studies,
+  (toy-calibrated 2D regions), :mod:`.limit` (toy CLs upper limit): the studies,
   each returning a NamedTuple with ``to_json`` that records seed and settings;
 - :mod:`.summary`: binomial errors and quantile bands.
 """
@@ -26,6 +26,7 @@ from .coverage import (
 from .fits import STATISTICS, ToyFits, ToyModel, fit_toys, saturated_deviance, toy_model
 from .gof import GOF_MODES, GofResult, gof_toys
 from .hypotest import HypotestResult, hypotest_toys
+from .limit import ToyLimitResult, toy_upper_limit
 from .sampling import DEFAULT_BLOCK_SIZE, MAX_TOYS, SAMPLINGS, sample_toys
 from .summary import CONFIDENCE_68
 from .table import TABLE_ROWS, CoverageTableResult, coverage_table
@@ -46,6 +47,7 @@ __all__ = [
     "HypotestResult",
     "ToyContourResult",
     "ToyFits",
+    "ToyLimitResult",
     "ToyModel",
     "coverage_from_deltas",
     "coverage_table",
@@ -57,4 +59,5 @@ __all__ = [
     "saturated_deviance",
     "toy_contour",
     "toy_model",
+    "toy_upper_limit",
 ]

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats
 
 from ..._io import jsonable
+from ..._summary import markdown_repr, result_dict, short_repr
 from ...errors import FitError
 from ...execution import map_tasks
 from ..engine import CompiledModel, compile_model, expected_aux, expected_main, twice_nll
@@ -104,6 +105,16 @@ class ToyContourResult(NamedTuple):
     def accepted_95(self) -> np.ndarray:
         """Points inside the toy-calibrated 95% region."""
         return self.delta_twice_nll < self.critical_95  # type: ignore[no-any-return]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form (arrays as nested lists [i][j])."""

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats
 
 from ..._io import jsonable
+from ..._summary import markdown_repr, result_dict, short_repr
 from ...errors import FitError
 from ..engine.linear import linear_structure
 from .chi2_fits import grid_statistic
@@ -84,6 +85,16 @@ class CoverageResult(NamedTuple):
     settings: dict[str, Any]
     bestfit_bias: dict[str, float] | None = None
     bestfit_std: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form (``critical_value`` is the 68.27% one)."""

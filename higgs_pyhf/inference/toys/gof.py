@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from ..._io import jsonable
+from ..._summary import markdown_repr, result_dict, short_repr
 from ...errors import FitError
 from ..chi2grid import neyman_chi2, pearson_chi2
 from ..engine import expected_main
@@ -91,6 +92,16 @@ class GofResult(NamedTuple):
             "quantiles": {str(q): float(x) for q, x in zip(qs, np.quantile(v, qs), strict=True)},
             "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self, *, include_toys: bool = False) -> dict[str, Any]:
         """JSON-serialisable form: a summary of the toys (their values only if asked)."""

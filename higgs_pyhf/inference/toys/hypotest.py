@@ -6,6 +6,10 @@ Signal+background toys are drawn at (μ, θ̂_μ) and background-only toys at
 and at 0, on the engine (any model). pyhf's own toy calculator is not used
 (it breaks with numpy ≥ 2.4).
 
+The toy-based expected CLs band is pyhf's (``hypotest(..., calctype="toybased",
+return_expected_set=True)``): the CLs of every background-only toy's q̃μ,
+at the 2.3/15.9/50/84.1/97.7 percentiles of those CLs values.
+
 When the data's best fit μ̂ is above the tested μ, q̃μ = 0 and every toy has
 q̃μ ≥ 0, so the toy CLs is exactly 1 while the asymptotic formula gives its
 own (smaller) value from the √q̃μ distributions: the result says so in
@@ -21,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 from ..._io import jsonable
+from ..._summary import markdown_repr, result_dict, short_repr
 from ...errors import FitError
 from ..significance import cls as asymptotic_cls
 from ..significance import discovery as asymptotic_discovery
@@ -29,7 +34,7 @@ from .runner import DEFAULT_POOL, Progress, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
 from .summary import binomial_error
 
-__all__ = ["HypotestResult", "hypotest_toys"]
+__all__ = ["HypotestResult", "expected_band", "hypotest_toys", "toy_cls"]
 
 
 class HypotestResult(NamedTuple):
@@ -52,6 +57,10 @@ class HypotestResult(NamedTuple):
         n_failed: failed toy fits (both ensembles).
         settings: seed, ntoys, …
         note: how to read the numbers (e.g. why the toy CLs is 1).
+        cls_expected: toy-based expected CLs at −2σ, −1σ, median, +1σ, +2σ of the
+            background-only toys (pyhf's ``CLs_exp`` order and percentiles).
+        toys_qmu_sb: q̃μ of the signal+background toys (not in the JSON).
+        toys_qmu_b: q̃μ of the background-only toys (not in the JSON).
     """
 
     poi: str
@@ -70,15 +79,30 @@ class HypotestResult(NamedTuple):
     n_failed: int
     settings: dict[str, Any]
     note: str = ""
+    cls_expected: tuple[float, ...] = ()
+    toys_qmu_sb: Any = None
+    toys_qmu_b: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return jsonable(self._asdict())  # type: ignore[no-any-return]
+        """JSON-serialisable form (the toys' q̃μ values are left out)."""
+        obj = self._asdict()
+        del obj["toys_qmu_sb"], obj["toys_qmu_b"]
+        return jsonable(obj)  # type: ignore[no-any-return]
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> HypotestResult:
-        """Inverse of :meth:`to_json`."""
-        return cls(**obj)
+        """Inverse of :meth:`to_json` (without the toys' values)."""
+        return cls(**{**obj, "cls_expected": tuple(obj.get("cls_expected", ()))})
 
 
 def _qstats(tm: ToyModel, toys: np.ndarray, poi: str, mu: float) -> dict[str, np.ndarray]:
@@ -90,6 +114,28 @@ def _qstats(tm: ToyModel, toys: np.ndarray, poi: str, mu: float) -> dict[str, np
     q0 = np.where(muhat <= 0, 0.0, np.maximum(at_0.value - free.value, 0.0))
     ok = free.converged & at_mu.converged & at_0.converged
     return {"qmu": np.where(ok, qmu, np.nan), "q0": np.where(ok, q0, np.nan), "converged": ok}
+
+
+#: Percentiles of the expected band (−2σ … +2σ), as pyhf's toy calculator.
+_BAND_PERCENTILES = (2.27501319, 15.86552539, 50.0, 84.13447461, 97.72498681)
+
+
+def toy_cls(qmu: np.ndarray, qsb: np.ndarray, qb: np.ndarray) -> np.ndarray:
+    """CLs = P(q ≥ q̃μ | s+b) / P(q ≥ q̃μ | b) at each value of ``qmu`` (toy distributions)."""
+    ssb, sb_ = np.sort(qsb), np.sort(qb)
+    clsb = (ssb.size - np.searchsorted(ssb, qmu, side="left")) / ssb.size
+    clb = (sb_.size - np.searchsorted(sb_, qmu, side="left")) / sb_.size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(clb > 0, clsb / clb, np.nan)
+
+
+def expected_band(qsb: np.ndarray, qb: np.ndarray) -> tuple[float, ...]:
+    """Toy-based expected CLs (−2σ … +2σ): percentiles of the CLs of the background-only toys."""
+    values = toy_cls(qb, qsb, qb)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return (math.nan,) * len(_BAND_PERCENTILES)
+    return tuple(float(v) for v in np.percentile(values, _BAND_PERCENTILES))
 
 
 def _block_hypotest(tm: ToyModel, toys: np.ndarray, p: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -199,4 +245,7 @@ def hypotest_toys(
             "engine": "batched HistFactory engine",
         },
         note=note,
+        cls_expected=expected_band(qsb, qb),
+        toys_qmu_sb=qsb,
+        toys_qmu_b=qb,
     )

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..._io import jsonable
+from ..._summary import markdown_repr, result_dict, short_repr
 from .coverage import REPORT_GRID, coverage_toys
 from .fits import fit_data, toy_model
 from .runner import DEFAULT_POOL, Progress
@@ -51,6 +52,16 @@ class CoverageTableResult(NamedTuple):
     expected_critical_value: float
     settings: dict[str, Any]
     note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""

@@ -1,0 +1,308 @@
+"""The Python face of the command line: one function per command, on any workspace.
+
+Each function takes a workspace (a spec dict from :func:`load_workspace` or
+:func:`~higgs_pyhf.hist_builder.workspace_from_hists`, the path of a
+workspace file, a ``pyhf.Workspace`` or a ``(model, data)`` pair) and the
+command's options as keywords, and returns the result whose ``to_dict()``
+is what the command prints::
+
+    ws = higgs_pyhf.load_workspace("ws.json")
+    r = higgs_pyhf.fit(ws)          # r.to_dict() == JSON of `python -m higgs_pyhf fit ws.json`
+    r.parameters["mu"]["value"]
+
+The defaults are the command's defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from ._summary import markdown_repr, result_dict, short_repr
+from .errors import FitError
+
+if TYPE_CHECKING:
+    from .inference.pulls import CorrelationResult, PullsResult
+    from .inference.results import FitResult, Scan1DResult, Scan2DResult
+    from .inference.significance import CLsResult, DiscoveryResult, UpperLimitResult
+    from .inference.yields import YieldsResult
+
+__all__ = [
+    "SignificanceResult",
+    "cls",
+    "contour",
+    "correlations",
+    "coverage_toys",
+    "fit",
+    "gof",
+    "gof_toys",
+    "hypotest_toys",
+    "impacts",
+    "load_workspace",
+    "model_and_data",
+    "pulls",
+    "scan",
+    "significance",
+    "toy_contour",
+    "toy_upper_limit",
+    "yields",
+]
+
+#: What the functions accept as a workspace.
+WorkspaceLike = Any
+
+
+def load_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a workspace file; the spec dict (as every command reads it)."""
+    from .workspace import load_workspace as _load
+
+    return _load(path)
+
+
+def model_and_data(ws: WorkspaceLike, measurement: str | None = None) -> tuple[Any, np.ndarray]:
+    """The pyhf model and the data (main bins, then auxiliary data) of any workspace-like input."""
+    import pyhf
+
+    from .workspace import model_and_data as _model_and_data
+
+    if isinstance(ws, tuple) and len(ws) == 2:
+        return ws[0], np.asarray(ws[1], dtype=float)
+    if isinstance(ws, pyhf.Workspace):
+        model = ws.model(measurement_name=measurement)
+        return model, np.asarray(ws.data(model), dtype=float)
+    return _model_and_data(ws, measurement=measurement)
+
+
+def fit(
+    ws: WorkspaceLike,
+    *,
+    fixed: Mapping[str, float] | None = None,
+    init: Mapping[str, float] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    minos: Sequence[str] = (),
+) -> FitResult:
+    """Maximum-likelihood fit (the ``fit`` command): values, Hesse and Minos errors, correlations."""
+    from .inference.fit import fit as _fit
+
+    model, data = model_and_data(ws)
+    return _fit(model, data, fixed=fixed or {}, init=init or {}, bounds=bounds or {}, minos=minos)
+
+
+def scan(
+    ws: WorkspaceLike,
+    parameter: str | None = None,
+    *,
+    n_points: int = 101,
+    bounds: tuple[float, float] | None = None,
+    conditional: bool = False,
+    level: float = 1.0,
+) -> Scan1DResult:
+    """1D Δ(−2lnL) scan of ``parameter`` (default: the POI) with its interval (``scan``)."""
+    from .inference.scan import scan_1d
+
+    model, data = model_and_data(ws)
+    return scan_1d(
+        model,
+        data,
+        parameter or str(model.config.poi_name),
+        n_points=n_points,
+        bounds=bounds,
+        kind="conditional" if conditional else "profile",
+        level=level,
+    )
+
+
+def default_pair(model: Any) -> tuple[str, str]:
+    """The POI and the first other free normfactor (the report's s_s, s_b).
+
+    Raises:
+        FitError: if the model has no other free normfactor.
+    """
+    from .report.model_plots import free_normfactors
+
+    poi = str(model.config.poi_name)
+    others = [n for n in free_normfactors(model) if n != poi]
+    if not others:
+        msg = (
+            f"the model has no free normfactor besides the POI {poi!r}, so there is no default "
+            "pair: give two parameters with --parameters X Y (e.g. the POI and a nuisance "
+            "parameter, NAME or NAME[i])"
+        )
+        raise FitError(msg)
+    return poi, others[0]
+
+
+def contour(
+    ws: WorkspaceLike,
+    parameters: tuple[str, str] | None = None,
+    *,
+    n_points: int = 101,
+    x_range: tuple[float, float] | None = None,
+    y_range: tuple[float, float] | None = None,
+    conditional: bool = False,
+) -> Scan2DResult:
+    """2D Δ(−2lnL) grid of two parameters (default: the POI and another free normfactor)."""
+    from .inference.scan import scan_2d
+
+    model, data = model_and_data(ws)
+    return scan_2d(
+        model,
+        data,
+        parameters or default_pair(model),
+        n_points=(n_points, n_points),
+        bounds=(x_range, y_range),
+        kind="conditional" if conditional else "profile",
+    )
+
+
+class SignificanceResult(NamedTuple):
+    """Discovery, CLs at one POI value and the CLs upper limit (the ``significance`` command).
+
+    Attributes:
+        discovery: p0 and Z of POI = 0.
+        cls: CLs at the tested POI value.
+        upper_limit: the CLs upper limit with its expected band.
+        engine: how it was computed.
+    """
+
+    discovery: DiscoveryResult
+    cls: CLsResult
+    upper_limit: UpperLimitResult
+    engine: str = "asymptotic formulae on batched engine fits"
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"engine", "discovery", "cls", "upper_limit"}``."""
+        return {
+            "engine": self.engine,
+            "discovery": self.discovery.to_json(),
+            "cls": self.cls.to_json(),
+            "upper_limit": self.upper_limit.to_json(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the command line prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
+
+
+def significance(
+    ws: WorkspaceLike,
+    *,
+    poi_value: float = 1.0,
+    level: float = 0.05,
+    scan: tuple[float, float, int] | None = None,
+) -> SignificanceResult:
+    """Discovery p0 and Z, CLs at ``poi_value`` and the CLs upper limit (``significance``)."""
+    from .inference.significance import cls as _cls
+    from .inference.significance import discovery, upper_limit
+
+    model, data = model_and_data(ws)
+    grid = None
+    if scan is not None:
+        lo, hi, n = scan
+        if n < 2 or not hi > lo:
+            msg = f"--scan needs LO < HI and N >= 2, got {scan}"
+            raise FitError(msg)
+        grid = np.linspace(lo, hi, n)
+    return SignificanceResult(
+        discovery(model, data),
+        _cls(model, data, poi_value=poi_value),
+        upper_limit(model, data, scan=grid, level=level),
+    )
+
+
+def cls(ws: WorkspaceLike, *, test_poi: float = 1.0, test_stat: str = "qtilde") -> Any:
+    """CLs of ``POI = test_poi`` as ``pyhf cls`` computes it (the ``cls`` command)."""
+    from .inference.cls import hypotest
+
+    model, data = model_and_data(ws)
+    return hypotest(model, data, test_poi=test_poi, test_stat=test_stat)
+
+
+def gof(ws: WorkspaceLike) -> Any:
+    """Pearson χ² before/after the fit and the saturated-model test (``gof``)."""
+    from .inference.gof import goodness_of_fit
+
+    model, data = model_and_data(ws)
+    return goodness_of_fit(model, data)
+
+
+def pulls(ws: WorkspaceLike) -> PullsResult:
+    """Post-fit pulls and constraints of the nuisance parameters (``pulls``)."""
+    from .inference.fit import fit as _fit
+    from .inference.pulls import pulls as _pulls
+
+    model, data = model_and_data(ws)
+    return _pulls(model, data, fit_result=_fit(model, data))
+
+
+def impacts(
+    ws: WorkspaceLike, *, poi: str | None = None, groups: Mapping[str, str] | None = None
+) -> Any:
+    """Impacts on the POI of every other free parameter, ranked (``impacts``)."""
+    from .inference.fit import fit as _fit
+    from .inference.impacts import impacts as _impacts
+
+    model, data = model_and_data(ws)
+    return _impacts(model, data, fit_result=_fit(model, data), poi=poi, groups=groups or None)
+
+
+def correlations(ws: WorkspaceLike, *, threshold: float = 0.1) -> CorrelationResult:
+    """The post-fit correlation matrix pruned at ``threshold`` (``correlations``)."""
+    from .inference.fit import fit as _fit
+    from .inference.pulls import correlations as _correlations
+
+    model, data = model_and_data(ws)
+    return _correlations(_fit(model, data), threshold=threshold)
+
+
+def yields(ws: WorkspaceLike) -> YieldsResult:
+    """Pre- and post-fit yields per sample and channel (``yields``)."""
+    from .inference.fit import fit as _fit
+    from .inference.yields import yields as _yields
+
+    model, data = model_and_data(ws)
+    return _yields(model, data, fit_result=_fit(model, data))
+
+
+def gof_toys(ws: WorkspaceLike, **options: Any) -> Any:
+    """Toy distribution of the GoF statistic and the data's toy p-value (``toys gof``)."""
+    from .inference.toys import gof_toys as _gof_toys
+
+    return _gof_toys(*model_and_data(ws), **options)
+
+
+def coverage_toys(ws: WorkspaceLike, **options: Any) -> Any:
+    """Coverage f(d) and the 68.27% critical value (``toys coverage``)."""
+    from .inference.toys import coverage_toys as _coverage_toys
+
+    return _coverage_toys(*model_and_data(ws), **options)
+
+
+def hypotest_toys(ws: WorkspaceLike, **options: Any) -> Any:
+    """Toy CLs and toy p0 beside the asymptotic values (``toys hypotest``)."""
+    from .inference.toys import hypotest_toys as _hypotest_toys
+
+    return _hypotest_toys(*model_and_data(ws), **options)
+
+
+def toy_upper_limit(ws: WorkspaceLike, poi_values: Any, **options: Any) -> Any:
+    """Toy-based CLs upper limit with its toy expected band (``toys limit``)."""
+    from .inference.toys import toy_upper_limit as _toy_upper_limit
+
+    return _toy_upper_limit(*model_and_data(ws), poi_values, **options)
+
+
+def toy_contour(ws: WorkspaceLike, parameters: tuple[str, str], **options: Any) -> Any:
+    """Toy-calibrated 68.27%/95% regions of two parameters (``toys contour``)."""
+    from .inference.toys import toy_contour as _toy_contour
+
+    return _toy_contour(*model_and_data(ws), parameters, **options)
