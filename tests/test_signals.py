@@ -179,10 +179,10 @@ def test_signal_inside_a_compiled_kernel_gives_its_exit_code_every_time(tmp_path
     for _ in range(4):
         proc = _run_until(
             ["toys", "contour", str(WORKSPACE), "--ntoys", "20000", "-o", str(tmp_path / "c.json")],
-            "toy contour of",
+            "fit: -2lnL",  # the data's fit: the toys' batched fits (minutes of kernels) follow
             tmp_path,
         )
-        time.sleep(rng.uniform(0.05, 1.5))  # somewhere in the batched toy fits (numba, nogil)
+        time.sleep(rng.uniform(0.5, 3.0))  # somewhere in the batched toy fits (numba, nogil)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
         outcomes.append((proc.returncode, err.strip().splitlines()[-1:]))
