@@ -106,6 +106,9 @@ def fit_cmd(
         minos=minos,
     )
     emit_json(result.to_json(), output)
+    if not result.converged:
+        msg = f"the fit did not converge ({result.status}); the output holds the best point found"
+        raise FitError(msg)
 
 
 @click.command("scan")
@@ -266,6 +269,11 @@ def gof_cmd(workspace: str, output: str | None) -> None:
     help="Upper limit interpolated on a POI grid instead of bisection.",
 )
 @click.option(
+    "--no-limit",
+    is_flag=True,
+    help="Skip the upper limit (discovery and CLs only).",
+)
+@click.option(
     "--brazil",
     is_flag=True,
     help="Also draw CLs vs the POI with the expected bands (brazil.png in --figdir).",
@@ -282,20 +290,31 @@ def significance_cmd(
     poi_value: float,
     level: float,
     scan: tuple[float, float, int] | None,
+    no_limit: bool,
     brazil: bool,
     figdir: str | None,
     output: str | None,
 ) -> None:
-    """Discovery p0 and Z, CLs at --poi-value, and the CLs upper limit with its expected band."""
+    """Discovery p0 and Z, CLs at --poi-value, and the CLs upper limit with its expected band.
+
+    Every part that was computed is printed; a part that failed holds
+    ``{"error": why}`` and one whose fits did not all converge says so in its
+    ``status``; either makes the command exit 1 after printing.
+    """
     import numpy as np
 
-    from ..inference.significance import cls, discovery, upper_limit
+    from ..inference.engine import compile_model, precision_notes
+    from ..inference.significance import check_poi, cls, discovery, upper_limit
 
     if brazil and figdir is None:
         msg = "--brazil needs --figdir DIR"
         raise click.UsageError(msg)
+    if brazil and no_limit:
+        msg = "--brazil needs the upper limit: drop --no-limit"
+        raise click.UsageError(msg)
 
     model, data = model_and_data(workspace)
+    check_poi(model, data)
     grid = None
     if scan is not None:
         lo, hi, n = scan
@@ -303,14 +322,33 @@ def significance_cmd(
             msg = f"--scan needs LO < HI and N >= 2, got {scan}"
             raise FitError(msg)
         grid = np.linspace(lo, hi, n)
-    out: dict[str, Any] = {
-        "engine": "asymptotic formulae on batched engine fits",
-        "discovery": discovery(model, data).to_json(),
-        "cls": cls(model, data, poi_value=poi_value).to_json(),
-    }
-    limit = upper_limit(model, data, scan=grid, level=level)
-    out["upper_limit"] = limit.to_json()
-    if brazil:
+    out: dict[str, Any] = {"engine": "asymptotic formulae on batched engine fits"}
+    try:
+        out["notes"] = list(precision_notes(compile_model(model)))
+    except FitError:
+        out["notes"] = []
+    for note in out["notes"]:
+        log.warning("%s", note)
+    failed: list[str] = []
+
+    def part(name: str, compute: Any) -> Any:
+        try:
+            res = compute()
+        except FitError as err:
+            out[name] = {"error": str(err)}
+            failed.append(f"{name}: {err}")
+            return None
+        out[name] = res.to_json()
+        if res.status != "converged":
+            failed.append(f"{name}: {res.status}")
+        if "observed" in getattr(res, "missing", ()):
+            failed.append(f"{name}: the observed CLs does not cross {level:g} in the scanned range")
+        return res
+
+    part("discovery", lambda: discovery(model, data))
+    part("cls", lambda: cls(model, data, poi_value=poi_value))
+    limit = None if no_limit else part("upper_limit", lambda: upper_limit(model, data, scan=grid, level=level))
+    if brazil and limit is not None:
         from pathlib import Path
 
         import matplotlib.pyplot as plt
@@ -320,7 +358,9 @@ def significance_cmd(
         from ..plotting.bands import plot_brazil
 
         if grid is None:  # a finer scan for the curves; the limits stay the bisected ones
-            top = min(1.3 * max(limit.expected[4], limit.observed), float(limit.scan[-1]))
+            top = min(
+                1.3 * float(np.nanmax([*limit.expected, limit.observed])), float(limit.scan[-1])
+            )
             grid = np.linspace(float(limit.scan[0]), top, 81)
             obs, exp = cls_scan(model, data, grid)
             limit = limit._replace(scan=grid, cls_observed=obs, cls_expected=exp)
@@ -332,6 +372,9 @@ def significance_cmd(
         plt.close(fig)
         log.info("wrote %s", path)
     emit_json(out, output)
+    if failed:
+        msg = "; ".join(failed) + " (the output holds every part that was computed)"
+        raise FitError(msg)
 
 
 COMMANDS: list[click.Command] = [fit_cmd, scan_cmd, contour_cmd, gof_cmd, significance_cmd]

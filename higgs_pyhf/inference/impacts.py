@@ -247,6 +247,12 @@ def impacts(
     if cm.fixed[p]:
         msg = f"the POI {name!r} is fixed in the fit"
         raise FitError(msg)
+    if name in res.unconstrained:
+        msg = f"no impacts on {name!r}: the likelihood does not depend on it (its samples are empty)"
+        raise FitError(msg)
+    if not res.converged:
+        msg = f"no impacts: the best fit did not converge ({res.status})"
+        raise FitError(msg)
     d = np.asarray(data, dtype=float)
     best = np.asarray(res.bestfit, dtype=float)
     w = constraint_widths(cm, d)
@@ -290,7 +296,7 @@ def impacts(
     items.sort(key=lambda it: (-it.size, it.parameter))
 
     h = hessian(cm, best[None, :], d[None, :])[0]
-    free = ~cm.fixed
+    free = ~cm.fixed & ~np.isin(np.arange(cm.npars), [cm.par_names.index(u) for u in res.unconstrained])
     total = _poi_error(h, free, p)
     constrained = np.zeros(cm.npars, dtype=bool)
     constrained[w.indices] = True

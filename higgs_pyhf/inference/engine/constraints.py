@@ -38,7 +38,11 @@ __all__ = [
     "deviance",
     "expected_aux",
     "kernel_constant",
+    "precision_notes",
 ]
+
+#: Constraints with a relative uncertainty below this are a precision hazard for pyhf.
+HAZARD_RELATIVE = 1e-5
 
 #: Counts above this take Stirling's series for C(n) (truncation < 1e-17 relative).
 _STIRLING = 30.0
@@ -165,3 +169,40 @@ def expected_aux(cm: CompiledModel, pars: Any) -> np.ndarray:
     """Expected auxiliary data [B, A]: the parameter (normal) or τ·parameter (Poisson)."""
     x = np.atleast_2d(np.asarray(pars, dtype=float))
     return x[:, cm.con_par] * cm.con_factor  # type: ignore[no-any-return]
+
+
+def precision_notes(cm: CompiledModel) -> tuple[str, ...]:
+    """One-line notes on constraints where pyhf's numerics fail (the engine's do not).
+
+    A constraint of relative uncertainty below :data:`HAZARD_RELATIVE`
+    (Poisson: 1/√τ; normal: σ of a per-bin γ) makes pyhf's −2 ln L a sum of
+    terms of order a·ln a (a ≈ τ) that cancel: its minimizer then stalls at
+    the starting point. A normsys factor beyond 10³ makes its code-4
+    polynomial extremely steep; pyhf's fits stop early there.
+    """
+    notes = []
+    rel = np.full(cm.naux, np.inf)
+    pois = cm.con_kind == POISSON
+    rel[pois] = 1.0 / np.sqrt(cm.con_factor[pois])
+    normal_local = (cm.con_kind == NORMAL) & cm.local_mask[cm.con_par]
+    rel[normal_local] = cm.con_sigma[normal_local]
+    bad = np.flatnonzero(rel < HAZARD_RELATIVE)
+    if bad.size:
+        worst = bad[np.argmin(rel[bad])]
+        names = sorted({cm.par_names[cm.con_par[a]].split("[", 1)[0] for a in bad})
+        notes.append(
+            f"note: {', '.join(names)} has a constraint of relative uncertainty "
+            f"{rel[worst]:.2g} (< {HAZARD_RELATIVE:g}); pyhf's own fits lose precision there "
+            "(compare with pyhf with these parameters fixed)"
+        )
+    extreme = (cm.fac_kind != 0) & (
+        (np.maximum(cm.fac_hi, 1.0 / cm.fac_hi) > 1e3) | (np.maximum(cm.fac_lo, 1.0 / cm.fac_lo) > 1e3)
+    )
+    if extreme.any():
+        gs = sorted({int(g) for g in cm.fac_par[extreme]})
+        names = sorted({cm.par_names[cm.global_par[g]] for g in gs})
+        notes.append(
+            f"note: normsys {', '.join(names)} scales a sample by a factor beyond 1e3 at ±1σ; "
+            "pyhf's own fits may stop early there"
+        )
+    return tuple(notes)
