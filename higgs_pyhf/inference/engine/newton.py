@@ -20,6 +20,13 @@ iteration:
    theorem, and whose Hessian is the Schur complement);
 5. Armijo backtracking where the step does not decrease −2 ln L enough.
 
+A per-bin γ whose Poisson constraint has an auxiliary count of 0 (a valid
+toy: Pois(0 | τγ) = e^{−τγ}) has no curvature from its constraint; where its
+bin has no events either, −2 ln L falls linearly towards γ = 0 and a Newton
+step is meaningless. Such γ are profiled in closed form too (given the other
+parameters, each γ enters ν_b linearly), before every Newton step: at the
+bound they are active and drop out of the step.
+
 A toy has converged when its Newton decrement gᵀH⁻¹g (the projected
 gradient scaled by the Hessian, ~2·EDM) falls below ``tol`` *and* the
 Hessian of its free, inactive parameters is positive definite without
@@ -51,7 +58,8 @@ import numba
 import numpy as np
 
 from .compile import NORMAL, POISSON
-from .kernel import FULL, SLOPES, VALUE, KernelModel, evaluate
+from .interpolation import histosys_point
+from .kernel import FULL, SLOPES, VALUE, KernelModel, _blocks, evaluate
 from .linalg import inverse_floor, solve
 
 __all__ = ["CONVERGED", "STATUS", "fit_toys", "gamma_hat"]
@@ -100,22 +108,56 @@ def gamma_hat(
 
 
 @_jit
+def _bin_slope(km: KernelModel, x: Arr, phi: Arr, b: int, p: int) -> tuple[float, float]:
+    """ν_b and ∂ν_b/∂x_p at ``x`` for the per-bin parameter ``p`` of bin ``b``."""
+    nub = 0.0
+    c = 0.0
+    h0, h1 = km.hist_start[b], km.hist_start[b + 1]
+    for s in range(km.nominal.shape[0]):
+        m = km.nominal[s, b]
+        for e in range(h0, h1):
+            if km.hist_s[e] == s:
+                alpha = x[km.global_par[km.hist_g[e]]]
+                m += histosys_point(alpha, km.hist_code, km.hist_up[e], km.hist_dn[e])[0]
+        g = 1.0
+        rest = 1.0
+        has = False
+        for e in range(km.loc_par.shape[2]):
+            q = km.loc_par[s, b, e]
+            if q >= 0:
+                g *= x[q]
+                if q == p:
+                    has = True
+                else:
+                    rest *= x[q]
+        f = phi[km.block[s, b]]
+        nub += f * g * m
+        if has:
+            c += f * m * rest
+    return nub, c
+
+
+@_jit
 def _reprofile(
     km: KernelModel, x: Arr, n: Arr, aux: Arr, lo: Arr, hi: Arr, cf_par: Arr, buf: tuple
 ) -> None:
-    """Set the single free γ of each closed-form bin to its bounded conditional minimum."""
+    """Set each γ of ``cf_par`` in turn to its bounded conditional minimum given the others.
+
+    Each γ enters ν_b linearly (:func:`gamma_hat`); ν_b is recomputed for
+    each, so several γ of one bin are swept one after the other.
+    """
     if cf_par.size == 0:
         return
-    grad, h_gg, h_gl, h_ll, nu, jl = buf
-    evaluate(km, x, n, aux, 0.0, _MODE[SLOPES], grad, h_gg, h_gl, h_ll, nu, jl)
+    phi = np.empty(km.fac_par.shape[0])
+    _blocks(km, x, _MODE[VALUE], phi, np.empty((1, 1)), np.empty((1, 1, 1)))
     for p in cf_par:
-        b, k = km.par_bin[p], km.par_slot[p]
-        c = jl[b, k]
+        b = km.par_bin[p]
+        nub, c = _bin_slope(km, x, phi, b, p)
         a = km.par_con[p]
         kind = km.con_kind[a] if a >= 0 else -1
         root = gamma_hat(
             n[b],
-            nu[b] - x[p] * c,
+            nub - x[p] * c,
             c,
             aux[a] if a >= 0 else 1.0,
             kind,
@@ -305,11 +347,31 @@ def fit_toys(
     x = np.empty(npar)
     cand = np.empty(npar)
     step = np.empty(npar)
+    # per-bin parameters whose Poisson constraint has a zero count in this toy
+    zero_cand = np.zeros(npar, dtype=np.int64)
+    nz = 0
+    for p in range(npar):
+        a = km.par_con[p]
+        if free[p] and km.par_bin[p] >= 0 and a >= 0 and km.con_kind[a] == POISSON:
+            zero_cand[nz] = p
+            nz += 1
+    prof_all = np.empty(cf_par.size + nz, dtype=np.int64)
+    prof_all[: cf_par.size] = cf_par
+    is_cf = np.zeros(npar, dtype=np.bool_)
+    for p in cf_par:
+        is_cf[p] = True
     for i in range(bsz):
         ni, ai, ci = n[i], aux[i], const[i]
+        m = cf_par.size
+        for j in range(nz):
+            p = zero_cand[j]
+            if ai[km.par_con[p]] == 0.0 and not is_cf[p]:
+                prof_all[m] = p
+                m += 1
+        prof = prof_all[:m]
         for p in range(npar):
             x[p] = min(max(x0[i, p], lo[p]), hi[p])
-        _reprofile(km, x, ni, ai, lo, hi, cf_par, buf)
+        _reprofile(km, x, ni, ai, lo, hi, prof, buf)
         st = GUARD
         it = 0
         while it < max_iter:
@@ -320,14 +382,14 @@ def fit_toys(
                 break
             alpha = 1.0
             _project(x, step, alpha, lo, hi, cand)
-            _reprofile(km, cand, ni, ai, lo, hi, cf_par, buf)
+            _reprofile(km, cand, ni, ai, lo, hi, prof, buf)
             ok = _accept(f0, evaluate(km, cand, ni, ai, ci, _MODE[VALUE], *buf), grad, x, cand)
             for _ls in range(60):
                 if ok:
                     break
                 alpha *= 0.5
                 _project(x, step, alpha, lo, hi, cand)
-                _reprofile(km, cand, ni, ai, lo, hi, cf_par, buf)
+                _reprofile(km, cand, ni, ai, lo, hi, prof, buf)
                 ok = _accept(f0, evaluate(km, cand, ni, ai, ci, _MODE[VALUE], *buf), grad, x, cand)
             it += 1
             if ok:
