@@ -255,20 +255,21 @@ def test_regularised_model_equals_pyhf(tmp_path):
     model, data = model_and_data(str(_regularised(tmp_path)))
     ours = study_fit(model, data)
     assert ours.converged
-    with pyhf_state(pyhf.optimize.minuit_optimizer(tolerance=1e-8)):
-        pars, val = pyhf.infer.mle.fit(data, model, return_fitted_val=True)
+    # pyhf's default (scipy) optimizer: its minuit set-up fails on this model
+    with pyhf_state(pyhf.optimize.scipy_optimizer()):
+        pars, _ = pyhf.infer.mle.fit(data, model, return_fitted_val=True)
         ref_cls = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected=True)
         ref_p0 = pyhf.infer.hypotest(0.0, data, model, test_stat="q0")
-    # pyhf's value of the fixed gamma_tiny constraints (a ~ 1e12) carries its own
-    # rounding: compare −2lnL differences, and the best fits
-    assert ours.value("s_s") == pytest.approx(float(pars[model.config.poi_index]), abs=1e-5)
-    with pyhf_state():
         at_ours = float(-2.0 * model.logpdf(ours.bestfit, data)[0])
-    assert at_ours <= float(val) + 1e-6
+        at_pyhf = float(-2.0 * model.logpdf(np.asarray(pars), data)[0])
+    # pyhf's value of the fixed gamma_tiny constraints (a ~ 1e12) carries its own
+    # rounding, the same at both points: our minimum is not above pyhf's
+    assert at_ours <= at_pyhf + 1e-9
+    assert ours.value("s_s") == pytest.approx(float(pars[model.config.poi_index]), abs=1e-3)
     c = cls(model, data, poi_value=1.0)
     assert c.cls_observed == pytest.approx(float(ref_cls[0]), abs=1e-6)
-    assert c.cls_expected[2] == pytest.approx(float(ref_cls[1]), abs=1e-5)
-    assert discovery(model, data).p0_observed == pytest.approx(float(ref_p0), rel=1e-5)
+    assert c.cls_expected[2] == pytest.approx(float(ref_cls[1]), abs=1e-6)
+    assert discovery(model, data).p0_observed == pytest.approx(float(ref_p0), rel=1e-6)
 
 
 def run(*args: str) -> tuple[int, str, str]:

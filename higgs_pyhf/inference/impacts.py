@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._io import as_float
 from ..errors import FitError
 from .engine import CompiledModel, hessian
 from .engine import fit as engine_fit
@@ -117,8 +118,8 @@ class ParameterImpact(NamedTuple):
 
     @property
     def size(self) -> float:
-        """The ranking key: ½(|Δdown| + |Δup|) post-fit."""
-        return 0.5 * (abs(self.postfit[0]) + abs(self.postfit[1]))
+        """The ranking key: ½(|Δdown| + |Δup|) post-fit (a failed shift counts 0)."""
+        return 0.5 * sum(abs(v) for v in self.postfit if math.isfinite(v))
 
 
 class ImpactsResult(NamedTuple):
@@ -134,6 +135,7 @@ class ImpactsResult(NamedTuple):
         groups: group → ``{"parameters", "prefit", "postfit", "hesse"}``.
         n_fits: shifted fits made.
         n_engine_calls: engine calls they took.
+        failed: the shifted fits that did not converge (their shifts are NaN, ``null``), with why.
     """
 
     poi: str
@@ -145,14 +147,15 @@ class ImpactsResult(NamedTuple):
     groups: dict[str, dict[str, Any]]
     n_fits: int
     n_engine_calls: int
+    failed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """``{"poi", "poi_bestfit", "uncertainty": {"total", "stat", "syst"}, "impacts": […], "groups": {…}, "n_fits", "n_engine_calls"}``."""
         rows = []
         for imp in self.impacts:
             row = imp._asdict()
-            row["prefit"] = [float(v) for v in imp.prefit]
-            row["postfit"] = [float(v) for v in imp.postfit]
+            row["prefit"] = [_num(v) for v in imp.prefit]
+            row["postfit"] = [_num(v) for v in imp.postfit]
             rows.append(row)
         return {
             "poi": self.poi,
@@ -168,6 +171,7 @@ class ImpactsResult(NamedTuple):
             },
             "n_fits": int(self.n_fits),
             "n_engine_calls": int(self.n_engine_calls),
+            "failed": list(self.failed),
         }
 
     @classmethod
@@ -177,8 +181,8 @@ class ImpactsResult(NamedTuple):
             ParameterImpact(
                 **{
                     **r,
-                    "prefit": (float(r["prefit"][0]), float(r["prefit"][1])),
-                    "postfit": (float(r["postfit"][0]), float(r["postfit"][1])),
+                    "prefit": (as_float(r["prefit"][0]), as_float(r["prefit"][1])),
+                    "postfit": (as_float(r["postfit"][0]), as_float(r["postfit"][1])),
                 }
             )
             for r in obj["impacts"]
@@ -194,7 +198,12 @@ class ImpactsResult(NamedTuple):
             groups={g: dict(v) for g, v in obj["groups"].items()},
             n_fits=int(obj["n_fits"]),
             n_engine_calls=int(obj["n_engine_calls"]),
+            failed=tuple(obj.get("failed", ())),
         )
+
+
+def _num(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
 
 
 def _poi_error(h: np.ndarray, free: np.ndarray, poi: int) -> float:
@@ -270,11 +279,15 @@ def impacts(
     init[rows, cols] = values.reshape(-1)
     held[rows, cols] = True
     fits = held_fits(cm, d, held, init)
-    if not fits.converged.all():
-        bad = sorted({cm.par_names[c] for c in cols[~fits.converged]})
-        msg = f"shifted fits of {bad} did not converge"
-        raise FitError(msg)
-    delta = (fits.pars[:, p] - best[p]).reshape(k, 4)
+    failed: list[str] = []
+    sides = ("prefit down", "prefit up", "postfit down", "postfit up")
+    for row in np.flatnonzero(~fits.converged):
+        lab, side = cm.par_names[cols[row]], sides[row % 4]
+        why = "no valid prediction there" if not np.isfinite(fits.twice_nll[row]) else "did not converge"
+        failed.append(f"{lab} {side} ({values.reshape(-1)[row]:.6g}): {why}")
+    if failed:
+        log.warning("%d shifted fit(s) failed, their shifts are null: %s", len(failed), failed)
+    delta = np.where(fits.converged, fits.pars[:, p] - best[p], np.nan).reshape(k, 4)
 
     labels = tuple(cm.par_names[i] for i in w.indices)
     mods = modifier_types(model, labels)
@@ -332,4 +345,5 @@ def impacts(
         groups=group_out,
         n_fits=4 * k,
         n_engine_calls=fits.n_calls,
+        failed=tuple(failed),
     )

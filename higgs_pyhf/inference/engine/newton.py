@@ -374,6 +374,7 @@ def fit_toys(
         _reprofile(km, x, ni, ai, lo, hi, prof, buf)
         st = GUARD
         it = 0
+        flat = 0
         while it < max_iter:
             f0 = evaluate(km, x, ni, ai, ci, _MODE[FULL], *buf)
             dec, pd = _newton_step(km, x, lo, hi, gfree, lfree, buf, work, step)
@@ -397,9 +398,16 @@ def fit_toys(
                     x[p] = cand[p]
             if dec <= tol:
                 # stationary at x (projected gradient scaled by the Hessian); the
-                # last step, if it decreased, only improves on it
-                st = CONVERGED if pd else NOT_PD
-                break
+                # last step, if it decreased, only improves on it. Where the Hessian
+                # was not positive definite, look again from the new point (a few times)
+                if pd:
+                    st = CONVERGED
+                    break
+                flat += 1
+                if not ok or flat > 3:
+                    st = NOT_PD
+                    break
+                continue
             if not ok:
                 st = STALLED
                 break
