@@ -32,7 +32,17 @@ def test_fit_contract(ws):
     code, out, _ = run("fit", ws, "--minos", "s_s")
     assert code == 0
     obj = json.loads(out)
-    assert set(obj) == {"parameters", "twice_nll", "correlation", "converged", "minimizer"}
+    assert set(obj) == {
+        "parameters",
+        "twice_nll",
+        "correlation",
+        "converged",
+        "status",
+        "minimizer",
+        "notes",
+    }
+    assert obj["status"] == "converged"
+    assert obj["notes"] == []
     assert obj["minimizer"] == "engine"
     assert set(obj["parameters"]) == {"s_s", "s_b"}
     for p in obj["parameters"].values():

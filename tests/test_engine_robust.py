@@ -52,7 +52,9 @@ DEAD = DATA / "dead_poi.json"
 def _lgamma1(a: Decimal) -> Decimal:
     """ln Γ(a + 1) in decimal arithmetic (Stirling's series at a + 1 ≥ 31)."""
     if a < 30:
-        return Decimal(math.lgamma(float(a) + 1.0))  # small counts: double precision is exact enough
+        return Decimal(
+            math.lgamma(float(a) + 1.0)
+        )  # small counts: double precision is exact enough
     x = a + 1
     two_pi = 2 * Decimal("3.14159265358979323846264338327950288419716939937510")
     return (
@@ -123,7 +125,7 @@ def minuit_minimum(objective, cm, starts) -> float:
 
 
 def test_value_exact_with_auxiliary_count_1e12(tiny):
-    model, data, cm = tiny
+    _model, data, cm = tiny
     rng = np.random.default_rng(3)
     for _ in range(3):
         x = cm.init.copy()
@@ -138,12 +140,13 @@ def test_value_exact_with_auxiliary_count_1e12(tiny):
         )
     # the fit's minimum, valued exactly
     r = fit(cm, data[None, :])
-    assert r.converged[0] and not r.fallback[0]
+    assert r.converged[0]
+    assert not r.fallback[0]
     assert r.twice_nll[0] == pytest.approx(reference_twice_nll(cm, r.pars[0], data), rel=1e-12)
 
 
 def test_fit_not_above_minuit_shapesys(tiny):
-    model, data, cm = tiny
+    _model, data, cm = tiny
     r = fit(cm, data[None, :])
     assert r.converged[0]
 
@@ -183,9 +186,11 @@ def test_guard_is_reported_not_an_answer(huge):
     r = fit(cm, data[None, :], max_iter=1)
     assert not r.converged[0]
     assert "guard" in STATUS[r.status[0]]
-    assert r.reasons() and "guard" in r.reasons()[0]
+    assert r.reasons()
+    assert "guard" in r.reasons()[0]
     res = study_fit(*model_and_data(str(HUGE)))
-    assert res.converged and res.status == "converged"
+    assert res.converged
+    assert res.status == "converged"
 
 
 @pytest.mark.parametrize("path", [TINY, HUGE])
@@ -199,7 +204,11 @@ def test_bit_stable_across_batch_sizes(path):
         batch = np.vstack([d[None, :], toys[: bsz - 1]])
         free = fit(cm, batch)
         cond = fit(cm, batch, fixed={"s_s": 0.0})
-        results[bsz] = (free.twice_nll[0], free.pars[0].copy(), cond.twice_nll[0] - free.twice_nll[0])
+        results[bsz] = (
+            free.twice_nll[0],
+            free.pars[0].copy(),
+            cond.twice_nll[0] - free.twice_nll[0],
+        )
         # every toy of the batch equals its own fit alone
         if bsz == 7:
             for i in range(1, 7):
@@ -213,7 +222,7 @@ def test_bit_stable_across_batch_sizes(path):
 
 
 def test_zero_auxiliary_counts_stay_on_the_newton_path(tiny):
-    model, data, cm = tiny
+    _model, data, cm = tiny
     best = fit(cm, data[None, :]).pars[0]
     toys = sample_toys(cm, best, 300, rng=np.random.default_rng(11))
     aux = toys[:, cm.nmain :]
@@ -236,10 +245,11 @@ def test_zero_auxiliary_counts_stay_on_the_newton_path(tiny):
 def test_precision_note(tiny, huge):
     assert any("gamma_tiny" in n and "1e-06" in n for n in precision_notes(tiny[2]))
     assert any("alpha_huge" in n for n in precision_notes(huge[2]))
-    model, data = model_and_data("workspaces/hzz4l_atlas.json")
+    model, _data = model_and_data("workspaces/hzz4l_atlas.json")
     assert precision_notes(compile_model(model)) == ()
     res = study_fit(tiny[0], tiny[1])
-    assert res.to_json()["notes"] and "gamma_tiny" in res.to_json()["notes"][0]
+    assert res.to_json()["notes"]
+    assert "gamma_tiny" in res.to_json()["notes"][0]
 
 
 def _regularised(tmp_path: Path) -> Path:
@@ -288,7 +298,8 @@ def test_significance_impacts_scan_run_on_the_reproducers():
         assert code == 0, err
         assert obj["notes"]
         code, out, _ = run("significance", str(path), "--no-limit")
-        assert code == 0 and "upper_limit" not in json.loads(out)
+        assert code == 0
+        assert "upper_limit" not in json.loads(out)
         code, out, err = run("impacts", str(path))
         assert code == 0, err
         assert json.loads(out)["impacts"]
@@ -303,7 +314,8 @@ def test_poi_without_effect():
     assert res.unconstrained == ("s_s",)
     assert math.isnan(res.error("s_s"))
     par = res.to_json()["parameters"]["s_s"]
-    assert par["error"] is None and "does not depend" in par["unconstrained"]
+    assert par["error"] is None
+    assert "does not depend" in par["unconstrained"]
     # the other parameter is fitted as without the signal: b = Σn / Σbkg
     spec = json.loads(DEAD.read_text(encoding="utf-8"))
     n = np.asarray(spec["observations"][0]["data"])
@@ -313,4 +325,6 @@ def test_poi_without_effect():
         code, out, err = run(*cmd, str(DEAD))
         assert code == 1
         assert out == ""
-        assert err.count("\n") == 1 and err.startswith("Error:") and "s_s" in err
+        assert err.count("\n") == 1
+        assert err.startswith("Error:")
+        assert "s_s" in err

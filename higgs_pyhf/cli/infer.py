@@ -347,7 +347,11 @@ def significance_cmd(
 
     part("discovery", lambda: discovery(model, data))
     part("cls", lambda: cls(model, data, poi_value=poi_value))
-    limit = None if no_limit else part("upper_limit", lambda: upper_limit(model, data, scan=grid, level=level))
+    limit = (
+        None
+        if no_limit
+        else part("upper_limit", lambda: upper_limit(model, data, scan=grid, level=level))
+    )
     if brazil and limit is not None:
         from pathlib import Path
 

@@ -257,7 +257,9 @@ def impacts(
         msg = f"the POI {name!r} is fixed in the fit"
         raise FitError(msg)
     if name in res.unconstrained:
-        msg = f"no impacts on {name!r}: the likelihood does not depend on it (its samples are empty)"
+        msg = (
+            f"no impacts on {name!r}: the likelihood does not depend on it (its samples are empty)"
+        )
         raise FitError(msg)
     if not res.converged:
         msg = f"no impacts: the best fit did not converge ({res.status})"
@@ -283,7 +285,11 @@ def impacts(
     sides = ("prefit down", "prefit up", "postfit down", "postfit up")
     for row in np.flatnonzero(~fits.converged):
         lab, side = cm.par_names[cols[row]], sides[row % 4]
-        why = "no valid prediction there" if not np.isfinite(fits.twice_nll[row]) else "did not converge"
+        why = (
+            "no valid prediction there"
+            if not np.isfinite(fits.twice_nll[row])
+            else "did not converge"
+        )
         failed.append(f"{lab} {side} ({values.reshape(-1)[row]:.6g}): {why}")
     if failed:
         log.warning("%d shifted fit(s) failed, their shifts are null: %s", len(failed), failed)
@@ -309,7 +315,9 @@ def impacts(
     items.sort(key=lambda it: (-it.size, it.parameter))
 
     h = hessian(cm, best[None, :], d[None, :])[0]
-    free = ~cm.fixed & ~np.isin(np.arange(cm.npars), [cm.par_names.index(u) for u in res.unconstrained])
+    free = ~cm.fixed & ~np.isin(
+        np.arange(cm.npars), [cm.par_names.index(u) for u in res.unconstrained]
+    )
     total = _poi_error(h, free, p)
     constrained = np.zeros(cm.npars, dtype=bool)
     constrained[w.indices] = True

@@ -18,7 +18,9 @@ from .._io import as_float
 __all__ = ["UNCONSTRAINED", "FitResult", "Scan1DResult", "Scan2DResult"]
 
 #: Why a free parameter has no error: the likelihood does not depend on it.
-UNCONSTRAINED = "the likelihood does not depend on this parameter (its samples are empty): not fitted, no error"
+UNCONSTRAINED = (
+    "the likelihood does not depend on this parameter (its samples are empty): not fitted, no error"
+)
 
 
 def _floats(x: Any) -> list[Any]:

@@ -86,7 +86,9 @@ def _record(p: _Poi, r: Any, what: str) -> None:
     if not r.converged.all():
         for reason in r.reasons():
             p.failures.append(f"{what}: {reason}")
-        log.warning("%d %s fit(s) did not converge: %s", int((~r.converged).sum()), what, r.reasons())
+        log.warning(
+            "%d %s fit(s) did not converge: %s", int((~r.converged).sum()), what, r.reasons()
+        )
 
 
 def _status(p: _Poi) -> str:

@@ -65,8 +65,7 @@ def deviance(n: np.ndarray, nu: np.ndarray) -> np.ndarray:
     ds = np.where(small, d, 0.0)
     series = ds * ds * (0.5 + ds * (-1.0 / 3.0 + ds * (0.25 + ds * (-0.2 + ds / 6.0))))
     out[ok] = 2.0 * nk * np.where(small, series, val)
-    out = np.where(nu < 0, np.inf, out)
-    return out  # type: ignore[no-any-return]
+    return np.where(nu < 0, np.inf, out)
 
 
 def count_constant(n: np.ndarray) -> np.ndarray:
@@ -105,8 +104,10 @@ def _row_sums(terms: np.ndarray) -> np.ndarray:
 def constraint_terms(
     cm: CompiledModel, x: np.ndarray, aux: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parameter-dependent constraint part of −2 ln L [B] (Poisson ones as deviances),
-    its gradient and diagonal Hessian [B, A]."""
+    """Constraint part of −2 ln L [B] (Poisson terms as deviances), gradient and Hessian [B, A].
+
+    The Hessian of the constraints is diagonal: one entry per auxiliary datum.
+    """
     xc = x[:, cm.con_par]
     val = np.zeros(x.shape[0])
     grad = np.empty_like(xc)
@@ -196,7 +197,8 @@ def precision_notes(cm: CompiledModel) -> tuple[str, ...]:
             "(compare with pyhf with these parameters fixed)"
         )
     extreme = (cm.fac_kind != 0) & (
-        (np.maximum(cm.fac_hi, 1.0 / cm.fac_hi) > 1e3) | (np.maximum(cm.fac_lo, 1.0 / cm.fac_lo) > 1e3)
+        (np.maximum(cm.fac_hi, 1.0 / cm.fac_hi) > 1e3)
+        | (np.maximum(cm.fac_lo, 1.0 / cm.fac_lo) > 1e3)
     )
     if extreme.any():
         gs = sorted({int(g) for g in cm.fac_par[extreme]})

@@ -158,8 +158,11 @@ def _fit_general(
 def _fallback(
     cm: CompiledModel, su: _Setup, x0: np.ndarray, data: np.ndarray, tol: float, max_iter: int
 ) -> tuple[np.ndarray, float, bool, int]:
-    """One toy: L-BFGS-B from ``x0`` (the best point so far) on the exact value and
-    gradient, then Newton from there; the best point and whether it meets the criterion."""
+    """One toy: L-BFGS-B from ``x0`` (the best point so far), then Newton from there.
+
+    L-BFGS-B runs on the exact value and gradient. Returns the better point,
+    its −2 ln L, whether it meets the convergence criterion, and its status.
+    """
     row = data[None, :]
     free = su.free
     bounds = list(zip(su.lo[free], su.hi[free], strict=True))
@@ -264,9 +267,7 @@ def fit(
     fallback = ~converged
     for i in np.flatnonzero(fallback):
         start = pars[i] if np.isfinite(value[i]) else np.clip(x0[i], lo, hi)
-        pars[i], value[i], converged[i], status[i] = _fallback(
-            cm, su, start, d[i], tol, max_iter
-        )
+        pars[i], value[i], converged[i], status[i] = _fallback(cm, su, start, d[i], tol, max_iter)
     if fallback.any():
         log.info(
             "%d of %d fits took the fallback path, %d of them did not converge",
