@@ -144,6 +144,8 @@ class Scan1DResult(NamedTuple):
         statistic: ``likelihood`` or the name of the χ² used.
         minimizer: what computed the profile: ``engine`` (the batched
             HistFactory engine) or ``grid`` (the report's χ² on a grid).
+        failed: scanned values whose profile fit did not converge: their Δ
+            is from the best point found (an upper bound), kept, not dropped.
     """
 
     parameter: str
@@ -155,6 +157,7 @@ class Scan1DResult(NamedTuple):
     kind: str = "profile"
     statistic: str = "likelihood"
     minimizer: str = "engine"
+    failed: tuple[float, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -168,6 +171,7 @@ class Scan1DResult(NamedTuple):
             "kind": self.kind,
             "statistic": self.statistic,
             "minimizer": self.minimizer,
+            "failed": [float(v) for v in self.failed],
         }
 
     @classmethod
@@ -183,6 +187,7 @@ class Scan1DResult(NamedTuple):
             kind=obj["kind"],
             statistic=obj["statistic"],
             minimizer=str(obj.get("minimizer", "engine")),
+            failed=tuple(float(v) for v in obj.get("failed", ())),
         )
 
 

@@ -202,11 +202,23 @@ def scan_1d(
     _check_in_bounds(cm, i, parameter, vals)
     conditional = kind == "conditional"
 
+    failed: list[float] = []
+
     def nll(v: np.ndarray) -> np.ndarray:
         prof = profile(cm, obs, [i], v[:, None], start=best.bestfit, conditional=conditional)
-        if not prof.converged.all():
-            msg = f"{int((~prof.converged).sum())} profile fit(s) of the {parameter} scan failed"
+        bad = ~prof.converged
+        if np.any(bad & ~np.isfinite(prof.twice_nll)):
+            msg = (
+                f"{int(bad.sum())} profile fit(s) of the {parameter} scan failed (no finite -2lnL)"
+            )
             raise FitError(msg)
+        if bad.any():
+            failed.extend(float(x) for x in v[bad])
+            log.warning(
+                "%d profile fit(s) of the %s scan did not converge; their best points are kept",
+                int(bad.sum()),
+                parameter,
+            )
         return prof.twice_nll  # type: ignore[no-any-return]
 
     curve = nll(vals)
@@ -227,6 +239,7 @@ def scan_1d(
         level=float(level),
         kind=kind,
         statistic="likelihood",
+        failed=tuple(sorted(failed)),
     )
 
 
