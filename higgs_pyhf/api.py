@@ -161,26 +161,40 @@ def contour(
 class SignificanceResult(NamedTuple):
     """Discovery, CLs at one POI value and the CLs upper limit (the ``significance`` command).
 
+    Every part that was computed is kept: a part that failed is None with its
+    reason in ``errors``; ``failed`` lists what the command reports as not
+    done (a failed part, fits that did not converge, an observed limit that
+    does not cross the level in the scanned range).
+
     Attributes:
-        discovery: p0 and Z of POI = 0.
-        cls: CLs at the tested POI value.
-        upper_limit: the CLs upper limit with its expected band.
+        discovery: p0 and Z of POI = 0 (None if it failed).
+        cls: CLs at the tested POI value (None if it failed).
+        upper_limit: the CLs upper limit with its expected band (None if it
+            failed or was not asked for).
         engine: how it was computed.
+        notes: remarks on the model (constraints where pyhf's numerics fail).
+        errors: part → why it failed.
+        failed: what did not succeed, one line each.
     """
 
-    discovery: DiscoveryResult
-    cls: CLsResult
-    upper_limit: UpperLimitResult
+    discovery: DiscoveryResult | None
+    cls: CLsResult | None
+    upper_limit: UpperLimitResult | None
     engine: str = "asymptotic formulae on batched engine fits"
+    notes: tuple[str, ...] = ()
+    errors: Mapping[str, str] = {}
+    failed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """``{"engine", "discovery", "cls", "upper_limit"}``."""
-        return {
-            "engine": self.engine,
-            "discovery": self.discovery.to_json(),
-            "cls": self.cls.to_json(),
-            "upper_limit": self.upper_limit.to_json(),
-        }
+        """``{"engine", "notes", "discovery", "cls", "upper_limit"}``; a failed part is ``{"error": why}``."""
+        out: dict[str, Any] = {"engine": self.engine, "notes": list(self.notes)}
+        for name in ("discovery", "cls", "upper_limit"):
+            part = getattr(self, name)
+            if part is not None:
+                out[name] = part.to_json()
+            elif name in self.errors:
+                out[name] = {"error": self.errors[name]}
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """What the command line prints for this result (its JSON, read back)."""
@@ -199,12 +213,19 @@ def significance(
     poi_value: float = 1.0,
     level: float = 0.05,
     scan: tuple[float, float, int] | None = None,
+    no_limit: bool = False,
 ) -> SignificanceResult:
-    """Discovery p0 and Z, CLs at ``poi_value`` and the CLs upper limit (``significance``)."""
+    """Discovery p0 and Z, CLs at ``poi_value`` and the CLs upper limit (``significance``).
+
+    Raises:
+        FitError: if the POI cannot be tested at all (unknown, fixed, without effect).
+    """
+    from .inference.engine import compile_model, precision_notes
+    from .inference.significance import check_poi, discovery, upper_limit
     from .inference.significance import cls as _cls
-    from .inference.significance import discovery, upper_limit
 
     model, data = model_and_data(ws)
+    check_poi(model, data)
     grid = None
     if scan is not None:
         lo, hi, n = scan
@@ -212,10 +233,35 @@ def significance(
             msg = f"--scan needs LO < HI and N >= 2, got {scan}"
             raise FitError(msg)
         grid = np.linspace(lo, hi, n)
+    try:
+        notes = tuple(precision_notes(compile_model(model)))
+    except FitError:
+        notes = ()
+    errors: dict[str, str] = {}
+    failed: list[str] = []
+
+    def part(name: str, compute: Any) -> Any:
+        try:
+            res = compute()
+        except FitError as err:
+            errors[name] = str(err)
+            failed.append(f"{name}: {err}")
+            return None
+        if res.status != "converged":
+            failed.append(f"{name}: {res.status}")
+        if "observed" in getattr(res, "missing", ()):
+            failed.append(f"{name}: the observed CLs does not cross {level:g} in the scanned range")
+        return res
+
+    found = part("discovery", lambda: discovery(model, data))
+    at_poi = part("cls", lambda: _cls(model, data, poi_value=poi_value))
+    limit = (
+        None
+        if no_limit
+        else part("upper_limit", lambda: upper_limit(model, data, scan=grid, level=level))
+    )
     return SignificanceResult(
-        discovery(model, data),
-        _cls(model, data, poi_value=poi_value),
-        upper_limit(model, data, scan=grid, level=level),
+        found, at_poi, limit, notes=notes, errors=errors, failed=tuple(failed)
     )
 
 

@@ -32,7 +32,17 @@ def test_fit_contract(ws):
     code, out, _ = run("fit", ws, "--minos", "s_s")
     assert code == 0
     obj = json.loads(out)
-    assert set(obj) == {"parameters", "twice_nll", "correlation", "converged", "minimizer"}
+    assert set(obj) == {
+        "parameters",
+        "twice_nll",
+        "correlation",
+        "converged",
+        "status",
+        "minimizer",
+        "notes",
+    }
+    assert obj["status"] == "converged"
+    assert obj["notes"] == []
     assert obj["minimizer"] == "engine"
     assert set(obj["parameters"]) == {"s_s", "s_b"}
     for p in obj["parameters"].values():
@@ -119,7 +129,9 @@ def test_gof_and_significance(ws, tmp_path):
     code, _, _ = run("significance", ws, "--scan", "0", "6", "13", "-o", str(out_file))
     assert code == 0
     s = json.loads(Path(out_file).read_text(encoding="utf-8"))
-    assert set(s) == {"engine", "discovery", "cls", "upper_limit"}
+    assert set(s) == {"engine", "notes", "discovery", "cls", "upper_limit"}
+    assert s["notes"] == []
+    assert s["discovery"]["status"] == s["cls"]["status"] == "converged"
     assert s["upper_limit"]["method"] == "scan"
     assert len(s["upper_limit"]["expected"]) == 5
     assert s["discovery"]["z_observed"] > 0

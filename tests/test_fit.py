@@ -200,7 +200,15 @@ def test_json_contract_round_trip(simple):
     model, data, *_ = simple
     res = fit(model, data, minos=["s_b"])
     obj = res.to_json()
-    assert set(obj) == {"parameters", "twice_nll", "correlation", "converged", "minimizer"}
+    assert set(obj) == {
+        "parameters",
+        "twice_nll",
+        "correlation",
+        "converged",
+        "status",
+        "minimizer",
+        "notes",
+    }
     assert obj["minimizer"] == "engine"
     assert set(obj["parameters"]["s_b"]) >= {"value", "error", "minos"}
     assert obj["parameters"]["s_s"]["minos"] is None

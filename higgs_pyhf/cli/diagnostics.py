@@ -15,7 +15,7 @@ import click
 
 from .._guard import safe_names
 from .._io import write_text
-from ..errors import ConfigError
+from ..errors import ConfigError, FitError
 from ..json_input import read_json
 from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
 from ._types import FiniteFloatRange
@@ -34,7 +34,11 @@ def _fit(workspace: str) -> tuple[dict[str, Any], Any, Any, Any]:
 
     spec = load_workspace(workspace)
     model, data = model_and_data(spec, validate=False)
-    return spec, model, data, fit(model, data)
+    fr = fit(model, data)
+    if not fr.converged:
+        msg = f"the fit of {workspace} did not converge ({fr.status})"
+        raise FitError(msg)
+    return spec, model, data, fr
 
 
 def _groups(items: tuple[str, ...], groups_file: str | None) -> dict[str, str]:

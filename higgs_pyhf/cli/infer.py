@@ -112,6 +112,9 @@ def fit_cmd(
         minos=minos,
     )
     emit_json(result.to_json(), output)
+    if not result.converged:
+        msg = f"the fit did not converge ({result.status}); the output holds the best point found"
+        raise FitError(msg)
 
 
 @click.command("scan")
@@ -316,6 +319,11 @@ def gof_cmd(workspace: str, output: str | None) -> None:
     help="Upper limit interpolated on a POI grid instead of bisection.",
 )
 @click.option(
+    "--no-limit",
+    is_flag=True,
+    help="Skip the upper limit (discovery and CLs only).",
+)
+@click.option(
     "--brazil",
     is_flag=True,
     help="Draw CLs vs the POI with the expected bands (brazil.png; implied by --figdir).",
@@ -327,38 +335,41 @@ def significance_cmd(
     poi_value: float,
     level: float,
     scan: tuple[float, float, int] | None,
+    no_limit: bool,
     brazil: bool,
     figdir: str | None,
     output: str | None,
 ) -> None:
-    """Discovery p0 and Z, CLs at --poi-value, and the CLs upper limit with its expected band."""
+    """Discovery p0 and Z, CLs at --poi-value, and the CLs upper limit with its expected band.
+
+    Every part that was computed is printed; a part that failed holds
+    ``{"error": why}`` and one whose fits did not all converge says so in its
+    ``status``; either makes the command exit 1 after printing.
+    """
     import numpy as np
 
-    from ..api import SignificanceResult
-    from ..inference.significance import cls, discovery, upper_limit
+    from ..api import significance
 
     if brazil and figdir is None:
         msg = "--brazil needs --figdir DIR"
         raise click.UsageError(msg)
+    if brazil and no_limit:
+        msg = "--brazil needs the upper limit: drop --no-limit"
+        raise click.UsageError(msg)
 
-    model, data = model_and_data(workspace)
-    grid = None
-    if scan is not None:
-        lo, hi, n = scan
-        if n < 2 or not hi > lo:
-            msg = f"--scan needs LO < HI and N >= 2, got {scan}"
-            raise FitError(msg)
-        grid = np.linspace(lo, hi, n)
-    limit = upper_limit(model, data, scan=grid, level=level)
-    out = SignificanceResult(
-        discovery(model, data), cls(model, data, poi_value=poi_value), limit
-    ).to_dict()
-    if figdir is not None:
+    res = significance(workspace, poi_value=poi_value, level=level, scan=scan, no_limit=no_limit)
+    for note in res.notes:
+        log.warning("%s", note)
+    limit = res.upper_limit
+    if figdir is not None and limit is not None:
         from ..inference.significance import cls_scan
         from ..plotting.bands import plot_brazil
 
-        if grid is None:  # a finer scan for the curves; the limits stay the bisected ones
-            top = min(1.3 * max(limit.expected[4], limit.observed), float(limit.scan[-1]))
+        model, data = model_and_data(workspace)
+        if scan is None:  # a finer scan for the curves; the limits stay the bisected ones
+            top = min(
+                1.3 * float(np.nanmax([*limit.expected, limit.observed])), float(limit.scan[-1])
+            )
             grid = np.linspace(float(limit.scan[0]), top, 81)
             obs, exp = cls_scan(model, data, grid)
             limit = limit._replace(scan=grid, cls_observed=obs, cls_expected=exp)
@@ -368,7 +379,10 @@ def significance_cmd(
             "brazil.png",
             lambda: plot_brazil(limit, data_label=fl.data_label, lumi_fb=fl.lumi_fb, **fl.header),
         )
-    emit_json(out, output)
+    emit_json(res.to_dict(), output)
+    if res.failed:
+        msg = "; ".join(res.failed) + " (the output holds every part that was computed)"
+        raise FitError(msg)
 
 
 COMMANDS: list[click.Command] = [fit_cmd, scan_cmd, contour_cmd, gof_cmd, significance_cmd]

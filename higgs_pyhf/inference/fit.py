@@ -29,7 +29,7 @@ import numpy as np
 import pyhf
 
 from ..errors import FitError
-from .engine import CompiledModel, compile_model, hessian
+from .engine import CompiledModel, compile_model, hessian, precision_notes
 from .engine import fit as engine_fit
 from .parameters import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resolve_values
 from .profile import crossings
@@ -106,10 +106,14 @@ def fit(
     Returns:
         The fit result; ``twice_nll`` is pyhf's −2lnL at the minimum, Hesse
         errors and correlations are 0 for fixed parameters, Minos errors are
-        signed (lower ≤ 0 ≤ upper).
+        signed (lower ≤ 0 ≤ upper). Free parameters the likelihood does not
+        depend on are listed in ``unconstrained`` (error NaN). A fit that did
+        not meet the engine's convergence criterion is returned with
+        ``converged=False`` and ``status`` saying why (its best point, no Minos).
 
     Raises:
-        FitError: on unknown parameter names, bad bounds, or a failed minimization.
+        FitError: on unknown parameter names, bad bounds, or Minos on a
+            parameter without effect.
     """
     cfg = model.config
     labs = labels(model)
@@ -145,14 +149,25 @@ def fit(
         log.warning("the engine cannot fit this model (%s); fitting with pyhf + minuit", err)
         return _fit_pyhf(model, obs, pars, par_bounds, is_fixed, minos_idx, fixed_labels, str(err))
     cm = cm._replace(fixed=is_fixed, bounds=par_bounds)
+    notes = precision_notes(cm)
+    for note in notes:
+        log.warning("%s", note)
     r = engine_fit(cm, obs[None, :], init=pars[None, :])
     best, value, converged = r.pars[0], float(r.twice_nll[0]), bool(r.converged[0])
-    if not converged:
-        msg = "the fit did not converge (engine Newton and its safeguarded fallback)"
+    dead = r.dead if r.dead is not None else np.zeros(len(labs), dtype=bool)
+    unconstrained = tuple(labs[i] for i in np.flatnonzero(dead))
+    bad_minos = [labs[i] for i in minos_idx if dead[i]]
+    if bad_minos:
+        msg = f"cannot run Minos on {', '.join(bad_minos)}: the likelihood does not depend on it"
         raise FitError(msg)
-    free = ~is_fixed
+    status = "converged" if converged else "; ".join(r.reasons())
+    if not converged:
+        log.error("the fit did not converge (%s); reporting the best point found", status)
+        minos_idx = []
+    free = ~is_fixed & ~dead
     cov = _covariance(cm, best, obs, free)
     sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    sd[dead] = np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = cov / np.outer(sd, sd)
     corr = np.where(np.isfinite(corr), corr, 0.0)
@@ -175,6 +190,9 @@ def fit(
         minos=errors,
         fixed=fixed_labels,
         minimizer=ENGINE,
+        status=status,
+        unconstrained=unconstrained,
+        notes=notes,
     )
 
 
@@ -249,4 +267,5 @@ def _fit_pyhf(
         errors,
         fixed_labels,
         minimizer,
+        "converged" if converged else "minuit: no valid minimum",
     )

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._io import as_float
 from .._summary import markdown_repr, result_dict, short_repr
 from ..errors import FitError
 from .engine import CompiledModel, hessian
@@ -102,14 +103,14 @@ class Shift(NamedTuple):
     up: float
     down: float
 
-    def to_json(self) -> dict[str, float]:
-        """``{"up": Δup, "down": Δdown}``."""
-        return {"up": float(self.up), "down": float(self.down)}
+    def to_json(self) -> dict[str, float | None]:
+        """``{"up": Δup, "down": Δdown}`` (a failed shifted fit is ``null``)."""
+        return {"up": _num(self.up), "down": _num(self.down)}
 
     @property
     def size(self) -> float:
-        """½(|Δup| + |Δdown|)."""
-        return 0.5 * (abs(self.up) + abs(self.down))
+        """½(|Δup| + |Δdown|) (a failed shift, NaN, counts 0)."""
+        return 0.5 * sum(abs(v) for v in (self.up, self.down) if math.isfinite(v))
 
 
 class ParameterImpact(NamedTuple):
@@ -163,6 +164,7 @@ class ImpactsResult(NamedTuple):
         groups: group → ``{"parameters", "prefit", "postfit", "hesse"}``.
         n_fits: shifted fits made.
         n_engine_calls: engine calls they took.
+        failed: the shifted fits that did not converge (their shifts are NaN, ``null``), with why.
     """
 
     poi: str
@@ -174,6 +176,7 @@ class ImpactsResult(NamedTuple):
     groups: dict[str, dict[str, Any]]
     n_fits: int
     n_engine_calls: int
+    failed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """What the command line prints for this result (its JSON, read back)."""
@@ -208,6 +211,7 @@ class ImpactsResult(NamedTuple):
             },
             "n_fits": int(self.n_fits),
             "n_engine_calls": int(self.n_engine_calls),
+            "failed": list(self.failed),
         }
 
     @classmethod
@@ -215,7 +219,7 @@ class ImpactsResult(NamedTuple):
         """Inverse of :meth:`to_json`."""
 
         def shift(v: Any) -> Shift | None:
-            return None if v is None else Shift(float(v["up"]), float(v["down"]))
+            return None if v is None else Shift(as_float(v["up"]), as_float(v["down"]))
 
         fields = set(ParameterImpact._fields)
         imps = tuple(
@@ -239,7 +243,12 @@ class ImpactsResult(NamedTuple):
             groups={g: dict(v) for g, v in obj["groups"].items()},
             n_fits=int(obj["n_fits"]),
             n_engine_calls=int(obj["n_engine_calls"]),
+            failed=tuple(obj.get("failed", ())),
         )
+
+
+def _num(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
 
 
 def _poi_error(h: np.ndarray, free: np.ndarray, poi: int) -> float:
@@ -292,13 +301,22 @@ def impacts(
     if cm.fixed[p]:
         msg = f"the POI {name!r} is fixed in the fit"
         raise FitError(msg)
+    if name in res.unconstrained:
+        msg = (
+            f"no impacts on {name!r}: the likelihood does not depend on it (its samples are empty)"
+        )
+        raise FitError(msg)
+    if not res.converged:
+        msg = f"no impacts: the best fit did not converge ({res.status})"
+        raise FitError(msg)
     d = np.asarray(data, dtype=float)
     best = np.asarray(res.bestfit, dtype=float)
     w = constraint_widths(cm, d)
     err = np.asarray(res.uncertainty, dtype=float)
     # free unconstrained parameters other than the POI (normfactors, shapefactors)
     free_idx = np.flatnonzero(~cm.fixed & (cm.par_con < 0))
-    free_idx = free_idx[free_idx != p]
+    dead = [cm.par_names.index(n) for n in res.unconstrained]
+    free_idx = free_idx[(free_idx != p) & ~np.isin(free_idx, dead)]
     k, u = w.indices.size, free_idx.size
     # rows: constrained j: (pre +, pre −, post +, post −); then free j: (post +, post −)
     cols = np.concatenate([np.repeat(w.indices, 4), np.repeat(free_idx, 2)])
@@ -317,11 +335,24 @@ def impacts(
     init[rows, cols] = values
     held[rows, cols] = True
     fits = held_fits(cm, d, held, init)
-    if not fits.converged.all():
-        bad = sorted({cm.par_names[c] for c in cols[~fits.converged]})
-        msg = f"shifted fits of {bad} did not converge"
-        raise FitError(msg)
-    delta = fits.pars[:, p] - best[p]
+    sides = np.concatenate(
+        [
+            np.tile(["prefit up", "prefit down", "postfit up", "postfit down"], k),
+            np.tile(["postfit up", "postfit down"], u),
+        ]
+    )
+    failed = [
+        f"{cm.par_names[cols[row]]} {sides[row]} ({values[row]:.6g}): "
+        + (
+            "no valid prediction there"
+            if not np.isfinite(fits.twice_nll[row])
+            else "did not converge"
+        )
+        for row in np.flatnonzero(~fits.converged)
+    ]
+    if failed:
+        log.warning("%d shifted fit(s) failed, their shifts are null: %s", len(failed), failed)
+    delta = np.where(fits.converged, fits.pars[:, p] - best[p], np.nan)
     dc, du = delta[: 4 * k].reshape(k, 4), delta[4 * k :].reshape(u, 2)
 
     labels = tuple(cm.par_names[i] for i in w.indices)
@@ -362,6 +393,7 @@ def impacts(
 
     h = hessian(cm, best[None, :], d[None, :])[0]
     free = ~cm.fixed
+    free[dead] = False
     total = _poi_error(h, free, p)
     constrained = np.zeros(cm.npars, dtype=bool)
     constrained[w.indices] = True
@@ -396,4 +428,5 @@ def impacts(
         groups=group_out,
         n_fits=n_rows,
         n_engine_calls=fits.n_calls,
+        failed=tuple(failed),
     )

@@ -16,7 +16,12 @@ import numpy as np
 from .._io import as_float
 from .._summary import markdown_repr, result_dict, short_repr
 
-__all__ = ["FitResult", "Scan1DResult", "Scan2DResult"]
+__all__ = ["UNCONSTRAINED", "FitResult", "Scan1DResult", "Scan2DResult"]
+
+#: Why a free parameter has no error: the likelihood does not depend on it.
+UNCONSTRAINED = (
+    "the likelihood does not depend on this parameter (its samples are empty): not fitted, no error"
+)
 
 
 def _floats(x: Any) -> list[Any]:
@@ -39,6 +44,11 @@ class FitResult(NamedTuple):
         fixed: labels of parameters held constant in the fit.
         minimizer: ``engine`` (the batched HistFactory engine) or the
             fallback used (``pyhf-minuit (engine: why)``).
+        status: ``converged``, or why the minimizer stopped without meeting
+            its convergence criterion (then ``bestfit`` is the best point found).
+        unconstrained: labels of free parameters the likelihood does not
+            depend on: not fitted, their error is NaN (``null`` in JSON).
+        notes: one-line remarks on the fit (e.g. precision hazards for pyhf).
     """
 
     labels: tuple[str, ...]
@@ -50,6 +60,9 @@ class FitResult(NamedTuple):
     minos: dict[str, tuple[float, float]]
     fixed: tuple[str, ...] = ()
     minimizer: str = "engine"
+    status: str = "converged"
+    unconstrained: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def value(self, label: str) -> float:
         """Best-fit value of parameter ``label``."""
@@ -79,17 +92,20 @@ class FitResult(NamedTuple):
         """The documented output contract of the ``fit`` command.
 
         ``{"parameters": {name: {"value", "error", "minos": [lo, hi] | null, "fixed"}},
-        "twice_nll", "correlation": {name: {name: rho}}, "converged"}``.
+        "twice_nll", "correlation": {name: {name: rho}}, "converged", "status"}``;
+        a parameter the likelihood does not depend on has ``"error": null``
+        and ``"unconstrained"`` saying why; ``"notes"`` lists remarks.
         """
-        params = {
-            lab: {
+        params: dict[str, dict[str, Any]] = {}
+        for lab, v, e in zip(self.labels, self.bestfit, self.uncertainty, strict=True):
+            params[lab] = {
                 "value": float(v),
-                "error": float(e),
+                "error": float(e) if np.isfinite(e) else None,
                 "minos": list(self.minos[lab]) if lab in self.minos else None,
                 "fixed": lab in self.fixed,
             }
-            for lab, v, e in zip(self.labels, self.bestfit, self.uncertainty, strict=True)
-        }
+            if lab in self.unconstrained:
+                params[lab]["unconstrained"] = UNCONSTRAINED
         corr = {
             a: {b: float(self.correlation[i, j]) for j, b in enumerate(self.labels)}
             for i, a in enumerate(self.labels)
@@ -99,7 +115,9 @@ class FitResult(NamedTuple):
             "twice_nll": float(self.twice_nll),
             "correlation": corr,
             "converged": bool(self.converged),
+            "status": self.status,
             "minimizer": self.minimizer,
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -110,7 +128,9 @@ class FitResult(NamedTuple):
         return cls(
             labels=labels,
             bestfit=np.array([obj["parameters"][k]["value"] for k in labels], dtype=float),
-            uncertainty=np.array([obj["parameters"][k]["error"] for k in labels], dtype=float),
+            uncertainty=np.array(
+                [as_float(obj["parameters"][k]["error"]) for k in labels], dtype=float
+            ),
             correlation=corr,
             twice_nll=as_float(obj["twice_nll"]),
             converged=bool(obj["converged"]),
@@ -119,6 +139,9 @@ class FitResult(NamedTuple):
             },  # type: ignore[misc]
             fixed=tuple(k for k, v in obj["parameters"].items() if v.get("fixed")),
             minimizer=str(obj.get("minimizer", "engine")),
+            status=str(obj.get("status", "converged")),
+            unconstrained=tuple(k for k, v in obj["parameters"].items() if v.get("unconstrained")),
+            notes=tuple(obj.get("notes", ())),
         )
 
 
@@ -138,6 +161,8 @@ class Scan1DResult(NamedTuple):
         statistic: ``likelihood`` or the name of the χ² used.
         minimizer: what computed the profile: ``engine`` (the batched
             HistFactory engine) or ``grid`` (the report's χ² on a grid).
+        failed: scanned values whose profile fit did not converge: their Δ
+            is from the best point found (an upper bound), kept, not dropped.
     """
 
     parameter: str
@@ -149,6 +174,7 @@ class Scan1DResult(NamedTuple):
     kind: str = "profile"
     statistic: str = "likelihood"
     minimizer: str = "engine"
+    failed: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """What the command line prints for this result (its JSON, read back)."""
@@ -172,6 +198,7 @@ class Scan1DResult(NamedTuple):
             "kind": self.kind,
             "statistic": self.statistic,
             "minimizer": self.minimizer,
+            "failed": [float(v) for v in self.failed],
         }
 
     @classmethod
@@ -187,6 +214,7 @@ class Scan1DResult(NamedTuple):
             kind=obj["kind"],
             statistic=obj["statistic"],
             minimizer=str(obj.get("minimizer", "engine")),
+            failed=tuple(float(v) for v in obj.get("failed", ())),
         )
 
 

@@ -147,7 +147,17 @@ def _setup(
         raise FitError(msg)
     obs = np.asarray(data, dtype=float)
     best = fit(model, obs)
+    if not best.converged:
+        msg = f"the best fit did not converge ({best.status}); no scan relative to it"
+        raise FitError(msg)
     return compile_model(model), obs, best
+
+
+def _check_alive(best: FitResult, *names: str) -> None:
+    dead = [n for n in names if n in best.unconstrained]
+    if dead:
+        msg = f"cannot scan {', '.join(dead)}: the likelihood does not depend on it (its samples are empty)"
+        raise FitError(msg)
 
 
 def scan_1d(
@@ -181,6 +191,7 @@ def scan_1d(
     _check_points(n_points if values is None else len(values))
     cm, obs, best = _setup(model, data, kind)
     i = _scalar_index(cm, parameter)
+    _check_alive(best, cm.par_names[i])
     vals = _grid(
         values,
         n_points,
@@ -191,11 +202,23 @@ def scan_1d(
     _check_in_bounds(cm, i, parameter, vals)
     conditional = kind == "conditional"
 
+    failed: list[float] = []
+
     def nll(v: np.ndarray) -> np.ndarray:
         prof = profile(cm, obs, [i], v[:, None], start=best.bestfit, conditional=conditional)
-        if not prof.converged.all():
-            msg = f"{int((~prof.converged).sum())} profile fit(s) of the {parameter} scan failed"
+        bad = ~prof.converged
+        if np.any(bad & ~np.isfinite(prof.twice_nll)):
+            msg = (
+                f"{int(bad.sum())} profile fit(s) of the {parameter} scan failed (no finite -2lnL)"
+            )
             raise FitError(msg)
+        if bad.any():
+            failed.extend(float(x) for x in v[bad])
+            log.warning(
+                "%d profile fit(s) of the %s scan did not converge; their best points are kept",
+                int(bad.sum()),
+                parameter,
+            )
         return prof.twice_nll  # type: ignore[no-any-return]
 
     curve = nll(vals)
@@ -216,6 +239,7 @@ def scan_1d(
         level=float(level),
         kind=kind,
         statistic="likelihood",
+        failed=tuple(sorted(failed)),
     )
 
 
@@ -300,6 +324,7 @@ def scan_2d(
     _check_points(nx * ny)
     cm, obs, best = _setup(model, data, kind)
     ix, iy = _scalar_index(cm, px), _scalar_index(cm, py)
+    _check_alive(best, cm.par_names[ix], cm.par_names[iy])
     xs = _grid(
         x_values,
         n_points[0],

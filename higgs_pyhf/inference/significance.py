@@ -7,7 +7,9 @@ with the POI bounded below by 0; Asimov data from the fit with the POI fixed
 at 1 (q0) or 0 (q̃μ), main and auxiliary data at the fitted parameters;
 p-values in √q space with the ``normal`` base distribution; the expected
 band at −2σ … +2σ. Every fit is a batched engine fit: all tested POI values
-(observed and Asimov) go into one batch.
+(observed and Asimov) go into one batch. A fit that does not meet the
+engine's convergence criterion is not discarded: its best point is used and
+the result's ``status`` says how many fits did not converge and why.
 
 - :func:`discovery`: p0 and Z of ``poi = 0``; expected for ``poi = 1``.
 - :func:`cls`: CLs at tested POI values, observed and expected band.
@@ -28,13 +30,14 @@ import scipy.stats
 from .._io import as_float
 from .._summary import markdown_repr, result_dict, short_repr
 from ..errors import FitError
-from .engine import CompiledModel, compile_model, expected_aux, expected_main
+from .engine import CompiledModel, compile_model, dead_parameters, expected_aux, expected_main
 from .engine import fit as engine_fit
 
 __all__ = [
     "CLsResult",
     "DiscoveryResult",
     "UpperLimitResult",
+    "check_poi",
     "cls",
     "cls_scan",
     "discovery",
@@ -52,6 +55,7 @@ class _Poi(NamedTuple):
     name: str
     pos: int
     data: np.ndarray
+    failures: list[str]  # one entry per fit that did not converge: why
 
 
 def _prepare(model: Any, data: Any) -> _Poi:
@@ -64,11 +68,36 @@ def _prepare(model: Any, data: Any) -> _Poi:
     if cm.bounds[i, 0] != 0:
         msg = f"asymptotic q0/qtilde tests need the POI {poi!r} bounded below by 0, got {cm.bounds[i, 0]}"
         raise FitError(msg)
+    if dead_parameters(cm, ~cm.fixed, cm.init)[i]:
+        msg = f"the POI {poi!r} has no effect on the likelihood (its samples are empty): nothing to test"
+        raise FitError(msg)
     d = np.asarray(data, dtype=float)
     if d.ndim != 1 or d.size != cm.nmain + cm.naux:
         msg = f"data has shape {d.shape}, expected ({cm.nmain + cm.naux},) (main bins followed by auxdata)"
         raise FitError(msg)
-    return _Poi(cm, str(poi), i, d)
+    return _Poi(cm, str(poi), i, d, [])
+
+
+def check_poi(model: Any, data: Any) -> None:
+    """Raise :class:`FitError` (one line) if the POI of ``model`` cannot be tested on ``data``."""
+    _prepare(model, data)
+
+
+def _record(p: _Poi, r: Any, what: str) -> None:
+    if not r.converged.all():
+        for reason in r.reasons():
+            p.failures.append(f"{what}: {reason}")
+        log.warning(
+            "%d %s fit(s) did not converge: %s", int((~r.converged).sum()), what, r.reasons()
+        )
+
+
+def _status(p: _Poi) -> str:
+    """``converged``, or which fits did not (their best points were used)."""
+    if not p.failures:
+        return "converged"
+    kinds = sorted(set(p.failures))
+    return f"{len(p.failures)} fit group(s) did not converge, best points used ({'; '.join(kinds)})"
 
 
 def _fixed_poi_fits(p: _Poi, data: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,17 +107,13 @@ def _fixed_poi_fits(p: _Poi, data: np.ndarray, values: np.ndarray) -> tuple[np.n
     init = np.broadcast_to(p.cm.init, (values.size, p.cm.npars)).copy()
     init[:, p.pos] = values
     r = engine_fit(cm, data, init=init)
-    if not r.converged.all():
-        msg = f"{int((~r.converged).sum())} fit(s) with {p.name} fixed did not converge"
-        raise FitError(msg)
+    _record(p, r, f"{p.name} fixed")
     return r.pars, r.twice_nll
 
 
 def _free_fits(p: _Poi, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r = engine_fit(p.cm, data)
-    if not r.converged.all():
-        msg = "the unconditional fit did not converge"
-        raise FitError(msg)
+    _record(p, r, "unconditional")
     return r.pars, r.twice_nll
 
 
@@ -120,6 +145,10 @@ class _CLsCalculator:
         return obs, exp
 
 
+def _num(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
 class DiscoveryResult(NamedTuple):
     """Discovery test of ``poi = 0``.
 
@@ -129,6 +158,7 @@ class DiscoveryResult(NamedTuple):
         z_observed: its significance Φ⁻¹(1 − p0) in σ.
         p0_expected: median expected p0 if the signal is there at ``poi = 1``.
         z_expected: expected significance in σ.
+        status: ``converged``, or which fits did not converge (their best points were used).
     """
 
     poi: str
@@ -136,6 +166,7 @@ class DiscoveryResult(NamedTuple):
     z_observed: float
     p0_expected: float
     z_expected: float
+    status: str = "converged"
 
     def to_dict(self) -> dict[str, Any]:
         """What the command line prints for this result (its JSON, read back)."""
@@ -154,7 +185,7 @@ class DiscoveryResult(NamedTuple):
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> DiscoveryResult:
         """Inverse of :meth:`to_json`."""
-        return cls(**{k: obj[k] for k in cls._fields})
+        return cls(**{k: obj[k] for k in cls._fields if k in obj})
 
 
 class CLsResult(NamedTuple):
@@ -166,6 +197,7 @@ class CLsResult(NamedTuple):
         cls_observed: observed CLs.
         cls_expected: expected CLs at −2σ, −1σ, median, +1σ, +2σ.
         test_stat: test statistic (``qtilde``).
+        status: ``converged``, or which fits did not converge (their best points were used).
     """
 
     poi: str
@@ -173,6 +205,7 @@ class CLsResult(NamedTuple):
     cls_observed: float
     cls_expected: tuple[float, float, float, float, float]
     test_stat: str = "qtilde"
+    status: str = "converged"
 
     def to_dict(self) -> dict[str, Any]:
         """What the command line prints for this result (its JSON, read back)."""
@@ -192,6 +225,7 @@ class CLsResult(NamedTuple):
             "cls_observed": float(self.cls_observed),
             "cls_expected": [float(v) for v in self.cls_expected],
             "test_stat": self.test_stat,
+            "status": self.status,
         }
 
     @classmethod
@@ -203,6 +237,7 @@ class CLsResult(NamedTuple):
             cls_observed=as_float(obj["cls_observed"]),
             cls_expected=tuple(as_float(v) for v in obj["cls_expected"]),  # type: ignore[arg-type]
             test_stat=obj["test_stat"],
+            status=str(obj.get("status", "converged")),
         )
 
 
@@ -218,6 +253,9 @@ class UpperLimitResult(NamedTuple):
         cls_observed: observed CLs at ``scan``.
         cls_expected: (5, len(scan)) expected CLs band at ``scan``.
         method: ``bisection`` (limits refined to 1e-5) or ``scan`` (interpolated on ``scan``).
+        status: ``converged``, or which fits did not converge (their best points were used).
+        missing: the limits (``observed``, ``-2sigma`` … ``+2sigma``) whose CLs
+            curve does not cross ``level`` in the scanned range: NaN (``null``).
     """
 
     poi: str
@@ -228,6 +266,8 @@ class UpperLimitResult(NamedTuple):
     cls_observed: np.ndarray
     cls_expected: np.ndarray
     method: str
+    status: str = "converged"
+    missing: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """What the command line prints for this result (its JSON, read back)."""
@@ -244,12 +284,14 @@ class UpperLimitResult(NamedTuple):
         return {
             "poi": self.poi,
             "level": float(self.level),
-            "observed": float(self.observed),
-            "expected": [float(v) for v in self.expected],
+            "observed": _num(self.observed),
+            "expected": [_num(v) for v in self.expected],
             "scan": np.asarray(self.scan, dtype=float).tolist(),
             "cls_observed": np.asarray(self.cls_observed, dtype=float).tolist(),
             "cls_expected": np.asarray(self.cls_expected, dtype=float).tolist(),
             "method": self.method,
+            "status": self.status,
+            "missing": list(self.missing),
         }
 
     @classmethod
@@ -264,6 +306,8 @@ class UpperLimitResult(NamedTuple):
             cls_observed=np.asarray(obj["cls_observed"], dtype=float),
             cls_expected=np.asarray(obj["cls_expected"], dtype=float).reshape(5, -1),
             method=obj["method"],
+            status=str(obj.get("status", "converged")),
+            missing=tuple(obj.get("missing", ())),
         )
 
 
@@ -286,15 +330,23 @@ def discovery(model: Any, data: Any) -> DiscoveryResult:
     q0 = np.where(free[0][:, p.pos] < 0, 0.0, q0)
     p0, p0e = (float(scipy.stats.norm.sf(np.sqrt(q))) for q in q0)
     res = DiscoveryResult(
-        p.name, p0, float(scipy.stats.norm.isf(p0)), p0e, float(scipy.stats.norm.isf(p0e))
+        p.name,
+        p0,
+        float(scipy.stats.norm.isf(p0)),
+        p0e,
+        float(scipy.stats.norm.isf(p0e)),
+        _status(p),
     )
-    log.info("discovery: p0 = %.4g (Z = %.3f), expected p0 = %.4g (Z = %.3f)", *res[1:])
+    log.info("discovery: p0 = %.4g (Z = %.3f), expected p0 = %.4g (Z = %.3f)", *res[1:5])
     return res
 
 
 def cls_scan(model: Any, data: Any, poi_values: Any) -> tuple[np.ndarray, np.ndarray]:
     """Observed CLs [M] and expected band [5, M] at several POI values, in one batch."""
-    p = _prepare(model, data)
+    return _cls_scan(_prepare(model, data), poi_values)
+
+
+def _cls_scan(p: _Poi, poi_values: Any) -> tuple[np.ndarray, np.ndarray]:
     mus = np.asarray(poi_values, dtype=float).reshape(-1)
     lo, hi = p.cm.bounds[p.pos]
     if np.any(mus < lo) or np.any(mus > hi):
@@ -314,9 +366,10 @@ def cls(model: Any, data: Any, *, poi_value: float = 1.0) -> CLsResult:
     Returns:
         Observed CLs and the expected band.
     """
-    obs, exp = cls_scan(model, data, [poi_value])
+    p = _prepare(model, data)
+    obs, exp = _cls_scan(p, [poi_value])
     band = tuple(float(v) for v in exp[:, 0])
-    return CLsResult(str(model.config.poi_name), float(poi_value), float(obs[0]), band, "qtilde")  # type: ignore[arg-type]
+    return CLsResult(p.name, float(poi_value), float(obs[0]), band, "qtilde", _status(p))  # type: ignore[arg-type]
 
 
 def _crossings(mus: np.ndarray, curves: np.ndarray, level: float) -> np.ndarray:
@@ -354,7 +407,8 @@ def upper_limit(
         Observed and expected limits and the CLs scan.
 
     Raises:
-        FitError: if a limit is not inside the POI range.
+        FitError: if no limit (observed or expected) is inside the POI range;
+            the ones that are not are NaN and listed in ``missing``.
     """
     p = _prepare(model, data)
     if not 0 < level < 1:
@@ -372,32 +426,46 @@ def upper_limit(
     obs, exp = calc(grid)
     curves = np.vstack([obs[None, :], exp])  # (6, M)
     idx = _crossings(grid, curves, level)
-    missing = [name for name, i in zip(("observed", *map(str, BAND)), idx, strict=True) if i < 0]
-    if missing:
+    names = ("observed", *(f"{k:+d}sigma" if k else "median" for k in BAND))
+    missing = tuple(name for name, i in zip(names, idx, strict=True) if i < 0)
+    if len(missing) == 6:
         msg = (
             f"CLs does not cross {level:g} inside the scanned {p.name} range "
-            f"[{grid[0]:g}, {grid[-1]:g}] for {', '.join(missing)}; widen the scan or the POI bounds"
+            f"[{grid[0]:g}, {grid[-1]:g}]; widen the scan or the POI bounds"
         )
         raise FitError(msg)
+    if missing:
+        log.warning(
+            "CLs does not cross %g inside [%g, %g] for %s: those limits are null",
+            level,
+            grid[0],
+            grid[-1],
+            ", ".join(missing),
+        )
+    ok = idx >= 0
+    j = np.where(ok, idx, 0)
     if scan is not None:
         limits = np.array(
-            [np.interp(level, curves[k, [i + 1, i]], grid[[i + 1, i]]) for k, i in enumerate(idx)]
+            [
+                np.interp(level, curves[k, [i + 1, i]], grid[[i + 1, i]]) if good else np.nan
+                for k, (i, good) in enumerate(zip(j, ok, strict=True))
+            ]
         )
         method = "scan"
     else:
-        a, b = grid[idx].copy(), grid[idx + 1].copy()
+        a, b = grid[j].copy(), grid[j + 1].copy()
         k_all = np.arange(6)
-        while np.any(b - a > rtol * np.maximum(np.abs(b), 1e-12)):
+        while np.any(ok & (b - a > rtol * np.maximum(np.abs(b), 1e-12))):
             mid = 0.5 * (a + b)
             o, e = calc(mid)
             vals = np.vstack([o[None, :], e])[k_all, k_all]
             above = vals >= level
             a = np.where(above, mid, a)
             b = np.where(above, b, mid)
-        limits = 0.5 * (a + b)
+        limits = np.where(ok, 0.5 * (a + b), np.nan)
         method = "bisection"
         # the scan returned (the Brazil plot's x axis): 61 points up to 1.5 x the largest limit
-        grid = np.linspace(lo, min(hi, lo + 1.5 * (float(limits.max()) - lo)), 61)
+        grid = np.linspace(lo, min(hi, lo + 1.5 * (float(np.nanmax(limits)) - lo)), 61)
         obs, exp = calc(grid)
     res = UpperLimitResult(
         poi=p.name,
@@ -408,6 +476,8 @@ def upper_limit(
         cls_observed=obs,
         cls_expected=exp,
         method=method,
+        status=_status(p),
+        missing=missing,
     )
     log.info(
         "upper limit on %s at CLs=%g: observed %.4g, expected %.4g",

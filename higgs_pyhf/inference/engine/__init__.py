@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from ._numba_cache import drop_stale_caches
 from .compile import CompiledModel, compile_model
-from .fitter import FitResult, fit, resolve_fixed
+from .constraints import precision_notes
+from .fitter import STATUS, FitResult, dead_parameters, fit, resolve_fixed
 from .likelihood import (
     Derivatives,
     data_constant,
@@ -44,11 +45,13 @@ from .uncertainties import hesse_errors
 drop_stale_caches()
 
 __all__ = [
+    "STATUS",
     "CompiledModel",
     "Derivatives",
     "FitResult",
     "compile_model",
     "data_constant",
+    "dead_parameters",
     "derivatives",
     "expected_aux",
     "expected_main",
@@ -56,6 +59,7 @@ __all__ = [
     "gradient",
     "hesse_errors",
     "hessian",
+    "precision_notes",
     "resolve_fixed",
     "sample_toys",
     "twice_nll",

@@ -9,10 +9,18 @@
   per-bin nuisances eliminated by the Schur complement, closed-form
   Barlow–Beeston-lite γ, Armijo backtracking), for every pyhf model.
 
-Toys that do not converge there (iteration limit, non-finite values) are
-refitted one by one from their starting point (pyhf's init by default) with
-scipy's L-BFGS-B on the exact gradient, then polished by Newton, and flagged
-in ``fallback``; a failure there is reported in ``converged``, never raised.
+Convergence is declared only where the Newton decrement (projected gradient
+scaled by the Hessian) is below ``tol`` with the Hessian positive definite
+(:mod:`.newton`). Toys that do not meet it are refitted one by one from the
+best point reached so far with scipy's L-BFGS-B on the exact gradient, then
+polished by Newton, and flagged in ``fallback``; the better of the two points
+is kept, and a fit that still does not meet the criterion is reported in
+``converged`` and ``status`` (why), never raised.
+
+Free parameters the likelihood does not depend on (an unconstrained
+normfactor or shapefactor whose samples are all empty) are not fitted: they
+stay at their initial values and are listed in ``dead``; a study reports
+them as unconstrained (:func:`dead_parameters`).
 """
 
 from __future__ import annotations
@@ -26,13 +34,16 @@ from scipy.optimize import minimize
 
 from ...errors import FitError
 from .compile import CompiledModel
-from .constraints import kernel_constant
+from .constraints import data_constant
 from .kernel import kernel_model
-from .likelihood import constraint_part, derivatives, twice_nll
+from .likelihood import constraint_part, derivatives, expected_main, twice_nll
 from .linear import fit_linear, linear_structure
-from .newton import fit_toys
+from .newton import CONVERGED, STATUS, fit_toys
 
-__all__ = ["FitResult", "fit", "resolve_fixed"]
+__all__ = ["STATUS", "FitResult", "dead_parameters", "fit", "resolve_fixed"]
+
+#: Iterations of the Newton loop after which a fit stops (a guard, reported in ``status``).
+MAX_ITER = 1000
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +58,9 @@ class FitResult(NamedTuple):
         n_iter: (B,) Newton iterations used.
         fallback: (B,) whether the toy was refitted by the safeguarded path.
         free: (P,) which parameters were fitted (not fixed).
+        status: (B,) why each fit stopped: an index into :data:`STATUS`
+            (0: converged).
+        dead: (P,) free parameters the likelihood does not depend on (not fitted).
     """
 
     pars: np.ndarray
@@ -55,6 +69,13 @@ class FitResult(NamedTuple):
     n_iter: np.ndarray
     fallback: np.ndarray
     free: np.ndarray
+    status: np.ndarray | None = None
+    dead: np.ndarray | None = None
+
+    def reasons(self) -> list[str]:
+        """Why each fit that did not converge stopped (``[]`` when all did)."""
+        st = np.zeros(self.converged.shape, dtype=int) if self.status is None else self.status
+        return sorted({STATUS[int(k)] for k, c in zip(st, self.converged, strict=True) if not c})
 
 
 def resolve_fixed(cm: CompiledModel, fixed: Mapping[str, Any] | None) -> dict[int, Any]:
@@ -93,9 +114,29 @@ def _setup(cm: CompiledModel, free: np.ndarray, lo: np.ndarray, hi: np.ndarray) 
     return _Setup(lo, hi, free, cf_par)
 
 
+def dead_parameters(cm: CompiledModel, free: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """(P,) free, unconstrained parameters on which the prediction does not depend.
+
+    Checked at ``base`` [P] and at two other values of each parameter: the
+    predictions must be identical in every bin (an all-zero sample).
+    """
+    cand = np.flatnonzero(free & (cm.par_con < 0))
+    dead = np.zeros(cm.npars, dtype=bool)
+    if cand.size == 0:
+        return dead
+    x = np.repeat(base[None, :], 2 * cand.size + 1, axis=0)
+    k = np.arange(cand.size)
+    x[1 + 2 * k, cand] = base[cand] + 1.0
+    x[2 + 2 * k, cand] = 2.0 * base[cand] + 3.0
+    nu = expected_main(cm, x)
+    same = np.all(nu[1:].reshape(cand.size, 2, -1) == nu[0], axis=(1, 2))
+    dead[cand[same]] = True
+    return dead
+
+
 def _fit_general(
     cm: CompiledModel, su: _Setup, x0: np.ndarray, data: np.ndarray, tol: float, max_iter: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The compiled Newton loop of :mod:`.newton` on every row of ``data``."""
     n = np.ascontiguousarray(data[:, : cm.nmain])
     aux = np.ascontiguousarray(data[:, cm.nmain :])
@@ -104,7 +145,7 @@ def _fit_general(
         np.ascontiguousarray(x0, dtype=float),
         n,
         aux,
-        kernel_constant(cm, data),
+        data_constant(cm, data),
         np.ascontiguousarray(su.lo, dtype=float),
         np.ascontiguousarray(su.hi, dtype=float),
         np.ascontiguousarray(su.free, dtype=np.bool_),
@@ -115,9 +156,13 @@ def _fit_general(
 
 
 def _fallback(
-    cm: CompiledModel, su: _Setup, x0: np.ndarray, data: np.ndarray, tol: float
-) -> tuple[np.ndarray, float, bool]:
-    """One toy: L-BFGS-B from ``x0`` on the exact value and gradient, then Newton polish."""
+    cm: CompiledModel, su: _Setup, x0: np.ndarray, data: np.ndarray, tol: float, max_iter: int
+) -> tuple[np.ndarray, float, bool, int]:
+    """One toy: L-BFGS-B from ``x0`` (the best point so far), then Newton from there.
+
+    L-BFGS-B runs on the exact value and gradient. Returns the better point,
+    its −2 ln L, whether it meets the convergence criterion, and its status.
+    """
     row = data[None, :]
     free = su.free
     bounds = list(zip(su.lo[free], su.hi[free], strict=True))
@@ -139,15 +184,17 @@ def _fallback(
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
-        options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000},
+        options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 5000, "maxcor": 30},
     )
     x = x0.copy()
     x[free] = res.x
-    value = float(twice_nll(cm, x[None, :], row)[0])
-    polish, pval, pconv, _ = _fit_general(cm, su, x[None, :], row, tol, 100)
-    if pconv[0] and pval[0] <= value + 1e-9 * (1.0 + abs(value)):
-        return polish[0], float(pval[0]), True
-    return x, value, bool(res.success) and np.isfinite(value)
+    value = float(derivatives(cm, x[None, :], row).twice_nll[0])
+    if not value <= start:
+        x, value = x0.copy(), start
+    polish, pval, pconv, _, pst = _fit_general(cm, su, x[None, :], row, tol, max_iter)
+    if pval[0] <= value + 1e-12 * (1.0 + abs(value)):
+        return polish[0], float(pval[0]), bool(pconv[0]), int(pst[0])
+    return x, value, False, int(pst[0])
 
 
 def fit(
@@ -158,7 +205,7 @@ def fit(
     init: Any = None,
     bounds: Any = None,
     tol: float = 1e-10,
-    max_iter: int = 60,
+    max_iter: int = MAX_ITER,
     use_kernel: bool = True,
 ) -> FitResult:
     """Minimize −2 ln L for every data set at once.
@@ -172,8 +219,10 @@ def fit(
         init: (P,) or (B, P) starting values (default: pyhf's suggested init).
         bounds: (P, 2) bounds (default: pyhf's suggested bounds).
         tol: Newton decrement gᵀH⁻¹g (in units of −2 ln L) below which a toy
-            has converged (one more full step is taken).
-        max_iter: Newton iterations before a toy goes to the fallback path.
+            has converged (with its Hessian positive definite; one more full
+            step is taken).
+        max_iter: a guard: Newton iterations after which a toy stops (and
+            goes to the fallback path, its ``status`` says so).
         use_kernel: use the kernel of :mod:`.linear` when the prediction is
             linear in the free parameters (``False``: the general Newton loop).
 
@@ -192,6 +241,10 @@ def fit(
     # fixed parameters may sit outside the bounds
     lo = np.where(free, lo, -np.inf)
     hi = np.where(free, hi, np.inf)
+    dead = dead_parameters(cm, free, x0[0]) if bsz else np.zeros(cm.npars, dtype=bool)
+    free &= ~dead
+    lo = np.where(free, lo, -np.inf)
+    hi = np.where(free, hi, np.inf)
     su = _setup(cm, free, lo, hi)
     same_fixed = np.all(x0[:, ~free] == x0[:1, ~free])
     ls = linear_structure(cm, free, x0[0]) if use_kernel and same_fixed else None
@@ -208,11 +261,13 @@ def fit(
         pars = x0.copy()
         pars[:, ls.par_index] = theta
         value = main + constraint_part(cm, pars, d)
+        status = np.where(converged, CONVERGED, 1).astype(np.int64)
     else:
-        pars, value, converged, n_iter = _fit_general(cm, su, x0, d, tol, max_iter)
+        pars, value, converged, n_iter, status = _fit_general(cm, su, x0, d, tol, max_iter)
     fallback = ~converged
     for i in np.flatnonzero(fallback):
-        pars[i], value[i], converged[i] = _fallback(cm, su, np.clip(x0[i], lo, hi), d[i], tol)
+        start = pars[i] if np.isfinite(value[i]) else np.clip(x0[i], lo, hi)
+        pars[i], value[i], converged[i], status[i] = _fallback(cm, su, start, d[i], tol, max_iter)
     if fallback.any():
         log.info(
             "%d of %d fits took the fallback path, %d of them did not converge",
@@ -220,4 +275,4 @@ def fit(
             bsz,
             int((fallback & ~converged).sum()),
         )
-    return FitResult(pars, value, converged, n_iter, fallback, free)
+    return FitResult(pars, value, converged, n_iter, fallback, free, status, dead)

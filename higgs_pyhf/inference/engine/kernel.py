@@ -31,7 +31,7 @@ import numpy as np
 from .compile import LINEAR, NORMAL, POISSON, CompiledModel
 from .interpolation import histosys_point, normsys_point
 
-__all__ = ["FULL", "SLOPES", "VALUE", "KernelModel", "evaluate", "kernel_model"]
+__all__ = ["FULL", "SLOPES", "VALUE", "KernelModel", "deviance_point", "evaluate", "kernel_model"]
 
 #: What :func:`evaluate` computes: the value only; also ν and ∂ν/∂γ; everything.
 VALUE, SLOPES, FULL = 0, 1, 2
@@ -199,6 +199,19 @@ def _blocks(km: KernelModel, x: Arr, want: int, phi: Arr, dphi: Arr, d2phi: Arr)
 
 
 @_jit
+def deviance_point(n: float, nu: float) -> float:
+    """D(n, ν) = 2n(r − 1 − ln r), r = ν/n, from d = (ν − n)/n (2ν at n = 0; +inf if ν ≤ 0 < n)."""
+    if n > 0.0:
+        if not nu > 0.0:
+            return math.inf
+        d = (nu - n) / n
+        if abs(d) < 1e-4:
+            return 2.0 * n * d * d * (0.5 + d * (-1.0 / 3.0 + d * (0.25 + d * (-0.2 + d / 6.0))))
+        return 2.0 * n * (d - math.log1p(d))
+    return 2.0 * nu
+
+
+@_jit
 def _constraints(
     km: KernelModel, x: Arr, aux: Arr, want: int, grad: Arr, h_gg: Arr, h_ll: Arr
 ) -> float:
@@ -212,12 +225,8 @@ def _constraints(
             val += (xp - ap) * (xp - ap) / s2
             gr, hs = 2.0 * (xp - ap) / s2, 2.0 / s2
         elif km.con_kind[a] == POISSON:
-            rate = xp * km.con_factor[a]
-            if ap != 0.0:  # deviance form, as the main terms
-                val += 2.0 * (rate - ap - ap * math.log(rate / ap)) if rate > 0.0 else math.inf
-            else:
-                val += 2.0 * rate
-            gr, hs = -2.0 * (ap / xp - km.con_factor[a]), 2.0 * ap / (xp * xp)
+            val += deviance_point(ap, xp * km.con_factor[a])  # relative to a: exact at a ~ 1e12
+            gr, hs = 2.0 * (km.con_factor[a] - ap / xp), 2.0 * ap / (xp * xp)
         else:
             continue
         if want == FULL:
@@ -248,10 +257,10 @@ def evaluate(
 ) -> float:
     """−2 ln L at one point ``x`` [P] for main data ``n`` [N] and ``aux`` [A].
 
-    Poisson terms are evaluated in their deviance form, 2(ν − n − n ln(ν/n)),
-    precise for large counts; ``const`` is the data constant plus the
-    left-out part (:func:`.constraints.kernel_constant`), so the value is
-    pyhf's −2 ln L.
+    Poisson terms (main bins and Poisson constraints) are evaluated in their
+    deviance form relative to the count (:func:`deviance_point`), precise for
+    any count; ``const`` is the data constant
+    (:func:`.constraints.data_constant`), so the value is pyhf's −2 ln L.
     ``nu`` [N] and, unless ``want == VALUE``, ``jl`` [N, Kl] (∂ν_b/∂γ per
     slot) are filled; with ``want == FULL`` also ``grad`` [P], ``h_gg``,
     ``h_gl``, ``h_ll`` (overwritten). Returns +inf where a bin with data has
@@ -297,10 +306,8 @@ def evaluate(
         nb_ = n[b]
         if nub < 0.0 or (nub == 0.0 and nb_ > 0.0):
             bad = True
-        elif nb_ > 0.0:
-            main += 2.0 * (nub - nb_ - nb_ * math.log(nub / nb_))  # deviance form
         else:
-            main += 2.0 * nub
+            main += deviance_point(nb_, nub)
         if want == VALUE:
             continue
         for k in range(jl.shape[1]):

@@ -4,7 +4,9 @@ For B parameter points ``pars`` [B, P] and data sets ``data`` [B, N + A]
 (main bins then auxiliary data, pyhf's layout) the functions return exactly
 pyhf's ``-2 * model.logpdf(pars, data)``: Poisson main terms with ln Γ(n+1),
 normal constraints with their normalisation ln(σ√(2π)), Poisson constraints
-``Pois(a | τγ)``.
+``Pois(a | τγ)``; every Poisson term is evaluated as a deviance relative to
+its count and the constants are added per data set
+(:mod:`.constraints`).
 
 :func:`expected_main` and :func:`twice_nll` are vectorized numpy over the
 batch (the reference the tests hold against pyhf's ``logpdf``);
@@ -18,10 +20,9 @@ from typing import Any, NamedTuple
 
 import numba
 import numpy as np
-from scipy.special import xlogy
 
 from .compile import LINEAR, NORMSYS_CODE1, CompiledModel
-from .constraints import constraint_part, data_constant, expected_aux, kernel_constant
+from .constraints import _row_sums, constraint_part, data_constant, deviance, expected_aux
 from .constraints import constraint_terms as _constraints
 from .interpolation import histosys_code0, histosys_code4p, normsys_code1, normsys_code4
 from .kernel import FULL, KernelModel, evaluate, kernel_model
@@ -136,8 +137,7 @@ def twice_nll(cm: CompiledModel, pars: Any, data: Any, *, constant: Any = None) 
     n, aux = _split(cm, data)
     nu = expected_main(cm, x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        main = 2.0 * (nu - xlogy(n, nu)).sum(axis=1)
-    main = np.where(np.any((nu < 0) | ((nu == 0) & (n > 0)), axis=1), np.inf, main)
+        main = _row_sums(np.ascontiguousarray(deviance(n, nu)))
     con = _constraints(cm, x, aux)[0]
     c = data_constant(cm, data) if constant is None else constant
     return main + con + c  # type: ignore[no-any-return]
@@ -173,7 +173,7 @@ def derivatives(cm: CompiledModel, pars: Any, data: Any) -> Derivatives:
     # writable copies: numba types read-only arrays apart (one more compilation)
     n = np.array(np.broadcast_to(n, (bsz, n.shape[1])), order="C")
     aux = np.array(np.broadcast_to(aux, (bsz, aux.shape[1])), order="C")
-    c = kernel_constant(cm, np.concatenate([n, aux], axis=1))
+    c = data_constant(cm, np.concatenate([n, aux], axis=1))
     out = _evaluate_batch(kernel_model(cm), x, n, aux, c, FULL)
     return Derivatives(*out)
 

@@ -20,10 +20,22 @@ iteration:
    theorem, and whose Hessian is the Schur complement);
 5. Armijo backtracking where the step does not decrease −2 ln L enough.
 
-A toy stops when its Newton decrement gᵀH⁻¹g falls below ``tol`` (after
-that last full step: Newton converges quadratically). A toy that does not,
-within ``max_iter`` iterations, or meets non-finite values, is flagged; the
-caller (:mod:`.fitter`) refits it on the safeguarded path.
+A per-bin γ whose Poisson constraint has an auxiliary count of 0 (a valid
+toy: Pois(0 | τγ) = e^{−τγ}) has no curvature from its constraint; where its
+bin has no events either, −2 ln L falls linearly towards γ = 0 and a Newton
+step is meaningless. Such γ are profiled in closed form too (given the other
+parameters, each γ enters ν_b linearly), before every Newton step: at the
+bound they are active and drop out of the step.
+
+A toy has converged when its Newton decrement gᵀH⁻¹g (the projected
+gradient scaled by the Hessian, ~2·EDM) falls below ``tol`` *and* the
+Hessian of its free, inactive parameters is positive definite without
+flooring (:mod:`.linalg`): a criterion that cannot pass at a non-stationary
+point. The loop continues while steps decrease −2 ln L; ``max_iter`` is only
+a guard. A toy that stops otherwise (the guard, non-finite values, no
+decrease, a Hessian that is not positive definite) keeps its best point and
+its ``status``; the caller (:mod:`.fitter`) refits it on the safeguarded
+path from there.
 
 Closed-form γ̂: where ν_b = A + γC (A, C independent of γ), the stationarity
 condition of 2(ν_b − n_b ln ν_b) + c(γ), times ν_b (and γ for a Poisson
@@ -46,10 +58,11 @@ import numba
 import numpy as np
 
 from .compile import NORMAL, POISSON
-from .kernel import FULL, SLOPES, VALUE, KernelModel, evaluate
+from .interpolation import histosys_point
+from .kernel import FULL, SLOPES, VALUE, KernelModel, _blocks, evaluate
 from .linalg import inverse_floor, solve
 
-__all__ = ["fit_toys", "gamma_hat"]
+__all__ = ["CONVERGED", "STATUS", "fit_toys", "gamma_hat"]
 
 Arr = np.ndarray
 #: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
@@ -57,6 +70,16 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 #: The modes of :func:`.kernel.evaluate` as run-time values: a constant argument would
 #: be typed as a literal and compile :func:`.kernel.evaluate` once more (~3 s).
 _MODE = np.array([VALUE, SLOPES, FULL], dtype=np.int64)
+#: Outcomes of a fit (``status``): its index in :data:`STATUS`.
+CONVERGED, GUARD, NONFINITE, STALLED, NOT_PD = 0, 1, 2, 3, 4
+#: Why a fit stopped, by status.
+STATUS = (
+    "converged",
+    "iteration guard reached before the Newton decrement fell below the tolerance",
+    "non-finite -2lnL or gradient",
+    "no decrease along the Newton direction before the decrement fell below the tolerance",
+    "Hessian not positive definite at the stationary point",
+)
 
 
 @_jit
@@ -85,22 +108,56 @@ def gamma_hat(
 
 
 @_jit
+def _bin_slope(km: KernelModel, x: Arr, phi: Arr, b: int, p: int) -> tuple[float, float]:
+    """ν_b and ∂ν_b/∂x_p at ``x`` for the per-bin parameter ``p`` of bin ``b``."""
+    nub = 0.0
+    c = 0.0
+    h0, h1 = km.hist_start[b], km.hist_start[b + 1]
+    for s in range(km.nominal.shape[0]):
+        m = km.nominal[s, b]
+        for e in range(h0, h1):
+            if km.hist_s[e] == s:
+                alpha = x[km.global_par[km.hist_g[e]]]
+                m += histosys_point(alpha, km.hist_code, km.hist_up[e], km.hist_dn[e])[0]
+        g = 1.0
+        rest = 1.0
+        has = False
+        for e in range(km.loc_par.shape[2]):
+            q = km.loc_par[s, b, e]
+            if q >= 0:
+                g *= x[q]
+                if q == p:
+                    has = True
+                else:
+                    rest *= x[q]
+        f = phi[km.block[s, b]]
+        nub += f * g * m
+        if has:
+            c += f * m * rest
+    return nub, c
+
+
+@_jit
 def _reprofile(
     km: KernelModel, x: Arr, n: Arr, aux: Arr, lo: Arr, hi: Arr, cf_par: Arr, buf: tuple
 ) -> None:
-    """Set the single free γ of each closed-form bin to its bounded conditional minimum."""
+    """Set each γ of ``cf_par`` in turn to its bounded conditional minimum given the others.
+
+    Each γ enters ν_b linearly (:func:`gamma_hat`); ν_b is recomputed for
+    each, so several γ of one bin are swept one after the other.
+    """
     if cf_par.size == 0:
         return
-    grad, h_gg, h_gl, h_ll, nu, jl = buf
-    evaluate(km, x, n, aux, 0.0, _MODE[SLOPES], grad, h_gg, h_gl, h_ll, nu, jl)
+    phi = np.empty(km.fac_par.shape[0])
+    _blocks(km, x, _MODE[VALUE], phi, np.empty((1, 1)), np.empty((1, 1, 1)))
     for p in cf_par:
-        b, k = km.par_bin[p], km.par_slot[p]
-        c = jl[b, k]
+        b = km.par_bin[p]
+        nub, c = _bin_slope(km, x, phi, b, p)
         a = km.par_con[p]
         kind = km.con_kind[a] if a >= 0 else -1
         root = gamma_hat(
             n[b],
-            nu[b] - x[p] * c,
+            nub - x[p] * c,
             c,
             aux[a] if a >= 0 else 1.0,
             kind,
@@ -128,12 +185,17 @@ def _newton_step(
     buf: tuple,
     work: tuple,
     step: Arr,
-) -> float:
-    """Projected Newton direction into ``step`` [P]; returns the Newton decrement."""
+) -> tuple[float, bool]:
+    """Projected Newton direction into ``step`` [P].
+
+    Returns the Newton decrement and whether the Hessian of the free,
+    inactive parameters is positive definite (no curvature was floored).
+    """
     grad, h_gg, h_gl, h_ll, _nu, _jl = buf
     schur, rhs, dg, lmat, inv_ll, mg, ml, hl, gl, t = work
     nbin, kl = km.slot_par.shape
     ng = km.global_par.size
+    pd = True
     for g in range(ng):
         p = km.global_par[g]
         mg[g] = gfree[g] and not _is_active(x[p], grad[p], lo[p], hi[p])
@@ -153,7 +215,7 @@ def _newton_step(
             gl[k] = grad[km.slot_par[b, k]] if ml[b, k] else 0.0
             for m in range(kl):
                 hl[k, m] = h_ll[b, k, m] if (ml[b, k] and ml[b, m]) else (1.0 if k == m else 0.0)
-        inverse_floor(hl, inv_ll[b])
+        pd = inverse_floor(hl, inv_ll[b]) and pd
         for g in range(ng):
             for k in range(kl):
                 s = 0.0
@@ -172,7 +234,7 @@ def _newton_step(
                 for h in range(ng):
                     if mg[h] and ml[b, k]:
                         schur[g, h] -= t[g, k] * h_gl[b, h, k]
-    solve(schur, rhs, dg, lmat)
+    pd = solve(schur, rhs, dg, lmat) and pd
     step[:] = 0.0
     dec = 0.0
     for g in range(ng):
@@ -202,7 +264,7 @@ def _newton_step(
             p = km.slot_par[b, k]
             step[p] = s
             dec -= grad[p] * s
-    return dec
+    return dec, pd
 
 
 @_jit
@@ -232,7 +294,7 @@ def fit_toys(
     cf_par: Arr,
     tol: float,
     max_iter: int,
-) -> tuple[Arr, Arr, Arr, Arr]:
+) -> tuple[Arr, Arr, Arr, Arr, Arr]:
     """Fit every toy with the bounded Newton loop of this module.
 
     ``x0`` [B, P] are the starts (fixed parameters at their values), ``n``
@@ -241,7 +303,9 @@ def fit_toys(
     parameters profiled in closed form.
 
     Returns:
-        ``(pars [B, P], twice_nll [B], converged [B], n_iter [B])``.
+        ``(pars [B, P], twice_nll [B], converged [B], n_iter [B], status [B])``;
+        ``pars`` is the best point reached (every accepted step decreases
+        −2 ln L), ``status`` one of :data:`STATUS`'s indices.
     """
     bsz, npar = x0.shape
     nbin, kl = km.slot_par.shape
@@ -250,6 +314,7 @@ def fit_toys(
     fval = np.empty(bsz)
     conv = np.zeros(bsz, dtype=np.bool_)
     iters = np.zeros(bsz, dtype=np.int64)
+    status = np.zeros(bsz, dtype=np.int64)
     buf = (
         np.empty(npar),
         np.empty((ng, ng)),
@@ -282,41 +347,74 @@ def fit_toys(
     x = np.empty(npar)
     cand = np.empty(npar)
     step = np.empty(npar)
+    # per-bin parameters whose Poisson constraint has a zero count in this toy
+    zero_cand = np.zeros(npar, dtype=np.int64)
+    nz = 0
+    for p in range(npar):
+        a = km.par_con[p]
+        if free[p] and km.par_bin[p] >= 0 and a >= 0 and km.con_kind[a] == POISSON:
+            zero_cand[nz] = p
+            nz += 1
+    prof_all = np.empty(cf_par.size + nz, dtype=np.int64)
+    prof_all[: cf_par.size] = cf_par
+    is_cf = np.zeros(npar, dtype=np.bool_)
+    for p in cf_par:
+        is_cf[p] = True
     for i in range(bsz):
         ni, ai, ci = n[i], aux[i], const[i]
+        m = cf_par.size
+        for j in range(nz):
+            p = zero_cand[j]
+            if ai[km.par_con[p]] == 0.0 and not is_cf[p]:
+                prof_all[m] = p
+                m += 1
+        prof = prof_all[:m]
         for p in range(npar):
             x[p] = min(max(x0[i, p], lo[p]), hi[p])
-        _reprofile(km, x, ni, ai, lo, hi, cf_par, buf)
-        good = False
+        _reprofile(km, x, ni, ai, lo, hi, prof, buf)
+        st = GUARD
         it = 0
+        flat = 0
         while it < max_iter:
             f0 = evaluate(km, x, ni, ai, ci, _MODE[FULL], *buf)
-            dec = _newton_step(km, x, lo, hi, gfree, lfree, buf, work, step)
+            dec, pd = _newton_step(km, x, lo, hi, gfree, lfree, buf, work, step)
+            if not (math.isfinite(f0) and math.isfinite(dec)):
+                st = NONFINITE
+                break
             alpha = 1.0
             _project(x, step, alpha, lo, hi, cand)
-            _reprofile(km, cand, ni, ai, lo, hi, cf_par, buf)
+            _reprofile(km, cand, ni, ai, lo, hi, prof, buf)
             ok = _accept(f0, evaluate(km, cand, ni, ai, ci, _MODE[VALUE], *buf), grad, x, cand)
-            for _ls in range(40):
+            for _ls in range(60):
                 if ok:
                     break
                 alpha *= 0.5
                 _project(x, step, alpha, lo, hi, cand)
-                _reprofile(km, cand, ni, ai, lo, hi, cf_par, buf)
+                _reprofile(km, cand, ni, ai, lo, hi, prof, buf)
                 ok = _accept(f0, evaluate(km, cand, ni, ai, ci, _MODE[VALUE], *buf), grad, x, cand)
-            bad = not (math.isfinite(f0) and math.isfinite(dec))
+            it += 1
             if ok:
                 for p in range(npar):
                     x[p] = cand[p]
-            it += 1
-            small = dec <= tol
-            if (small and ok) or (small and dec <= 1e-3 * tol):
-                good = not bad
-                break
-            if bad or not ok:
+            if dec <= tol:
+                # stationary at x (projected gradient scaled by the Hessian); the
+                # last step, if it decreased, only improves on it. Where the Hessian
+                # was not positive definite, look again from the new point (a few times)
+                if pd:
+                    st = CONVERGED
+                    break
+                flat += 1
+                if not ok or flat > 3:
+                    st = NOT_PD
+                    break
+                continue
+            if not ok:
+                st = STALLED
                 break
         for p in range(npar):
             out[i, p] = x[p]
         fval[i] = evaluate(km, x, ni, ai, ci, _MODE[VALUE], *buf)
-        conv[i] = good
+        status[i] = st
+        conv[i] = st == CONVERGED and math.isfinite(fval[i])
         iters[i] = it
-    return out, fval, conv, iters
+    return out, fval, conv, iters, status
