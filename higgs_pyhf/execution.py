@@ -85,6 +85,7 @@ def map_tasks(
     pool: str = "processes",
     scheduler: str | None = None,
     progress: Callable[[int], Any] | None = None,
+    done: dict[int, Any] | None = None,
 ) -> list[R]:
     """Apply ``func`` to every task and return the results in task order.
 
@@ -98,6 +99,9 @@ def map_tasks(
         scheduler: address of an existing Dask distributed scheduler
             (``tcp://host:8786``); takes precedence over ``workers``.
         progress: called with 1 each time a task finishes (e.g. a tqdm update).
+        done: if given, filled with ``{task index: result}`` of the tasks that
+            finished, also when an error or Ctrl-C ends the map (local runs;
+            not on Dask), so that a caller can keep what was done.
 
     Returns:
         ``[func(t) for t in tasks]``, computed by the chosen backend.
@@ -118,15 +122,17 @@ def map_tasks(
     size = pool_size(workers, len(tasks))
     if size == 1:
         out = []
-        for t in tasks:
+        for i, t in enumerate(tasks):
             out.append(func(t))
+            if done is not None:
+                done[i] = out[-1]
             tick(1)
         return out
     if pool == "threads":
         log.info("running %d tasks on a pool of %d threads", len(tasks), size)
         with ThreadPoolExecutor(max_workers=size, thread_name_prefix="higgs_pyhf") as ex:
-            return _collect([ex.submit(func, t) for t in tasks], tick)
-    return _map_processes(func, tasks, size, tick)
+            return _collect([ex.submit(func, t) for t in tasks], tick, done)
+    return _map_processes(func, tasks, size, tick, done)
 
 
 def check_pool(pool: str) -> None:
@@ -167,7 +173,11 @@ def _cores() -> int:
 
 
 def _map_processes(
-    func: Callable[[T], R], tasks: list[T], size: int, tick: Callable[[int], Any]
+    func: Callable[[T], R],
+    tasks: list[T],
+    size: int,
+    tick: Callable[[int], Any],
+    done: dict[int, Any] | None = None,
 ) -> list[R]:
     """The tasks on a pool of ``size`` processes; a failed start or a dead worker is an error."""
     log.info("running %d tasks on a pool of %d processes", len(tasks), size)
@@ -190,7 +200,7 @@ def _map_processes(
                     "rerun with fewer --workers, or --pool threads"
                 )
                 raise ExecutionError(msg) from None
-            return _collect(futures, tick)
+            return _collect(futures, tick, done)
     except BrokenProcessPool:
         msg = (
             f"a worker process of the pool of {size} died (killed, or out of memory?); "
@@ -199,8 +209,14 @@ def _map_processes(
         raise ExecutionError(msg) from None
 
 
-def _collect(futures: list[Future[R]], tick: Callable[[int], Any]) -> list[R]:
-    """The results in order; on an error (or Ctrl-C) the tasks not yet started are cancelled."""
+def _collect(
+    futures: list[Future[R]], tick: Callable[[int], Any], done: dict[int, Any] | None = None
+) -> list[R]:
+    """The results in order; on an error (or Ctrl-C) the tasks not yet started are cancelled.
+
+    ``done`` (if given) receives every result that had finished, also those
+    after the one being waited for when the error came.
+    """
     results = []
     try:
         for f in futures:
@@ -209,7 +225,13 @@ def _collect(futures: list[Future[R]], tick: Callable[[int], Any]) -> list[R]:
     except BaseException:
         for f in futures:
             f.cancel()
+        if done is not None:
+            for i, f in enumerate(futures):
+                if f.done() and not f.cancelled() and f.exception() is None:
+                    done[i] = f.result()
         raise
+    if done is not None:
+        done.update(enumerate(results))
     return results
 
 

@@ -65,10 +65,11 @@ def _interruption(err: BaseException) -> tuple[str, int] | None:
     cur: BaseException | None = err
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
+        kept = getattr(cur, "kept", "no partial output was left")  # toys --save-partial
         if isinstance(cur, KeyboardInterrupt):
-            return "interrupted; no partial output was left", 130
+            return f"interrupted; {kept}", 130
         if isinstance(cur, _Terminated):
-            return "terminated; no partial output was left", 143
+            return f"terminated; {kept}", 143
         cur = cur.__cause__ or cur.__context__
     return None
 

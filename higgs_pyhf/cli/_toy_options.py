@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-from .._io import atomic_path
+from .._io import atomic_path, dumps_json, write_text
 from ..execution import POOLS
 from ..inference.toys.runner import DEFAULT_POOL
 from ..inference.toys.sampling import MAX_TOYS
@@ -20,10 +22,14 @@ __all__ = [
     "figure_options",
     "load",
     "ntoys_option",
+    "partial_output",
     "run_options",
     "sampling_options",
     "save_npz",
+    "save_partial_option",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def figure_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -144,3 +150,66 @@ def save_npz(path: str, **arrays: Any) -> None:
 
     with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.savez_compressed(f, **arrays)
+
+
+def save_partial_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--save-partial FILE``: an interrupted run writes the toys it finished there."""
+    return click.option(
+        "--save-partial",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="If interrupted (Ctrl-C, SIGTERM), write what the finished toys give to this JSON, "
+        'marked "partial": true with the toys done of requested.',
+    )(func)
+
+
+class PartialOutput:
+    """The partial run of a command (:func:`partial_output`); ``finish`` ends a summarized one."""
+
+    def __init__(self, path: str | None, run: Any) -> None:
+        self.path, self.run = path, run
+
+    def finish(self, result: Callable[[], dict[str, Any]]) -> None:
+        """If the study was interrupted and summarized its finished toys: write them, re-raise."""
+        if self.run is None or self.run.interruption is None:
+            return
+        stop = self.run.interruption
+        _write_partial(self.path, {**result(), **self.run.marks()}, self.run, stop)
+        raise stop
+
+
+@contextlib.contextmanager
+def partial_output(
+    path: str | None, requested: int, *, summarize: bool = False
+) -> Iterator[PartialOutput]:
+    """Keep the finished toys of the block and write them to ``path`` if it is interrupted.
+
+    ``summarize``: the study (one ensemble) computes its result from the
+    finished toys and the command calls :meth:`PartialOutput.finish`;
+    otherwise each ensemble's finished per-toy values are written. Without
+    ``path`` nothing is kept (an interruption leaves no output).
+    """
+    if path is None:
+        yield PartialOutput(None, None)
+        return
+    from ..inference.toys.partial import find_interruption, keep_partial
+    from . import _Terminated
+
+    with keep_partial(requested, kinds=(_Terminated,), summarize=summarize) as run:
+        try:
+            yield PartialOutput(path, run)
+        except BaseException as err:
+            stop = find_interruption(err, run.kinds)
+            if stop is None or stop is run.interruption:
+                raise
+            _write_partial(path, run.to_dict(), run, stop)
+            raise
+
+
+def _write_partial(path: str | None, obj: dict[str, Any], run: Any, stop: BaseException) -> None:
+    """Write ``obj`` atomically; the exit message (:mod:`higgs_pyhf.cli`) then says what was kept."""
+    assert path is not None
+    write_text(path, dumps_json(obj))
+    note = f"kept the {run.done} of {run.requested} toys that finished in {path} (marked partial)"
+    log.info("%s", note)
+    stop.kept = note  # type: ignore[attr-defined]

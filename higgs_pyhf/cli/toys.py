@@ -19,9 +19,11 @@ from ._toy_options import (
     figure_options,
     load,
     ntoys_option,
+    partial_output,
     run_options,
     sampling_options,
     save_npz,
+    save_partial_option,
 )
 from ._types import FINITE_FLOAT
 from .toy_regions import contour_cmd
@@ -39,6 +41,7 @@ def toys() -> None:
 @figure_options
 @sampling_options
 @ntoys_option(10_000)
+@save_partial_option
 @click.option(
     "--save-toys",
     type=click.Path(dir_okay=False),
@@ -65,6 +68,7 @@ def gof_cmd(
     figdir: str | None,
     generated_label: bool | None,
     save_toys: str | None,
+    save_partial: str | None,
     **run: Any,
 ) -> None:
     """Toy distribution of the GoF statistic and the data's toy p-value."""
@@ -72,8 +76,12 @@ def gof_cmd(
     from ..plotting.toys import plot_gof
 
     model, data, spec = load(workspace)
-    with progress_bar(run["ntoys"], "toys") as bar:
+    with (
+        progress_bar(run["ntoys"], "toys") as bar,
+        partial_output(save_partial, run["ntoys"], summarize=True) as part,
+    ):
         res = gof_toys(model, data, progress=bar.update, **run)
+        part.finish(res.to_json)
     label, generated, header = caption(generated_label, workspace, spec)
     save_figure_to(
         figdir,
@@ -90,6 +98,7 @@ def gof_cmd(
 @figure_options
 @sampling_options
 @ntoys_option(10_000)
+@save_partial_option
 @click.option(
     "--parameter",
     "parameters",
@@ -117,6 +126,7 @@ def coverage_cmd(
     figdir: str | None,
     generated_label: bool | None,
     parameters: tuple[str, ...],
+    save_partial: str | None,
     **run: Any,
 ) -> None:
     """Coverage f(d) and the 68.27% critical value (truth: the best fit to the data)."""
@@ -124,8 +134,12 @@ def coverage_cmd(
     from ..plotting.toys import plot_coverage
 
     model, data, spec = load(workspace)
-    with progress_bar(run["ntoys"], "toys") as bar:
+    with (
+        progress_bar(run["ntoys"], "toys") as bar,
+        partial_output(save_partial, run["ntoys"], summarize=True) as part,
+    ):
         res = coverage_toys(model, data, parameters=parameters or None, progress=bar.update, **run)
+        part.finish(res.to_json)
     label, generated, header = caption(generated_label, workspace, spec)
     save_figure_to(
         figdir,
@@ -171,6 +185,7 @@ def coverage_table_cmd(
 @common_options()
 @figure_options
 @ntoys_option(5_000, "Toys per ensemble")
+@save_partial_option
 @click.option(
     "--sampling",
     type=click.Choice(["poisson", "gaussian"]),
@@ -194,6 +209,7 @@ def hypotest_cmd(
     figdir: str | None,
     generated_label: bool | None,
     no_asymptotic: bool,
+    save_partial: str | None,
     **run: Any,
 ) -> None:
     """Toy CLs (q~_mu) at --poi-value with its toy expected band and toy p0 (q0), beside the asymptotic values."""
@@ -201,7 +217,10 @@ def hypotest_cmd(
     from ..plotting.toys import plot_hypotest
 
     model, data, spec = load(workspace)
-    with progress_bar(2 * run["ntoys"], "toys") as bar:
+    with (
+        progress_bar(2 * run["ntoys"], "toys") as bar,
+        partial_output(save_partial, 2 * run["ntoys"]),
+    ):
         res = hypotest_toys(model, data, asymptotic=not no_asymptotic, progress=bar.update, **run)
     label, generated, header = caption(generated_label, workspace, spec)
     save_figure_to(
@@ -215,6 +234,7 @@ def hypotest_cmd(
 @toys.command("limit")
 @common_options()
 @ntoys_option(2_000, "Toys per ensemble at each POI value")
+@save_partial_option
 @click.option(
     "--scan",
     "scan",
@@ -238,6 +258,7 @@ def limit_cmd(
     output: str | None,
     scan: tuple[float, float, int],
     level: float,
+    save_partial: str | None,
     **run: Any,
 ) -> None:
     """Toy-based CLs upper limit on the POI with its toy expected band (a scan of toy CLs)."""
@@ -247,7 +268,10 @@ def limit_cmd(
 
     lo, hi, n = scan
     model, data, _ = load(workspace)
-    with progress_bar(2 * n * run["ntoys"], "toys") as bar:
+    with (
+        progress_bar(2 * n * run["ntoys"], "toys") as bar,
+        partial_output(save_partial, 2 * n * run["ntoys"]),
+    ):
         res = toy_upper_limit(
             model, data, np.linspace(lo, hi, n), level=level, progress=bar.update, **run
         )

@@ -42,6 +42,7 @@ own default: see :mod:`.contour`.)
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -50,6 +51,7 @@ import numpy as np
 
 from ...execution import check_pool, map_tasks
 from ..engine import expected_aux, expected_main
+from . import partial as _partial
 from .fits import ToyModel
 from .poisson import PoissonTable, poisson_table
 from .sampling import block_rng, check_ntoys, draw_block
@@ -68,6 +70,7 @@ __all__ = [
 Progress = Callable[[int], Any] | None
 #: A study's per-block computation: (toy model, toys [m, N + A], payload) → arrays of length m.
 BlockFunction = Callable[[ToyModel, np.ndarray, dict[str, Any]], dict[str, np.ndarray]]
+log = logging.getLogger(__name__)
 #: Toys per chunk by default (a chunk is the unit of work sent to a worker).
 _TOYS_PER_CHUNK = 20_000
 #: Most toys per call of a block function (measured best: fits, arrays stay in cache).
@@ -161,7 +164,9 @@ def run_at(
     ``workers`` local ``pool`` workers (threads or processes) run the chunks,
     unless a Dask ``scheduler`` is given; ``blocks_per_chunk`` is rounded up
     to whole calls (:func:`blocks_per_call`); ``progress`` is called with the
-    number of toys in each finished chunk.
+    number of toys in each finished chunk. Inside
+    :func:`.partial.keep_partial` the finished chunks are recorded, and an
+    interrupted one-ensemble study gets back the toys that finished.
     """
     check_ntoys(ntoys)
     check_pool(pool)
@@ -201,14 +206,55 @@ def run_at(
         )
         for c in chunks
     ]
-    tick = None
-    if progress is not None:
-        sizes = iter([min(ntoys, (c[-1] + 1) * block_size) - c[0] * block_size for c in chunks])
+    sizes = iter([min(ntoys, (c[-1] + 1) * block_size) - c[0] * block_size for c in chunks])
+    finished = [0]
 
-        def tick(_n: int) -> None:
+    def tick(_n: int) -> None:
+        finished[0] += 1
+        log.debug("toy chunk %d of %d finished", finished[0], len(chunks))
+        if progress is not None:
             progress(next(sizes))
 
-    results = map_tasks(
-        run_chunk, tasks, workers=workers, pool=pool, scheduler=scheduler, progress=tick
-    )
+    run = _partial.current()
+    if run is None:
+        results = map_tasks(
+            run_chunk, tasks, workers=workers, pool=pool, scheduler=scheduler, progress=tick
+        )
+    else:
+        results = _run_keeping(run, tasks, ntoys, workers, pool, scheduler, tick)
     return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+
+
+def _run_keeping(
+    run: _partial.PartialRun,
+    tasks: list[ToyTask],
+    ntoys: int,
+    workers: int,
+    pool: str,
+    scheduler: str | None,
+    tick: Callable[[int], Any] | None,
+) -> list[dict[str, np.ndarray]]:
+    """map_tasks, recording finished chunks in ``run`` (see :mod:`.partial`)."""
+    t0 = tasks[0]
+    ens = _partial.Ensemble(t0.seed, t0.stream, ntoys, t0.block_size)
+    run.ensembles.append(ens)
+    done: dict[int, dict[str, np.ndarray]] = {}
+    try:
+        results = map_tasks(
+            run_chunk,
+            tasks,
+            workers=workers,
+            pool=pool,
+            scheduler=scheduler,
+            progress=tick,
+            done=done,
+        )
+    except BaseException as err:
+        ens.chunks = {tasks[i].blocks: r for i, r in done.items()}
+        stop = _partial.find_interruption(err, run.kinds)
+        if stop is None or not run.summarize or not done:
+            raise
+        run.interruption = stop
+        return [done[i] for i in sorted(done)]
+    ens.chunks = {t.blocks: r for t, r in zip(tasks, results, strict=True)}
+    return results
