@@ -159,6 +159,7 @@ def plot_scan_1d(
     generated: bool = False,
     ymax: float | None = None,
     note: str | None = None,
+    shade_label: str | None = None,
     **header: Any,
 ) -> matplotlib.figure.Figure:
     """Δ(−2lnL) (or Δχ²) curves of one parameter, with the interval shaded.
@@ -178,6 +179,7 @@ def plot_scan_1d(
         generated: shorthand for the generated data label when ``data_label`` is None.
         ymax: upper y limit (default: 4 × the largest level, capped by the curves).
         note: a warning written on the plot (e.g. an interval cut by a grid edge).
+        shade_label: what the shaded interval belongs to (default: the first scan's label).
         header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title``
             (:func:`~._style.header_text`).
 
@@ -220,7 +222,7 @@ def plot_scan_1d(
             inside = (x >= lo) & (x <= hi)
             xs = np.concatenate([[lo], x[inside], [hi]])
             ys = np.interp(xs, x, y)
-            first = labels[0] if labels is not None else scan_label(s)
+            first = shade_label or (labels[0] if labels is not None else scan_label(s))
             ax.fill_between(
                 xs,
                 0,

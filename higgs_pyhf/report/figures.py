@@ -49,11 +49,19 @@ def _scan_figure(
     scans = res.get("scan") or {}
     grid = res.get("chi2_grid")
     curves, labels = [], []
+    grid_name = ""
     other = _OTHER[par]
     tex = {"s_s": "$s_s$", "s_b": "$s_b$"}
     if grid is not None:
-        curves.append((grid.s_s_1d if par == "s_s" else grid.s_b_1d).scan)
-        labels.append(rf"Report grid Pearson $\Delta\chi^2$ ({tex[other]} = 1)")
+        one = grid.s_s_1d if par == "s_s" else grid.s_b_1d
+        curves.append(one.scan)
+        # the report prints best ± |upper root − best| (the table's number); the
+        # legend's interval is both roots of its parabola at Δχ² = 1
+        grid_name = rf"Report grid Pearson $\Delta\chi^2$ ({tex[other]} = 1)"
+        labels.append(
+            f"{grid_name}: as printed {one.scan.bestfit:.2f} ± {one.error:.2f},\n"
+            "the parabola's two roots at $\\Delta\\chi^2$ = 1"
+        )
     for key, label in (
         (f"{par}_at_1", f"Likelihood, {tex[other]} = 1"),
         (f"{par}_profile", f"Likelihood, profiled over {tex[other]}"),
@@ -69,6 +77,7 @@ def _scan_figure(
         labels=labels,
         data_label=inputs.data_label,
         note=f"Report's grid: {note}" if note else None,
+        shade_label=grid_name if grid is not None else None,
         lumi_fb=inputs.lumi_fb,
         **inputs.header,
     )

@@ -20,8 +20,10 @@ from .results import Reproduction
 
 __all__ = [
     "FIGURES",
+    "REPRODUCTION_HEADERS",
     "figures_section",
     "header_section",
+    "reproduction_rows",
     "reproduction_section",
     "skipped_section",
     "toys_section",
@@ -137,12 +139,28 @@ def _agree_mark(agrees: bool | None) -> str:
     return "—" if agrees is None else "✓" if agrees else "✗"
 
 
-def reproduction_section(rep: Reproduction, *, generated: bool | None) -> str:
-    """The table *quantity | printed | report's method | agrees | likelihood*, notes and definitions."""
+#: Columns of the reproduction table (report.md, README).
+REPRODUCTION_HEADERS = (
+    "quantity",
+    "report (printed)",
+    "this tool, report's method",
+    "agrees",
+    "this tool, Poisson likelihood",
+)
+
+
+def reproduction_rows(rep: Reproduction) -> list[list[str]]:
+    """The cells of the reproduction table, one list per row (:data:`REPRODUCTION_HEADERS`)."""
     rows = []
     for r in rep.rows:
         cell = r.report_method_text + (" ⚠ grid edge" if r.grid_edge else "")
         rows.append([r.quantity, r.printed, cell, _agree_mark(r.agrees), r.likelihood_text])
+    return rows
+
+
+def reproduction_section(rep: Reproduction, *, generated: bool | None) -> str:
+    """The table *quantity | printed | report's method | agrees | likelihood*, notes and definitions."""
+    rows = reproduction_rows(rep)
     n_ok = sum(1 for r in rep.rows if r.agrees)
     n_done = sum(1 for r in rep.rows if r.agrees is not None)
     verdict = (
@@ -173,16 +191,7 @@ def reproduction_section(rep: Reproduction, *, generated: bool | None) -> str:
             "saturated model where the report uses χ², maximum-likelihood fits with Δ(−2lnL) = 1 "
             "intervals, Poisson toys). Full precision in `results.json` → `reproduction`.",
             "",
-            md_table(
-                [
-                    "quantity",
-                    "report (printed)",
-                    "this tool, report's method",
-                    "agrees",
-                    "this tool, Poisson likelihood",
-                ],
-                rows,
-            ),
+            md_table(REPRODUCTION_HEADERS, rows),
             "",
             verdict,
             "",
@@ -233,6 +242,15 @@ def toys_section(
         rows.append(_gof_row(f"§2.5 GoF, {names[key]}", g))
     for key, c in toys_coverage.items():
         rows.append(_coverage_row(f"§2.6 critical value, {names[key]}", c))
+    lik = toys_coverage.get("likelihood")
+    if lik is not None:
+        lo, hi = lik.critical_value_band
+        likelihood_says = (
+            f"Poisson toys with the likelihood give {lik.critical_value:.2f} [{lo:.2f}, {hi:.2f}], "
+            f"near Wilks' {lik.expected_critical_value:.2f} and far below 3.3"
+        )
+    else:
+        likelihood_says = "the likelihood's toys were not run"
     return "\n".join(
         [
             "## Toy studies (§2.5 and §2.6)",
@@ -243,8 +261,9 @@ def toys_section(
             "not refitted, so their Pearson χ² follows ≈ χ²(nbins), not the χ²(nbins − 2) it drew; "
             "its §2.6 value ≈ 3.3 comes from a Pearson χ² fit, whose best fit is biased "
             "(the Pearson χ² favours larger predictions at these counts), so Δχ² at the "
-            "truth is inflated (mean bias of the toys' best fits in the table); Poisson toys with "
-            "the likelihood give Wilks' 2.30. Seeds: "
+            "truth is inflated (mean bias of the toys' best fits in the table); "
+            + likelihood_says
+            + ". Seeds: "
             + ", ".join(f"{k} {v}" for k, v in sorted(seeds.items()))
             + ".",
         ]
