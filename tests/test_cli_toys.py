@@ -97,12 +97,22 @@ def test_gof_writes_output_and_figure(workspace, tmp_path):
 
 def test_coverage_table_and_hypotest(workspace, tmp_path):
     md = tmp_path / "table.md"
-    r = run("coverage-table", workspace, "--ntoys", "1000", "--markdown", str(md))
+    r = run(
+        "coverage-table",
+        workspace,
+        "--ntoys",
+        "1000",
+        "--markdown",
+        str(md),
+        "--figdir",
+        str(tmp_path),
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)["rows"]
     assert len(rows) == 7
     assert rows[0]["critical_value"] > rows[-1]["critical_value"]
     assert "critical value" in md.read_text()
+    assert (tmp_path / "toys_coverage_table.png").stat().st_size > 10_000
     h = run("hypotest", workspace, "--ntoys", "500", "--poi-value", "3")
     assert h.exit_code == 0, h.output
     out = json.loads(h.stdout)

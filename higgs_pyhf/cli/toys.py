@@ -161,6 +161,7 @@ def coverage_cmd(
 )
 @run_options()
 @output_option()
+@figure_options
 @click.option(
     "--markdown",
     type=click.Path(dir_okay=False),
@@ -168,14 +169,26 @@ def coverage_cmd(
     help="Also write the table as Markdown to this file.",
 )
 def coverage_table_cmd(
-    workspace: str, output: str | None, markdown: str | None, **run: Any
+    workspace: str,
+    output: str | None,
+    markdown: str | None,
+    figdir: str | None,
+    generated_label: bool | None,
+    **run: Any,
 ) -> None:
     """Critical values of the report's ingredient combinations (which one gives 3.3?)."""
     from ..inference.toys import TABLE_ROWS, coverage_table
+    from ..plotting.toys import plot_coverage_table
 
-    model, data, _ = load(workspace)
+    model, data, spec = load(workspace)
     with progress_bar(len(TABLE_ROWS) * run["ntoys"], "toys") as bar:
         res = coverage_table(model, data, progress=bar.update, **run)
+    label, generated, header = caption(generated_label, workspace, spec)
+    save_figure_to(
+        figdir,
+        "toys_coverage_table.png",
+        lambda: plot_coverage_table(res, data_label=label, generated_label=generated, **header),
+    )
     if markdown is not None:
         write_text(markdown, res.to_markdown())
     emit_json(res.to_json(), output)

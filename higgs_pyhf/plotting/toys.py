@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.figure
+import matplotlib.ticker
 import numpy as np
 from scipy import stats
 
@@ -27,9 +28,9 @@ from .scans import new_axes
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..inference.toys import CoverageResult, GofResult, HypotestResult
+    from ..inference.toys import CoverageResult, CoverageTableResult, GofResult, HypotestResult
 
-__all__ = ["plot_coverage", "plot_gof", "plot_hypotest"]
+__all__ = ["plot_coverage", "plot_coverage_table", "plot_gof", "plot_hypotest"]
 
 _STAT_LABEL = {
     "pearson": r"Pearson $\chi^2$",
@@ -297,6 +298,76 @@ def plot_hypotest(
         ax.set_xlabel(r"$\tilde{q}_\mu$")
         ax.set_ylabel("toys / bin")
         ax.legend(loc="upper right", fontsize=11)
+        add_generated_caption(fig, generated_label)
+        _label(fig, created, data_label, generated_label, header)
+    return fig
+
+
+def plot_coverage_table(
+    result: CoverageTableResult,
+    *,
+    ax: Axes | None = None,
+    data_label: str | None = None,
+    generated_label: bool = False,
+    reference: tuple[float, str] | None = None,
+    **header: Any,
+) -> matplotlib.figure.Figure:
+    """The critical value of each combination of ingredients, with its band, against Wilks'.
+
+    Args:
+        result: a :class:`~higgs_pyhf.inference.toys.CoverageTableResult`.
+        ax: axes to draw on (a new figure otherwise).
+        data_label: label of the data (header of a new figure; generated caption).
+        generated_label: add the caption for generated (synthetic) input.
+        reference: ``(d, label)`` of a published critical value to mark (e.g. the report's 3.3).
+        header: header keywords ``label``, ``energy``, ``lumi_fb``, ``title`` (new figures).
+
+    Returns:
+        The figure.
+    """
+    rows = result.rows
+    with style_context():
+        created = ax is None
+        fig, ax = new_axes(ax, figsize=(9.0, 1.2 + 0.55 * max(len(rows), 1)))
+        y = np.arange(len(rows))[::-1]
+        crit = np.array([r["critical_value"] for r in rows], dtype=float)
+        band = np.array([r["critical_value_band"] for r in rows], dtype=float).reshape(-1, 2)
+        ax.errorbar(
+            crit,
+            y,
+            xerr=[crit - band[:, 0], band[:, 1] - crit],
+            fmt="o",
+            color="black",
+            capsize=3,
+            label=f"toys: 68.27% quantile of Δ at the truth, 68% band ({result.settings.get('ntoys')} toys each)",
+        )
+        for yi, c, hi in zip(y, crit, band[:, 1], strict=True):
+            ax.annotate(
+                f"{c:.2f}",
+                (hi, yi),
+                xytext=(6, 0),
+                textcoords="offset points",
+                fontsize=10,
+                ha="left",
+                va="center",
+            )
+        wilks = result.expected_critical_value
+        ax.axvline(wilks, color="tab:orange", ls="--", label=f"Wilks: χ² quantile {wilks:.2f}")
+        if reference is not None:
+            ax.axvline(reference[0], color="tab:red", ls=":", label=reference[1])
+        ax.set_yticks(y, [r["label"] for r in rows], fontsize=10)
+        ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.tick_params(axis="y", which="major", right=False)
+        marks = [wilks, *([reference[0]] if reference is not None else [])]
+        lo_x = float(np.nanmin([*band[:, 0], *marks]))
+        hi_x = float(np.nanmax([*band[:, 1], *marks]))
+        pad = 0.08 * (hi_x - lo_x) if hi_x > lo_x else 0.5
+        ax.set_xlim(lo_x - pad, hi_x + 1.5 * pad)
+        ax.set_ylim(-0.8, len(rows) - 0.2 + 0.6)
+        ax.set_xlabel(r"critical value $d$ of the 68.27% region")
+        ax.legend(
+            loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=10, ncols=1, borderaxespad=0.2
+        )
         add_generated_caption(fig, generated_label)
         _label(fig, created, data_label, generated_label, header)
     return fig
