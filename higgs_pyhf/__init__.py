@@ -54,6 +54,7 @@ _PLOTS = (
     "plot_correlations",
     "plot_gof",
     "plot_coverage",
+    "plot_coverage_table",
     "save_figure",
 )
 

@@ -37,7 +37,7 @@ from .report_figures import (
 )
 from .scans import plot_scan_1d
 from .stacks import data_intervals, plot_postfit, plot_prefit_postfit, plot_stacked
-from .toys import plot_coverage, plot_gof
+from .toys import plot_coverage, plot_coverage_table, plot_gof
 
 __all__ = [
     "GENERATED_DATA_LABEL",
@@ -50,6 +50,7 @@ __all__ = [
     "plot_contour_pair",
     "plot_correlations",
     "plot_coverage",
+    "plot_coverage_table",
     "plot_critical_value_pair",
     "plot_gof",
     "plot_gof_pair",
