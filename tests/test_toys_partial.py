@@ -148,6 +148,7 @@ def test_interrupted_hypotest_writes_each_ensembles_finished_toys(tmp_path):
     ens = res["ensembles"]
     assert sum(e["ntoys_done"] for e in ens) == res["ntoys_done"]
     for e in ens:
+        assert e["settings"] == {"poi": "s_s", "mu": 1.0}
         assert len(e["toys"]["qmu"]) == e["ntoys_done"] == e["block_size"] * len(e["blocks_done"])
         q = np.array([np.nan if v is None else v for v in e["toys"]["qmu"]])
         assert np.nanmin(q) >= 0.0

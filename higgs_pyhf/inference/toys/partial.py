@@ -35,8 +35,12 @@ _CURRENT: contextvars.ContextVar[PartialRun | None] = contextvars.ContextVar(
 class Ensemble:
     """One ensemble of toys (one :func:`.runner.run_at` call) and its finished chunks."""
 
-    def __init__(self, seed: int, stream: int, ntoys: int, block_size: int) -> None:
+    def __init__(
+        self, seed: int, stream: int, ntoys: int, block_size: int, tested: dict[str, Any]
+    ) -> None:
         self.seed, self.stream, self.ntoys, self.block_size = seed, stream, ntoys, block_size
+        #: the scalar settings of the study's block function (e.g. the tested POI value)
+        self.tested = {k: v for k, v in tested.items() if isinstance(v, int | float | str)}
         self.chunks: dict[tuple[int, ...], dict[str, np.ndarray]] = {}
 
     @property
@@ -61,6 +65,7 @@ class Ensemble:
             "ntoys_done": self.done,
             "blocks_done": sorted(b for c in self.chunks for b in c),
             "block_size": self.block_size,
+            "settings": self.tested,
             "toys": {k: v.tolist() for k, v in arrays.items()},
         }
 

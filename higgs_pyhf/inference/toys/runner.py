@@ -236,7 +236,7 @@ def _run_keeping(
 ) -> list[dict[str, np.ndarray]]:
     """map_tasks, recording finished chunks in ``run`` (see :mod:`.partial`)."""
     t0 = tasks[0]
-    ens = _partial.Ensemble(t0.seed, t0.stream, ntoys, t0.block_size)
+    ens = _partial.Ensemble(t0.seed, t0.stream, ntoys, t0.block_size, t0.payload)
     run.ensembles.append(ens)
     done: dict[int, dict[str, np.ndarray]] = {}
     try:
