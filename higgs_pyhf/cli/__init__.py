@@ -28,7 +28,7 @@ import click
 
 from .. import __version__
 from ..errors import HiggsPyhfError
-from . import build, compare, diagnostics, infer, report, toys
+from . import build, compare, diagnostics, infer, published, report, toys
 
 __all__ = ["main"]
 
@@ -115,6 +115,6 @@ def main(verbose: int, progress: bool) -> None:
     pyhf_log.propagate = False
 
 
-for _module in (build, infer, diagnostics, compare, report, toys):
+for _module in (build, infer, published, diagnostics, compare, report, toys):
     for _cmd in _module.COMMANDS:
         main.add_command(_cmd)

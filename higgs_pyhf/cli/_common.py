@@ -49,7 +49,7 @@ def progress_bar(total: int, desc: str) -> Any:
 
 
 #: Parameters of a command that name files it reads.
-INPUT_PARAMETERS = ("workspace", "config_name", "config_path", "templates")
+INPUT_PARAMETERS = ("workspace", "config_name", "config_path", "templates", "patch", "patchset")
 #: Parameters of a command that name files it writes.
 OUTPUT_PARAMETERS = ("output", "markdown", "save_toys")
 
@@ -60,6 +60,7 @@ def refuse_overwriting_inputs(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
         inputs = [kwargs.get(k) for k in INPUT_PARAMETERS if isinstance(kwargs.get(k), str | Path)]
+        inputs += [v for k in INPUT_PARAMETERS if isinstance(kwargs.get(k), tuple) for v in kwargs[k]]
         for key in OUTPUT_PARAMETERS:
             value = kwargs.get(key)
             if isinstance(value, str | Path):
