@@ -176,7 +176,7 @@ def load_patchset(path: str | Path) -> PatchSet:
 
 
 def digest(obj: Any, algorithm: str = "sha256") -> str:
-    """pyhf's digest of a JSON object: the hash of its sorted-key JSON text (UTF-8)."""
+    """The digest pyhf gives a JSON object: the hash of its sorted-key JSON text (UTF-8)."""
     if algorithm not in hashlib.algorithms_available:
         msg = f"unknown digest algorithm {algorithm!r}"
         raise WorkspaceError(msg)

@@ -233,3 +233,24 @@ def test_patchset_is_pyhfs_format_and_its_digest_is_checked(sbottom, tmp_path):
     assert code == 1
     assert "sha256 digest" in err
     assert "RegionB_BkgOnly.json" in err
+
+
+@pytest.mark.parametrize(
+    "command", [["fit"], ["gof"], ["pulls"], ["toys", "hypotest", "--ntoys", "200"]]
+)
+def test_every_workspace_command_takes_patches(sbottom, tmp_path, command):
+    """`CMD BkgOnly -p patch` gives what `CMD` gives on the workspace patched by jsonpatch."""
+    import jsonpatch
+
+    bkg_m, patch_m = _member("A", "1500_850_60")
+    bkg, patch = sbottom.write(bkg_m, tmp_path), sbottom.write(patch_m, tmp_path)
+    patched = tmp_path / "patched.json"
+    patched.write_text(
+        json.dumps(jsonpatch.apply_patch(sbottom.json(bkg_m), sbottom.json(patch_m))),
+        encoding="utf-8",
+    )
+    code, ref, err = _run(*command, str(patched))
+    assert code == 0, err
+    code, out, err = _run(*command, str(bkg), "-p", str(patch))
+    assert code == 0, err
+    assert json.loads(out) == json.loads(ref)

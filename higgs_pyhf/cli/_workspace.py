@@ -41,6 +41,14 @@ class WorkspaceInput(str):
     patches: tuple[str, ...]
     source: str
 
+    def model_and_data(self, measurement: str | None = None) -> tuple[Any, Any]:
+        """The pyhf model and the observed data (main bins, then auxdata) of the specification."""
+        from ..workspace import model_and_data
+
+        return model_and_data(
+            self.spec, measurement=measurement, validate=False, source=self.source
+        )
+
 
 def load_input(
     workspace: str,

@@ -15,14 +15,14 @@ import click
 
 from ..errors import FitError
 from ..inference.scan import MAX_POINTS
-from ..workspace import model_and_data
 from ._common import emit_json, output_option
+from ._workspace import WorkspaceInput, workspace_input
 
 __all__ = ["COMMANDS"]
 
 log = logging.getLogger(__name__)
 
-_workspace_arg = click.argument("workspace", type=click.Path(dir_okay=False))
+_workspace_arg = workspace_input
 
 
 def _name_value(option: str, items: tuple[str, ...]) -> dict[str, float]:
@@ -86,7 +86,7 @@ def _name_bounds(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
 )
 @output_option()
 def fit_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     fix: tuple[str, ...],
     minos: tuple[str, ...],
     init: tuple[str, ...],
@@ -96,7 +96,7 @@ def fit_cmd(
     """Maximum-likelihood fit of WORKSPACE (the batched engine): values, Hesse and Minos errors, correlations."""
     from ..inference.fit import fit
 
-    model, data = model_and_data(workspace)
+    model, data = workspace.model_and_data()
     result = fit(
         model,
         data,
@@ -138,7 +138,7 @@ def fit_cmd(
 )
 @output_option()
 def scan_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     parameter: str | None,
     n_points: int,
     range_: tuple[float, float] | None,
@@ -149,7 +149,7 @@ def scan_cmd(
     """1D Δ(−2lnL) scan of one parameter of WORKSPACE with its interval."""
     from ..inference.scan import scan_1d
 
-    model, data = model_and_data(workspace)
+    model, data = workspace.model_and_data()
     result = scan_1d(
         model,
         data,
@@ -200,7 +200,7 @@ def scan_cmd(
 )
 @output_option()
 def contour_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     parameters: tuple[str, str] | None,
     n_points: int,
     x_range: tuple[float, float] | None,
@@ -211,7 +211,7 @@ def contour_cmd(
     """2D Δ(−2lnL) grid of two parameters with the 2.30/5.99 contours' 68% intervals."""
     from ..inference.scan import scan_2d
 
-    model, data = model_and_data(workspace)
+    model, data = workspace.model_and_data()
     result = scan_2d(
         model,
         data,
@@ -241,11 +241,11 @@ def _default_pair(model: Any) -> tuple[str, str]:
 @click.command("gof")
 @_workspace_arg
 @output_option()
-def gof_cmd(workspace: str, output: str | None) -> None:
+def gof_cmd(workspace: WorkspaceInput, output: str | None) -> None:
     """Goodness of fit: Pearson χ² p-values before/after the fit, saturated-model p-value."""
     from ..inference.gof import goodness_of_fit
 
-    model, data = model_and_data(workspace)
+    model, data = workspace.model_and_data()
     emit_json(goodness_of_fit(model, data).to_json(), output)
 
 
@@ -278,7 +278,7 @@ def gof_cmd(workspace: str, output: str | None) -> None:
 )
 @output_option()
 def significance_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     poi_value: float,
     level: float,
     scan: tuple[float, float, int] | None,
@@ -295,7 +295,7 @@ def significance_cmd(
         msg = "--brazil needs --figdir DIR"
         raise click.UsageError(msg)
 
-    model, data = model_and_data(workspace)
+    model, data = workspace.model_and_data()
     grid = None
     if scan is not None:
         lo, hi, n = scan

@@ -60,11 +60,8 @@ def cls_cmd(
     compiling the model and the fits.
     """
     from ..inference.cls import hypotest
-    from ..workspace import model_and_data
 
-    model, data = model_and_data(
-        workspace.spec, measurement=measurement, validate=False, source=workspace.source
-    )
+    model, data = workspace.model_and_data(measurement)
     result = hypotest(model, data, test_poi=test_poi, test_stat=test_stat)
     emit_json(result.to_json(), output)
 

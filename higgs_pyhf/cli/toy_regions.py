@@ -7,6 +7,7 @@ import click
 from ..inference.toys.contour import CONTOUR_POOL
 from ._common import emit_json, figure_labels, progress_bar, save_figure_to
 from ._toy_options import common_options, load, ntoys_option
+from ._workspace import WorkspaceInput
 
 __all__ = ["contour_cmd"]
 
@@ -39,7 +40,7 @@ __all__ = ["contour_cmd"]
     help="Write the figure (toys_contour.png) to this directory.",
 )
 def contour_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     seed: int,
     block_size: int,
     aux: str,

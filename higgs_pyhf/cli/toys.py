@@ -23,6 +23,7 @@ from ._toy_options import (
     sampling_options,
     save_npz,
 )
+from ._workspace import WorkspaceInput
 from .toy_regions import contour_cmd
 
 __all__ = ["COMMANDS"]
@@ -59,7 +60,7 @@ def toys() -> None:
     help="refit: fit every toy like the data (consistent with the data's post-fit value); fixed: the report's (no refit).",
 )
 def gof_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     output: str | None,
     figdir: str | None,
     generated_label: bool | None,
@@ -111,7 +112,7 @@ def gof_cmd(
     help="Continuous (engine fits) or the report's 100x100 grid with the truth snapped to it.",
 )
 def coverage_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     output: str | None,
     figdir: str | None,
     generated_label: bool | None,
@@ -153,7 +154,7 @@ def coverage_cmd(
     help="Also write the table as Markdown to this file.",
 )
 def coverage_table_cmd(
-    workspace: str, output: str | None, markdown: str | None, **run: Any
+    workspace: WorkspaceInput, output: str | None, markdown: str | None, **run: Any
 ) -> None:
     """Critical values of the report's ingredient combinations (which one gives 3.3?)."""
     from ..inference.toys import TABLE_ROWS, coverage_table
@@ -182,7 +183,9 @@ def coverage_table_cmd(
 @click.option(
     "--no-asymptotic", is_flag=True, default=False, help="Skip the asymptotic comparison."
 )
-def hypotest_cmd(workspace: str, output: str | None, no_asymptotic: bool, **run: Any) -> None:
+def hypotest_cmd(
+    workspace: WorkspaceInput, output: str | None, no_asymptotic: bool, **run: Any
+) -> None:
     """Toy CLs (q~_mu) at --poi-value and toy p0 (q0), beside the asymptotic values."""
     from ..inference.toys import hypotest_toys
 
