@@ -254,3 +254,50 @@ def test_every_workspace_command_takes_patches(sbottom, tmp_path, command):
     code, out, err = _run(*command, str(bkg), "-p", str(patch))
     assert code == 0, err
     assert json.loads(out) == json.loads(ref)
+
+
+def test_significance_reports_a_limit_beyond_the_poi_range(sbottom, tmp_path):
+    """RegionB 1400_550_60: CLs ≈ 0.97 at μ = 1 and above 0.05 up to μ = 10 (the POI bound)."""
+    bkg, patch = (sbottom.write(m, tmp_path) for m in _member("B", "1400_550_60"))
+    code, out, err = _run("significance", str(bkg), "-p", str(patch))
+    assert code == 0, err
+    obj = json.loads(out)
+    obs, exp = REGRESSION[("B", "1400_550_60")]
+    assert obj["cls"]["cls_observed"] == pytest.approx(obs, rel=RTOL_OBS)
+    assert obj["cls"]["cls_expected"] == pytest.approx(exp, rel=RTOL_EXP_PUBLISHED)
+    assert 0 <= obj["discovery"]["p0_observed"] <= 1
+    limit = obj["upper_limit"]
+    assert limit["observed"] is None
+    assert limit["expected"] == [None] * 5
+    beyond = limit["beyond_range"]
+    assert beyond["limits"] == ["observed", "-2", "-1", "0", "1", "2"]
+    assert beyond["bound"] == 10.0
+    assert "above 0.05" in beyond["reason"]
+    # what was computed is kept: CLs at the bound, above the level for every curve
+    assert limit["cls_observed"][-1] > 0.05
+    assert min(row[-1] for row in limit["cls_expected"]) > 0.05
+
+
+def test_upper_limit_partly_beyond_the_scan():
+    from higgs_pyhf.inference.significance import UpperLimitResult, upper_limit
+
+    model = pyhf.simplemodels.uncorrelated_background(
+        signal=[5.0, 8.0], bkg=[50.0, 40.0], bkg_uncertainty=[6.0, 5.0]
+    )
+    data = np.array([53.0, 47.0, *model.config.auxdata])
+    full = upper_limit(model, data)
+    inside = max(full.observed, full.expected[2])
+    assert inside < full.expected[3]
+    cut = 0.5 * (inside + full.expected[3])  # above the observed and median limits, below +1σ
+    with pytest.raises(FitError, match="does not cross"):
+        upper_limit(model, data, scan=np.linspace(0.0, cut, 41))
+    part = upper_limit(model, data, scan=np.linspace(0.0, cut, 41), allow_beyond=True)
+    assert part.beyond == ("1", "2")
+    assert part.bound == pytest.approx(cut)
+    assert np.isnan(part.expected[3])
+    assert np.isnan(part.expected[4])
+    assert part.observed == pytest.approx(full.observed, rel=1e-2)
+    assert list(part.expected[:3]) == pytest.approx(list(full.expected[:3]), rel=1e-2)
+    back = UpperLimitResult.from_json(json.loads(json.dumps(part.to_json()).replace("NaN", "null")))
+    assert back.beyond == part.beyond
+    assert back.bound == part.bound

@@ -308,7 +308,8 @@ def significance_cmd(
         "discovery": discovery(model, data).to_json(),
         "cls": cls(model, data, poi_value=poi_value).to_json(),
     }
-    limit = upper_limit(model, data, scan=grid, level=level)
+    # a limit beyond the POI range is reported (null, with the bound), not an error
+    limit = upper_limit(model, data, scan=grid, level=level, allow_beyond=True)
     out["upper_limit"] = limit.to_json()
     if brazil:
         from pathlib import Path
@@ -320,7 +321,8 @@ def significance_cmd(
         from ..plotting.bands import plot_brazil
 
         if grid is None:  # a finer scan for the curves; the limits stay the bisected ones
-            top = min(1.3 * max(limit.expected[4], limit.observed), float(limit.scan[-1]))
+            found = [v for v in (limit.expected[4], limit.observed) if np.isfinite(v)]
+            top = min(1.3 * max(found, default=np.inf), float(limit.scan[-1]))
             grid = np.linspace(float(limit.scan[0]), top, 81)
             obs, exp = cls_scan(model, data, grid)
             limit = limit._replace(scan=grid, cls_observed=obs, cls_expected=exp)

@@ -19,6 +19,7 @@ band at −2σ … +2σ. Every fit is a batched engine fit: all tested POI value
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -197,6 +198,9 @@ class UpperLimitResult(NamedTuple):
         cls_observed: observed CLs at ``scan``.
         cls_expected: (5, len(scan)) expected CLs band at ``scan``.
         method: ``bisection`` (limits refined to 1e-5) or ``scan`` (interpolated on ``scan``).
+        beyond: limits (``observed``, ``-2`` … ``2``) that lie beyond the scanned POI
+            range (NaN in ``observed``/``expected``; only with ``allow_beyond``).
+        bound: the end of the scanned range those limits lie beyond.
     """
 
     poi: str
@@ -207,10 +211,20 @@ class UpperLimitResult(NamedTuple):
     cls_observed: np.ndarray
     cls_expected: np.ndarray
     method: str
+    beyond: tuple[str, ...] = ()
+    bound: float = math.nan
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return {
+        """JSON-serialisable form (a limit beyond the range is ``null``, listed in ``beyond_range``)."""
+        out: dict[str, Any] = {}
+        if self.beyond:
+            out["beyond_range"] = {
+                "limits": list(self.beyond),
+                "bound": float(self.bound),
+                "reason": f"CLs stays above {self.level:g} up to {self.poi} = {self.bound:g}, "
+                "the end of the scanned range (the POI's upper bound by default)",
+            }
+        return out | {
             "poi": self.poi,
             "level": float(self.level),
             "observed": float(self.observed),
@@ -233,6 +247,8 @@ class UpperLimitResult(NamedTuple):
             cls_observed=np.asarray(obj["cls_observed"], dtype=float),
             cls_expected=np.asarray(obj["cls_expected"], dtype=float).reshape(5, -1),
             method=obj["method"],
+            beyond=tuple(obj.get("beyond_range", {}).get("limits", ())),
+            bound=as_float(obj.get("beyond_range", {}).get("bound")),
         )
 
 
@@ -306,6 +322,7 @@ def upper_limit(
     scan: Sequence[float] | np.ndarray | None = None,
     level: float = 0.05,
     rtol: float = 1e-5,
+    allow_beyond: bool = False,
 ) -> UpperLimitResult:
     """CLs upper limit on the POI with the expected ±1σ/±2σ band.
 
@@ -318,12 +335,14 @@ def upper_limit(
             returned scan then has 61 points up to 1.5 times the largest limit.
         level: CLs threshold (0.05 for 95% CL).
         rtol: relative tolerance of the bisection.
+        allow_beyond: report a limit beyond the scanned range as NaN (listed in
+            ``beyond``) instead of raising.
 
     Returns:
         Observed and expected limits and the CLs scan.
 
     Raises:
-        FitError: if a limit is not inside the POI range.
+        FitError: if a limit is not inside the POI range (unless ``allow_beyond``).
     """
     p = _prepare(model, data)
     if not 0 < level < 1:
@@ -342,7 +361,7 @@ def upper_limit(
     curves = np.vstack([obs[None, :], exp])  # (6, M)
     idx = _crossings(grid, curves, level)
     missing = [name for name, i in zip(("observed", *map(str, BAND)), idx, strict=True) if i < 0]
-    if missing:
+    if missing and not allow_beyond:
         msg = (
             f"CLs does not cross {level:g} inside the scanned {p.name} range "
             f"[{grid[0]:g}, {grid[-1]:g}] for {', '.join(missing)}; widen the scan or the POI bounds"
@@ -350,23 +369,28 @@ def upper_limit(
         raise FitError(msg)
     if scan is not None:
         limits = np.array(
-            [np.interp(level, curves[k, [i + 1, i]], grid[[i + 1, i]]) for k, i in enumerate(idx)]
+            [
+                np.interp(level, curves[k, [i + 1, i]], grid[[i + 1, i]]) if i >= 0 else np.nan
+                for k, i in enumerate(idx)
+            ]
         )
         method = "scan"
     else:
-        a, b = grid[idx].copy(), grid[idx + 1].copy()
-        k_all = np.arange(6)
+        limits = np.full(6, np.nan)
+        k_all = np.flatnonzero(idx >= 0)
+        a, b = grid[idx[k_all]].copy(), grid[idx[k_all] + 1].copy()
         while np.any(b - a > rtol * np.maximum(np.abs(b), 1e-12)):
             mid = 0.5 * (a + b)
             o, e = calc(mid)
-            vals = np.vstack([o[None, :], e])[k_all, k_all]
+            vals = np.vstack([o[None, :], e])[k_all, np.arange(k_all.size)]
             above = vals >= level
             a = np.where(above, mid, a)
             b = np.where(above, b, mid)
-        limits = 0.5 * (a + b)
+        limits[k_all] = 0.5 * (a + b)
         method = "bisection"
         # the scan returned (the Brazil plot's x axis): 61 points up to 1.5 x the largest limit
-        grid = np.linspace(lo, min(hi, lo + 1.5 * (float(limits.max()) - lo)), 61)
+        top = hi if missing else min(hi, lo + 1.5 * (float(limits.max()) - lo))
+        grid = np.linspace(lo, top, 61)
         obs, exp = calc(grid)
     res = UpperLimitResult(
         poi=p.name,
@@ -377,6 +401,8 @@ def upper_limit(
         cls_observed=obs,
         cls_expected=exp,
         method=method,
+        beyond=tuple(missing),
+        bound=float(grid[-1]) if missing else math.nan,
     )
     log.info(
         "upper limit on %s at CLs=%g: observed %.4g, expected %.4g",
