@@ -301,3 +301,30 @@ def test_upper_limit_partly_beyond_the_scan():
     back = UpperLimitResult.from_json(json.loads(json.dumps(part.to_json()).replace("NaN", "null")))
     assert back.beyond == part.beyond
     assert back.bound == part.bound
+
+
+def test_group_help_lists_every_command_without_importing_it():
+    """The lazy command table matches the commands' own help and modules."""
+    import subprocess
+    import sys
+
+    import click
+
+    from higgs_pyhf.cli._lazy import COMMANDS
+
+    ctx = click.Context(main)
+    for name, (module, text) in COMMANDS.items():
+        cmd = main.get_command(ctx, name)
+        assert cmd is not None, name
+        assert cmd.callback is not None
+        assert cmd.callback.__module__.endswith(module) or name == "cutflow"
+        assert cmd.get_short_help_str(limit=1000) == text
+    code = (
+        "import sys; from higgs_pyhf.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('pyhf', 'numba', 'matplotlib', 'scipy', 'higgs_pyhf.cli.infer') "
+        "if m in sys.modules]\nprint(heavy, file=sys.stderr)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "cls" in res.stdout
+    assert res.stderr.strip() == "[]"

@@ -28,7 +28,7 @@ import click
 
 from .. import __version__
 from ..errors import HiggsPyhfError
-from . import build, compare, diagnostics, infer, published, report, toys
+from ._lazy import LazyCommands
 
 __all__ = ["main"]
 
@@ -53,7 +53,7 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-class _Group(click.Group):
+class _Group(LazyCommands):
     """The command group: group flags anywhere, errors as one line with an exit code."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -113,8 +113,3 @@ def main(verbose: int, progress: bool) -> None:
     pyhf_log = logging.getLogger("pyhf")
     pyhf_log.handlers[:] = [handler] if verbose >= 2 else [logging.NullHandler()]
     pyhf_log.propagate = False
-
-
-for _module in (build, infer, published, diagnostics, compare, report, toys):
-    for _cmd in _module.COMMANDS:
-        main.add_command(_cmd)

@@ -93,12 +93,12 @@ def plot_exclusion(
         with np.errstate(divide="ignore"):
             lobs = np.log(np.clip(obs, 1e-300, None))
             lexp = np.log(np.clip(exp, 1e-300, None))
+        if np.nanmin(lobs) < log_level:  # the observed excluded region, lightly shaded
+            ax.tricontourf(tri, lobs, levels=[-np.inf, log_level], colors=["#c00000"], alpha=0.12)
         # ±1σ band: excluded by the −1σ expectation but not by the +1σ one
         band = np.minimum(log_level - lexp[:, 1], lexp[:, 3] - log_level)
         if np.nanmax(band) > 0:
             ax.tricontourf(tri, band, levels=[0.0, np.inf], colors=["#f5d800"], alpha=0.8)
-        if np.nanmin(lobs) < log_level:  # the observed excluded region, lightly shaded
-            ax.tricontourf(tri, lobs, levels=[-np.inf, log_level], colors=["#c00000"], alpha=0.12)
         ax.tricontour(tri, lexp[:, 2], levels=[log_level], colors="black", linestyles="--")
         ax.tricontour(
             tri, lobs, levels=[log_level], colors="#c00000", linewidths=2.5, linestyles="solid"
