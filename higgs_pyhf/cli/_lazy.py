@@ -41,25 +41,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def command_module(name: str) -> Any:
-    """The module of higgs_pyhf.cli named ``name``, imported now."""
+    """The module of higgs_pyhf.cli named ``name``, imported now (plain imports, one per area)."""
     if name == "build":
-        from . import build as module
-    elif name == "infer":
-        from . import infer as module
-    elif name == "published":
-        from . import published as module
-    elif name == "diagnostics":
-        from . import diagnostics as module
-    elif name == "compare":
-        from . import compare as module
-    elif name == "report":
-        from . import report as module
-    elif name == "toys":
-        from . import toys as module
-    else:
-        msg = f"no command module {name!r}"
-        raise ValueError(msg)
-    return module
+        from . import build
+
+        return build
+    if name == "infer":
+        from . import infer
+
+        return infer
+    if name == "published":
+        from . import published
+
+        return published
+    if name == "diagnostics":
+        from . import diagnostics
+
+        return diagnostics
+    if name == "compare":
+        from . import compare
+
+        return compare
+    if name == "report":
+        from . import report
+
+        return report
+    if name == "toys":
+        from . import toys
+
+        return toys
+    msg = f"no command module {name!r}"
+    raise ValueError(msg)
 
 
 def _shorten(text: str, limit: int) -> str:

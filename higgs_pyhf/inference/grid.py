@@ -183,8 +183,9 @@ def _run_point(chunk: _Chunk, patch: Patch) -> tuple[str, GridPoint]:
         spec, measurement=chunk.measurement, validate=False, source=patch.source or patch.name
     )
     res = hypotest(model, data, test_poi=chunk.test_poi, test_stat=chunk.test_stat)
-    nan5 = (math.nan,) * 5
-    lim_obs, lim_exp, beyond = math.nan, nan5, ()
+    lim_obs = math.nan
+    lim_exp: tuple[float, ...] = (math.nan,) * 5
+    beyond: tuple[str, ...] = ()
     if chunk.limits:
         ul = upper_limit(model, data, allow_beyond=True)
         lim_obs, lim_exp, beyond = ul.observed, tuple(ul.expected), ul.beyond
