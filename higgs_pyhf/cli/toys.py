@@ -23,7 +23,7 @@ from ._toy_options import (
     sampling_options,
     save_npz,
 )
-from ._workspace import WorkspaceInput
+from ._workspace import WorkspaceInput, workspace_input
 from .toy_regions import contour_cmd
 
 __all__ = ["COMMANDS"]
@@ -136,7 +136,7 @@ def coverage_cmd(
 
 
 @toys.command("coverage-table")
-@click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
+@workspace_input
 @ntoys_option(10_000, "Toys per combination")
 @click.option(
     "--seed",
