@@ -135,7 +135,31 @@ def test_grid_patch_that_does_not_apply(region_a, tmp_path):
     (bad_dir / "patch.bad_1_2.json").write_text(json.dumps(ops), encoding="utf-8")
     out = tmp_path / "grid.json"
     code, _, err = _run("grid", str(bkg), str(bad_dir), "-o", str(out))
-    assert code == 1
+    assert code == 1  # no point could be tested
+    assert "no point of the grid could be tested" in err
     assert "patch.bad_1_2.json does not apply" in err
     assert "replace /channels/9/name" in err
     assert not out.exists()
+
+
+def test_grid_keeps_the_points_it_could_test(sbottom, region_a, tmp_path):
+    """RegionB ships a patch without signal (1500_1495_60): listed with its error, the rest tested."""
+    bkg = sbottom.write("RegionB/BkgOnly.json", tmp_path)
+    folder = tmp_path / "b"
+    folder.mkdir()
+    for point in ("1400_550_60", "1500_1495_60"):
+        member = f"RegionB/patch.sbottom_{point}.json"
+        (folder / f"patch.sbottom_{point}.json").write_text(
+            json.dumps(sbottom.json(member)), encoding="utf-8"
+        )
+    out = tmp_path / "grid.json"
+    code, _, err = _run("grid", str(bkg), str(folder), "-o", str(out), "--csv")
+    assert code == 0, err
+    assert "1 of 2 points could not be tested" in err
+    good, bad = json.loads(out.read_text())["points"]
+    assert good["CLs_obs"] == pytest.approx(REGRESSION[("B", "1400_550_60")][0], rel=RTOL_OBS)
+    assert bad["CLs_obs"] is None
+    assert "mu_SIG" in bad["error"]
+    row = (tmp_path / "grid.csv").read_text().splitlines()[2].split(",")
+    assert row[0] == "patch.sbottom_1500_1495_60.json"
+    assert row[4:] == [""] * 6

@@ -215,14 +215,15 @@ def grid_cmd(
         from ..plotting.exclusion import axis_label, plot_exclusion
 
         x, y = axis_labels or (axis_label(lab, mass_in_gev=masses) for lab in labels[:2])
+        tested = [p for p in result.points if not p.error]
         return plot_exclusion(
-            [p.values for p in result.points],
-            [p.cls_observed for p in result.points],
-            [p.cls_expected for p in result.points],
+            [p.values for p in tested],
+            [p.cls_observed for p in tested],
+            [p.cls_expected for p in tested],
             xlabel=x,
             ylabel=y,
             slice_names=labels,
-            title=f"CLs at {result.poi} = {test_poi:g}, {len(result.points)} points",
+            title=f"CLs at {result.poi} = {test_poi:g}, {len(tested)} points",
         )
 
     save_figure_to(figdir, "exclusion.png", draw)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from ..errors import WorkspaceError
+from ..errors import HiggsPyhfError, WorkspaceError
 from ..patching import Patch, apply_patches
 from .cls import FitStatus, Timing, hypotest
 
@@ -79,6 +79,8 @@ class GridPoint(NamedTuple):
         limits_beyond: which limits lie beyond the POI range.
         fit_status: the fits of the hypothesis test.
         cpu_s: CPU seconds of this point (patch, model, fits).
+        error: why the point could not be tested (the patch does not apply,
+            the patched model has no POI, …); its numbers are then NaN.
     """
 
     name: str
@@ -90,6 +92,7 @@ class GridPoint(NamedTuple):
     limits_beyond: tuple[str, ...]
     fit_status: FitStatus
     cpu_s: float
+    error: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form (pyhf's ``CLs_obs``/``CLs_exp`` names)."""
@@ -101,6 +104,8 @@ class GridPoint(NamedTuple):
             "fit_status": self.fit_status.to_json(),
             "cpu_s": round(self.cpu_s, 6),
         }
+        if self.error:
+            out["error"] = self.error
         if not all(math.isnan(v) for v in (self.limit_observed, *self.limit_expected)) or (
             self.limits_beyond
         ):
@@ -203,9 +208,29 @@ def _run_point(chunk: _Chunk, patch: Patch) -> tuple[str, GridPoint]:
     return res.poi, point
 
 
+def _failed_point(patch: Patch, err: HiggsPyhfError, cpu_s: float) -> tuple[str, GridPoint]:
+    nan5 = (math.nan,) * 5
+    status = FitStatus(0, False, 0, 0, 0)
+    text = " ".join(str(err).split())
+    return "", GridPoint(
+        patch.name, patch.values, math.nan, nan5, math.nan, nan5, (), status, cpu_s, text
+    )
+
+
 def _run_chunk(chunk: _Chunk) -> list[tuple[str, GridPoint]]:
-    """All the points of a chunk in this process (module level: picklable for the pools)."""
-    return [_run_point(chunk, p) for p in chunk.patches]
+    """All the points of a chunk in this process (module level: picklable for the pools).
+
+    A point that cannot be tested is kept, with its error, so that one
+    degenerate signal point does not cost the others.
+    """
+    out = []
+    for p in chunk.patches:
+        c0 = time.process_time()
+        try:
+            out.append(_run_point(chunk, p))
+        except HiggsPyhfError as err:
+            out.append(_failed_point(p, err, time.process_time() - c0))
+    return out
 
 
 def run_grid(
@@ -263,16 +288,28 @@ def run_grid(
     )
     flat = [r for chunk in results for r in chunk]
     points = tuple(p for _, p in flat)
+    failed = [p for p in points if p.error]
+    if len(failed) == len(points):
+        msg = f"no point of the grid could be tested; the first: {failed[0].error}"
+        raise WorkspaceError(msg)
+    if failed:
+        log.warning(
+            "%d of %d points could not be tested (listed with their error), e.g. %s: %s",
+            len(failed),
+            len(points),
+            failed[0].name,
+            failed[0].error,
+        )
     cpu = sum(p.cpu_s for p in points) if workers > 1 or scheduler else 0.0
     timing = Timing(cpu + (time.process_time() - c0), time.perf_counter() - t0)
-    n_bad = sum(not p.fit_status.converged for p in points)
+    n_bad = sum(not p.fit_status.converged for p in points if not p.error)
     if n_bad:
         log.warning("%d of %d points had fits that did not converge", n_bad, len(points))
     log.info(
         "grid: %d points in %.1f s wall (%.1f s CPU)", len(points), timing.wall_s, timing.cpu_s
     )
     return GridResult(
-        flat[0][0],
+        next(poi for poi, p in flat if not p.error),
         float(test_poi),
         test_stat,
         tuple(labels),
