@@ -223,7 +223,7 @@ def grid_cmd(
             xlabel=x,
             ylabel=y,
             slice_names=labels,
-            title=f"CLs at {result.poi} = {test_poi:g}, {len(tested)} points",
+            title=f"CLs at {result.poi} = {test_poi:g}",
         )
 
     save_figure_to(figdir, "exclusion.png", draw)

@@ -117,6 +117,8 @@ def plot_exclusion(
             Line2D([], [], color="0.55", marker="o", ls="", ms=4, label="Point not excluded"),
         ]
         ax.legend(handles=handles, loc="upper left", fontsize=10, frameon=False)
+        if note:
+            note = f"{int(keep.sum())} of {keep.size} points, {note}"
         text = "; ".join(t for t in (title, note) if t)
         if text:
             ax.set_title(text, fontsize=11, loc="left")
