@@ -7,7 +7,8 @@ asymptotic calculator, pyhf 0.7.6) with the engine's fits:
    fixed at 0 to the observed data, main and auxiliary data expected at the
    fitted parameters;
 2. for the observed and the Asimov data together (one batch each): the free
-   fit and the fit with the POI fixed at the tested value μ;
+   fit and the fit with the POI fixed at the tested value μ, each from two
+   starts (pyhf's init and the fit of step 1) keeping the lower minimum;
 3. q_μ = −2 ln λ(μ), set to 0 where μ̂ > μ; the test statistic in √q space
    (``q``: √q_μ − √q_μ,A; ``qtilde``: the same below √q_μ,A, else
    (q_μ − q_μ,A)/(2√q_μ,A)); CLs = CLs+b/CLb with the normal distributions

@@ -10,7 +10,7 @@ Where the time goes (ATLAS sbottom RegionA, 64 parameters, one core): per
 point about 20 ms to apply the patch, 70 ms for pyhf to build the model
 (pyhf's schema validation, 0.4 s, is done once for the background-only
 workspace, not per point), 10 ms to compile it into the engine's arrays and
-70 ms for the five batched fits. The compiled (numba) kernels are loaded
+about 70 ms for the batched fits (nine: see :mod:`.cls`). The compiled (numba) kernels are loaded
 once per worker process and serve every point; points go to the workers in
 chunks, so each worker reads the background-only workspace once.
 """
