@@ -60,7 +60,9 @@ def refuse_overwriting_inputs(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
         inputs = [kwargs.get(k) for k in INPUT_PARAMETERS if isinstance(kwargs.get(k), str | Path)]
-        inputs += [v for k in INPUT_PARAMETERS if isinstance(kwargs.get(k), tuple) for v in kwargs[k]]
+        inputs += [
+            v for k in INPUT_PARAMETERS if isinstance(kwargs.get(k), tuple) for v in kwargs[k]
+        ]
         for key in OUTPUT_PARAMETERS:
             value = kwargs.get(key)
             if isinstance(value, str | Path):
