@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "chi2-grid": ("compare", "The seed report's χ² grid method on WORKSPACE (a pyhf JSON file)."),
     "cls": ("published", "Asymptotic CLs of WORKSPACE at --test-poi, as `pyhf cls` (on the engine)."),
     "compare": ("compare", "Compare the report's grid χ², χ² minimizations and the Poisson likelihood on WORKSPACE."),
-    "contour": ("infer", "2D Δ(−2lnL) grid of two parameters with the 2.30/5.99 contours" 68% intervals (figure: contour_X_Y.png)."),
+    "contour": ("infer", "2D Δ(−2lnL) grid of two parameters with the 2.30/5.99 contours' 68% intervals (figure: contour_X_Y.png)."),
     "correlations": ("diagnostics", "The post-fit correlation matrix, pruned to the parameters correlated above --threshold."),
     "cutflow": ("build", "Events after each cut: data per period and final state (raw), MC per sample (weighted)."),
     "fit": ("infer", "Maximum-likelihood fit of WORKSPACE (the batched engine): values, Hesse and Minos errors, correlations."),
