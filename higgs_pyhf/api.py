@@ -249,8 +249,6 @@ def significance(
             return None
         if res.status != "converged":
             failed.append(f"{name}: {res.status}")
-        if "observed" in getattr(res, "missing", ()):
-            failed.append(f"{name}: the observed CLs does not cross {level:g} in the scanned range")
         return res
 
     found = part("discovery", lambda: discovery(model, data))
@@ -258,7 +256,10 @@ def significance(
     limit = (
         None
         if no_limit
-        else part("upper_limit", lambda: upper_limit(model, data, scan=grid, level=level))
+        else part(
+            "upper_limit",
+            lambda: upper_limit(model, data, scan=grid, level=level, allow_beyond=True),
+        )
     )
     return SignificanceResult(
         found, at_poi, limit, notes=notes, errors=errors, failed=tuple(failed)

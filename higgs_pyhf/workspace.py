@@ -334,6 +334,7 @@ def model_and_data(
     *,
     measurement: str | None = None,
     validate: bool = True,
+    source: str = "workspace",
 ) -> tuple[pyhf.pdf.Model, np.ndarray]:
     """Build the pyhf model and the observed data (with auxdata) of a workspace.
 
@@ -342,6 +343,7 @@ def model_and_data(
         measurement: measurement name; the first one by default.
         validate: validate a given specification (a file is always validated,
             once); pass False for a spec that :func:`load_workspace` returned.
+        source: how messages name a given specification.
 
     Returns:
         ``(model, data)`` with data = main bins followed by auxiliary data.
@@ -353,8 +355,6 @@ def model_and_data(
         source = str(spec)
         spec = load_workspace(spec)
         validate = False
-    else:
-        source = "workspace"
     if validate:
         ws = validate_workspace(spec, source=source)
     else:

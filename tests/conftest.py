@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import tarfile
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,3 +37,37 @@ def report_histograms() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarra
     (the χ² grid tests pin numbers on it).
     """
     return _report_like_histograms
+
+
+#: The published ATLAS sbottom likelihoods (HEPData ins1748602, CC0), read from the tarball.
+SBOTTOM_TARBALL = Path(__file__).parent / "data" / "atlas_susy_2018_31_sbottom_likelihoods.tar.gz"
+
+
+class Sbottom:
+    """The sbottom tarball's members, read on demand (never extracted to the repository)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+        with tarfile.open(SBOTTOM_TARBALL) as tar:
+            self.names = [m.name for m in tar.getmembers() if m.isfile()]
+
+    def json(self, member: str) -> Any:
+        """The member ``Region?/…json`` as a JSON object (a fresh copy each call)."""
+        if member not in self._cache:
+            with tarfile.open(SBOTTOM_TARBALL) as tar:
+                f = tar.extractfile(member)
+                assert f is not None
+                self._cache[member] = f.read().decode("utf-8")
+        return json.loads(self._cache[member])
+
+    def write(self, member: str, directory: Path) -> Path:
+        """Write the member into ``directory`` (a test's tmp_path) and return its path."""
+        path = directory / member.replace("/", "_")
+        path.write_text(json.dumps(self.json(member)), encoding="utf-8")
+        return path
+
+
+@pytest.fixture(scope="session")
+def sbottom() -> Sbottom:
+    """The published sbottom likelihoods: ``sbottom.json('RegionA/BkgOnly.json')``."""
+    return Sbottom()

@@ -368,3 +368,28 @@ def test_map_tasks_on_dask_from_a_running_event_loop(monkeypatch):
             asyncio.run(call())
     finally:
         peer.close()
+
+
+def test_grid_on_a_dask_cluster_equals_in_process(cluster, tmp_path, sbottom):
+    """Three published sbottom points: the grid's numbers do not depend on where it runs."""
+    bkg = sbottom.write("RegionA/BkgOnly.json", tmp_path)
+    folder = tmp_path / "patches"
+    folder.mkdir()
+    for point in ("1300_205_60", "1400_950_60", "1500_850_60"):
+        member = f"RegionA/patch.sbottom_{point}.json"
+        (folder / f"patch.sbottom_{point}.json").write_text(
+            json.dumps(sbottom.json(member)), encoding="utf-8"
+        )
+    here = _cli("grid", bkg, folder, "-o", tmp_path / "here.json", cwd=tmp_path)
+    there = _cli(
+        "grid", bkg, folder, "-o", tmp_path / "there.json", "--scheduler", cluster, cwd=tmp_path
+    )
+    assert here.returncode == 0, here.stderr
+    assert there.returncode == 0, there.stderr
+    a = json.loads((tmp_path / "here.json").read_text())
+    b = json.loads((tmp_path / "there.json").read_text())
+    assert b["workers"] == 0
+    assert [p["name"] for p in a["points"]] == [p["name"] for p in b["points"]]
+    for p, q in zip(a["points"], b["points"], strict=True):
+        assert p["CLs_obs"] == q["CLs_obs"]
+        assert p["CLs_exp"] == q["CLs_exp"]

@@ -159,11 +159,18 @@ def test_report_folder_is_written_as_a_unit(tmp_path):
     out = tmp_path / "rep"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     cmd = [
-        *(sys.executable, "-m", "higgs_pyhf", "--no-progress", "report", str(ws), "-o", str(out)),
-        *("--ntoys", "1000000"),  # long enough to be interrupted on any machine
+        *(sys.executable, "-m", "higgs_pyhf", "--no-progress", "-v", "report", str(ws)),
+        *("-o", str(out), "--ntoys", "1000000"),  # long enough to be interrupted on any machine
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    time.sleep(4.0)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
+    )
+    assert proc.stderr is not None
+    # signal once the report has done its first stage (the handlers are in place
+    # then, however long the start-up took on a busy machine)
+    for line in proc.stderr:
+        if line.startswith("INFO") and "report: " in line and " done in " in line:
+            break
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err

@@ -328,3 +328,38 @@ def test_poi_without_effect():
         assert err.count("\n") == 1
         assert err.startswith("Error:")
         assert "s_s" in err
+
+
+def test_prediction_far_below_the_count_is_finite_and_batch_independent():
+    """ν/n below 1e-16: (ν − n)/n rounds to −1, so the deviance takes ν/n itself.
+
+    A background of 1e-100 in a bin with 4 events, the signal held at 0: the
+    value equals 2(ν − n − n ln(ν/n)) computed directly, and the fit of that
+    row is the same alone and in a batch with other rows (it was +inf and
+    non-converged in a batch, which takes the general Newton path).
+    """
+    spec = json.loads((Path(__file__).parents[1] / "workspaces/hzz4l_atlas.json").read_text())
+    spec["channels"][0]["samples"][1]["data"][5] = 1e-100
+    model, data = model_and_data(spec)
+    cm = compile_model(model)
+    i_s = cm.par_names.index("s_s")
+    x = np.array([[1.2, 0.0]]) if i_s == 1 else np.array([[0.0, 1.2]])
+    nu = expected_main(cm, x)[0]
+    n = np.asarray(data[: cm.nmain], dtype=float)
+    from scipy.special import gammaln, xlogy
+
+    ref = float(np.sum(2 * (nu - xlogy(n, nu) + gammaln(n + 1))))
+    got = float(twice_nll(cm, x, data[None, :])[0])
+    assert math.isfinite(got)
+    assert got == pytest.approx(ref, rel=1e-12)
+    fixed = cm.fixed.copy()
+    fixed[i_s] = True
+    held = cm._replace(fixed=fixed)
+    alone = fit(held, data[None, :], init=x)
+    rows = np.array([x[0], x[0]])
+    rows[1, i_s] = 1.0
+    batch = fit(held, np.tile(data, (2, 1)), init=rows)
+    assert alone.converged[0]
+    assert batch.converged[0]
+    assert batch.twice_nll[0] == pytest.approx(alone.twice_nll[0], rel=1e-12)
+    np.testing.assert_allclose(batch.pars[0], alone.pars[0], rtol=1e-8)

@@ -29,7 +29,7 @@ import click
 from .. import __version__
 from .._guard import command_inputs
 from ..errors import HiggsPyhfError
-from . import build, compare, diagnostics, infer, report, toys
+from ._lazy import LazyCommands
 
 __all__ = ["main"]
 
@@ -79,7 +79,7 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-class _Group(click.Group):
+class _Group(LazyCommands):
     """The command group: group flags anywhere, errors as one line with an exit code."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -142,8 +142,3 @@ def main(verbose: int, progress: bool) -> None:
     pyhf_log.propagate = False
     # the files this command reads, which no output may replace (higgs_pyhf._guard)
     click.get_current_context().with_resource(command_inputs())
-
-
-for _module in (build, infer, diagnostics, compare, report, toys):
-    for _cmd in _module.COMMANDS:
-        main.add_command(_cmd)

@@ -63,6 +63,7 @@ INPUT_PARAMETERS = (
     "groups_file",
     "patch",
     "patches",
+    "patchset",
 )
 #: Parameters of a command that name files it writes.
 OUTPUT_PARAMETERS = ("output", "markdown", "latex", "save_toys")

@@ -15,6 +15,7 @@ from ..inference.toys.runner import DEFAULT_POOL
 from ..inference.toys.sampling import MAX_TOYS
 from ..provenance import GENERATED_LABEL
 from ._common import figdir_option, figure_labels, output_option, scheduler_options
+from ._workspace import WorkspaceInput, workspace_input
 
 __all__ = [
     "caption",
@@ -102,7 +103,7 @@ def common_options(
             show_default=True,
             help="Seed of the toys.",
         )(func)
-        return click.argument("workspace", type=click.Path(exists=True, dir_okay=False))(func)
+        return workspace_input(func)
 
     return decorate
 
@@ -125,13 +126,10 @@ def sampling_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def load(workspace: str) -> tuple[Any, Any, dict[str, Any]]:
-    """The model, the data and the spec of a workspace file (validated once)."""
-    from ..workspace import load_workspace, model_and_data
-
-    spec = load_workspace(workspace)
-    model, data = model_and_data(spec, validate=False)
-    return model, data, spec
+def load(workspace: WorkspaceInput) -> tuple[Any, Any, dict[str, Any]]:
+    """The model, the data and the (patched, validated) spec of the WORKSPACE argument."""
+    model, data = workspace.model_and_data()
+    return model, data, workspace.spec
 
 
 def caption(

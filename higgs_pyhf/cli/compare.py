@@ -10,9 +10,9 @@ import click
 from .._io import write_text
 from ..inference.chi2grid import STATISTICS, report_method, templates_from_workspace
 from ..inference.compare import compare
-from ..workspace import load_workspace
 from ._common import emit_json, output_option
 from ._types import FINITE_FLOAT
+from ._workspace import WorkspaceInput, workspace_input
 
 __all__ = ["COMMANDS"]
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 @click.command("chi2-grid")
-@click.argument("workspace", type=click.Path(dir_okay=False))
+@workspace_input
 @click.option(
     "--statistic",
     type=click.Choice(sorted(STATISTICS)),
@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 )
 @output_option()
 def chi2_grid_command(
-    workspace: str,
+    workspace: WorkspaceInput,
     statistic: str,
     full: bool,
     s_s_1d: tuple[float, float, int],
@@ -87,7 +87,7 @@ def chi2_grid_command(
     the 2D grid (s_s in [0.1, 2.7] × s_b in [1.1, 1.5]), the report's errors
     and slice intervals, χ²/dof and p-values before and after the fit.
     """
-    spec = load_workspace(workspace)
+    spec = workspace.spec
     signal, background, data = templates_from_workspace(spec)
     for name, grid in (
         ("--s-s-1d", s_s_1d),

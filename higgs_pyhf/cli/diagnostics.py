@@ -19,26 +19,25 @@ from ..errors import ConfigError, FitError
 from ..json_input import read_json
 from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
 from ._types import FiniteFloatRange
+from ._workspace import WorkspaceInput, workspace_input
 
 __all__ = ["COMMANDS"]
 
 log = logging.getLogger(__name__)
 
-_workspace_arg = click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
+_workspace_arg = workspace_input
 
 
-def _fit(workspace: str) -> tuple[dict[str, Any], Any, Any, Any]:
+def _fit(workspace: WorkspaceInput) -> tuple[dict[str, Any], Any, Any, Any]:
     """Read the workspace once; the spec, the model, the data and the best fit."""
     from ..inference.fit import fit
-    from ..workspace import load_workspace, model_and_data
 
-    spec = load_workspace(workspace)
-    model, data = model_and_data(spec, validate=False)
+    model, data = workspace.model_and_data()
     fr = fit(model, data)
     if not fr.converged:
-        msg = f"the fit of {workspace} did not converge ({fr.status})"
+        msg = f"the fit of {workspace.source} did not converge ({fr.status})"
         raise FitError(msg)
-    return spec, model, data, fr
+    return workspace.spec, model, data, fr
 
 
 def _groups(items: tuple[str, ...], groups_file: str | None) -> dict[str, str]:
@@ -62,7 +61,7 @@ def _groups(items: tuple[str, ...], groups_file: str | None) -> dict[str, str]:
 @_workspace_arg
 @figdir_option
 @output_option()
-def pulls_cmd(workspace: str, figdir: str | None, output: str | None) -> None:
+def pulls_cmd(workspace: WorkspaceInput, figdir: str | None, output: str | None) -> None:
     """Post-fit pulls (θ̂ − θ₀)/σ_prefit and constraints σ_postfit/σ_prefit of the nuisances."""
     from ..inference.pulls import pulls
     from ..plotting.diagnostics import plot_pulls
@@ -103,7 +102,7 @@ def pulls_cmd(workspace: str, figdir: str | None, output: str | None) -> None:
 @figdir_option
 @output_option()
 def impacts_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     poi: str | None,
     group: tuple[str, ...],
     groups_file: str | None,
@@ -137,7 +136,7 @@ def impacts_cmd(
 @figdir_option
 @output_option()
 def correlations_cmd(
-    workspace: str, threshold: float, figdir: str | None, output: str | None
+    workspace: WorkspaceInput, threshold: float, figdir: str | None, output: str | None
 ) -> None:
     """The post-fit correlation matrix, pruned to the parameters correlated above --threshold."""
     from ..inference.pulls import correlations
@@ -169,7 +168,7 @@ def correlations_cmd(
 @figdir_option
 @output_option()
 def yields_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     markdown: str | None,
     latex: str | None,
     figdir: str | None,

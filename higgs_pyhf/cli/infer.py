@@ -16,15 +16,15 @@ import click
 
 from ..errors import FitError
 from ..inference.scan import MAX_POINTS
-from ..workspace import model_and_data
 from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
 from ._types import FINITE_FLOAT
+from ._workspace import WorkspaceInput, workspace_input
 
 __all__ = ["COMMANDS"]
 
 log = logging.getLogger(__name__)
 
-_workspace_arg = click.argument("workspace", type=click.Path(dir_okay=False))
+_workspace_arg = workspace_input
 
 
 def _name_value(option: str, items: tuple[str, ...]) -> dict[str, float]:
@@ -92,7 +92,7 @@ def _name_bounds(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
 )
 @output_option()
 def fit_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     fix: tuple[str, ...],
     minos: tuple[str, ...],
     init: tuple[str, ...],
@@ -102,7 +102,7 @@ def fit_cmd(
     """Maximum-likelihood fit of WORKSPACE (the batched engine): values, Hesse and Minos errors, correlations."""
     from ..inference.fit import fit
 
-    model, data = model_and_data(workspace)
+    model, data = workspace.model_and_data()
     result = fit(
         model,
         data,
@@ -152,7 +152,7 @@ def fit_cmd(
 @figdir_option
 @output_option()
 def scan_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     parameter: str | None,
     n_points: int,
     range_: tuple[float, float] | None,
@@ -165,7 +165,7 @@ def scan_cmd(
     from ..inference.scan import scan_1d
     from ..plotting.scans import plot_scan_1d
 
-    model, data = model_and_data(workspace)
+    model, data = workspace.model_and_data()
     result = scan_1d(
         model,
         data,
@@ -230,7 +230,7 @@ def _file_part(name: str) -> str:
 @figdir_option
 @output_option()
 def contour_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     parameters: tuple[str, str] | None,
     n_points: int,
     x_range: tuple[float, float] | None,
@@ -243,7 +243,7 @@ def contour_cmd(
     from ..inference.scan import scan_2d
     from ..plotting.contours import plot_scan_2d
 
-    model, data = model_and_data(workspace)
+    model, data = workspace.model_and_data()
     result = scan_2d(
         model,
         data,
@@ -286,11 +286,11 @@ def _default_pair(model: Any) -> tuple[str, str]:
 @click.command("gof")
 @_workspace_arg
 @output_option()
-def gof_cmd(workspace: str, output: str | None) -> None:
+def gof_cmd(workspace: WorkspaceInput, output: str | None) -> None:
     """Goodness of fit: Pearson χ² p-values before/after the fit, saturated-model p-value."""
     from ..inference.gof import goodness_of_fit
 
-    model, data = model_and_data(workspace)
+    model, data = workspace.model_and_data()
     emit_json(goodness_of_fit(model, data).to_json(), output)
 
 
@@ -331,7 +331,7 @@ def gof_cmd(workspace: str, output: str | None) -> None:
 @figdir_option
 @output_option()
 def significance_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     poi_value: float,
     level: float,
     scan: tuple[float, float, int] | None,
@@ -357,7 +357,10 @@ def significance_cmd(
         msg = "--brazil needs the upper limit: drop --no-limit"
         raise click.UsageError(msg)
 
-    res = significance(workspace, poi_value=poi_value, level=level, scan=scan, no_limit=no_limit)
+    model, data = workspace.model_and_data()
+    res = significance(
+        (model, data), poi_value=poi_value, level=level, scan=scan, no_limit=no_limit
+    )
     for note in res.notes:
         log.warning("%s", note)
     limit = res.upper_limit
@@ -365,11 +368,9 @@ def significance_cmd(
         from ..inference.significance import cls_scan
         from ..plotting.bands import plot_brazil
 
-        model, data = model_and_data(workspace)
         if scan is None:  # a finer scan for the curves; the limits stay the bisected ones
-            top = min(
-                1.3 * float(np.nanmax([*limit.expected, limit.observed])), float(limit.scan[-1])
-            )
+            found = [v for v in (limit.expected[4], limit.observed) if np.isfinite(v)]
+            top = min(1.3 * max(found, default=np.inf), float(limit.scan[-1]))
             grid = np.linspace(float(limit.scan[0]), top, 81)
             obs, exp = cls_scan(model, data, grid)
             limit = limit._replace(scan=grid, cls_observed=obs, cls_expected=exp)

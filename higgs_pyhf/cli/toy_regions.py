@@ -8,6 +8,7 @@ from ..inference.toys.contour import CONTOUR_POOL
 from ._common import emit_json, figdir_option, figure_labels, progress_bar, save_figure_to
 from ._toy_options import common_options, load, ntoys_option
 from ._types import FINITE_FLOAT
+from ._workspace import WorkspaceInput
 
 __all__ = ["contour_cmd"]
 
@@ -47,7 +48,7 @@ __all__ = ["contour_cmd"]
 )
 @figdir_option
 def contour_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     seed: int,
     block_size: int,
     aux: str,

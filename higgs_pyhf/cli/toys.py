@@ -25,7 +25,8 @@ from ._toy_options import (
     save_npz,
     save_partial_option,
 )
-from ._types import FINITE_FLOAT
+from ._types import FINITE_FLOAT, FiniteFloatRange
+from ._workspace import WorkspaceInput, workspace_input
 from .toy_regions import contour_cmd
 
 __all__ = ["COMMANDS"]
@@ -63,7 +64,7 @@ def toys() -> None:
     help="refit: fit every toy like the data (consistent with the data's post-fit value); fixed: the report's (no refit).",
 )
 def gof_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     output: str | None,
     figdir: str | None,
     generated_label: bool | None,
@@ -121,7 +122,7 @@ def gof_cmd(
     help="Continuous (engine fits) or the report's 100x100 grid with the truth snapped to it.",
 )
 def coverage_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     output: str | None,
     figdir: str | None,
     generated_label: bool | None,
@@ -150,7 +151,7 @@ def coverage_cmd(
 
 
 @toys.command("coverage-table")
-@click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
+@workspace_input
 @ntoys_option(10_000, "Toys per combination")
 @click.option(
     "--seed",
@@ -169,7 +170,7 @@ def coverage_cmd(
     help="Also write the table as Markdown to this file.",
 )
 def coverage_table_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     output: str | None,
     markdown: str | None,
     figdir: str | None,
@@ -217,7 +218,7 @@ def coverage_table_cmd(
     "--no-asymptotic", is_flag=True, default=False, help="Skip the asymptotic comparison."
 )
 def hypotest_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     output: str | None,
     figdir: str | None,
     generated_label: bool | None,
@@ -251,13 +252,17 @@ def hypotest_cmd(
 @click.option(
     "--scan",
     "scan",
-    type=(float, float, int),
+    type=(FINITE_FLOAT, FINITE_FLOAT, click.IntRange(min=2, max=1000)),
     required=True,
     metavar="LO HI N",
     help="POI values tested with toys (N values from LO to HI).",
 )
 @click.option(
-    "--level", type=float, default=0.05, show_default=True, help="CLs threshold of the limit."
+    "--level",
+    type=FiniteFloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="CLs threshold of the limit.",
 )
 @click.option(
     "--sampling",
@@ -267,7 +272,7 @@ def hypotest_cmd(
     help="Poisson toys, or Gaussian (clipped at 0).",
 )
 def limit_cmd(
-    workspace: str,
+    workspace: WorkspaceInput,
     output: str | None,
     scan: tuple[float, float, int],
     level: float,

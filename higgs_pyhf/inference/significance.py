@@ -21,6 +21,7 @@ the result's ``status`` says how many fits did not converge and why.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -255,7 +256,9 @@ class UpperLimitResult(NamedTuple):
         method: ``bisection`` (limits refined to 1e-5) or ``scan`` (interpolated on ``scan``).
         status: ``converged``, or which fits did not converge (their best points were used).
         missing: the limits (``observed``, ``-2sigma`` … ``+2sigma``) whose CLs
-            curve does not cross ``level`` in the scanned range: NaN (``null``).
+            curve does not cross ``level`` in the scanned range: NaN (``null``),
+            listed in the JSON's ``beyond_range`` (only with ``allow_beyond``).
+        bound: the end of the scanned range those limits lie beyond (NaN if none).
     """
 
     poi: str
@@ -268,6 +271,7 @@ class UpperLimitResult(NamedTuple):
     method: str
     status: str = "converged"
     missing: tuple[str, ...] = ()
+    bound: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """What the command line prints for this result (its JSON, read back)."""
@@ -280,8 +284,16 @@ class UpperLimitResult(NamedTuple):
         return markdown_repr(self)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return {
+        """JSON-serialisable form (a limit beyond the range is ``null``, listed in ``beyond_range``)."""
+        out: dict[str, Any] = {}
+        if self.missing:
+            out["beyond_range"] = {
+                "limits": list(self.missing),
+                "bound": float(self.bound),
+                "reason": f"CLs stays above {self.level:g} up to {self.poi} = {self.bound:g}, "
+                "the end of the scanned range (the POI's upper bound by default)",
+            }
+        return out | {
             "poi": self.poi,
             "level": float(self.level),
             "observed": _num(self.observed),
@@ -291,7 +303,6 @@ class UpperLimitResult(NamedTuple):
             "cls_expected": np.asarray(self.cls_expected, dtype=float).tolist(),
             "method": self.method,
             "status": self.status,
-            "missing": list(self.missing),
         }
 
     @classmethod
@@ -307,7 +318,8 @@ class UpperLimitResult(NamedTuple):
             cls_expected=np.asarray(obj["cls_expected"], dtype=float).reshape(5, -1),
             method=obj["method"],
             status=str(obj.get("status", "converged")),
-            missing=tuple(obj.get("missing", ())),
+            missing=tuple(obj.get("beyond_range", {}).get("limits", ())),
+            bound=as_float(obj.get("beyond_range", {}).get("bound")),
         )
 
 
@@ -390,6 +402,7 @@ def upper_limit(
     scan: Sequence[float] | np.ndarray | None = None,
     level: float = 0.05,
     rtol: float = 1e-5,
+    allow_beyond: bool = False,
 ) -> UpperLimitResult:
     """CLs upper limit on the POI with the expected ±1σ/±2σ band.
 
@@ -402,13 +415,15 @@ def upper_limit(
             returned scan then has 61 points up to 1.5 times the largest limit.
         level: CLs threshold (0.05 for 95% CL).
         rtol: relative tolerance of the bisection.
+        allow_beyond: report a limit beyond the scanned range as NaN (listed in
+            ``missing``) instead of raising.
 
     Returns:
         Observed and expected limits and the CLs scan.
 
     Raises:
-        FitError: if no limit (observed or expected) is inside the POI range;
-            the ones that are not are NaN and listed in ``missing``.
+        FitError: if a limit is not inside the POI range (unless ``allow_beyond``:
+            then the ones that are not are NaN and listed in ``missing``).
     """
     p = _prepare(model, data)
     if not 0 < level < 1:
@@ -428,7 +443,7 @@ def upper_limit(
     idx = _crossings(grid, curves, level)
     names = ("observed", *(f"{k:+d}sigma" if k else "median" for k in BAND))
     missing = tuple(name for name, i in zip(names, idx, strict=True) if i < 0)
-    if len(missing) == 6:
+    if missing and not allow_beyond:
         msg = (
             f"CLs does not cross {level:g} inside the scanned {p.name} range "
             f"[{grid[0]:g}, {grid[-1]:g}]; widen the scan or the POI bounds"
@@ -442,30 +457,30 @@ def upper_limit(
             grid[-1],
             ", ".join(missing),
         )
-    ok = idx >= 0
-    j = np.where(ok, idx, 0)
     if scan is not None:
         limits = np.array(
             [
-                np.interp(level, curves[k, [i + 1, i]], grid[[i + 1, i]]) if good else np.nan
-                for k, (i, good) in enumerate(zip(j, ok, strict=True))
+                np.interp(level, curves[k, [i + 1, i]], grid[[i + 1, i]]) if i >= 0 else np.nan
+                for k, i in enumerate(idx)
             ]
         )
         method = "scan"
     else:
-        a, b = grid[j].copy(), grid[j + 1].copy()
-        k_all = np.arange(6)
-        while np.any(ok & (b - a > rtol * np.maximum(np.abs(b), 1e-12))):
+        limits = np.full(6, np.nan)
+        k_all = np.flatnonzero(idx >= 0)
+        a, b = grid[idx[k_all]].copy(), grid[idx[k_all] + 1].copy()
+        while np.any(b - a > rtol * np.maximum(np.abs(b), 1e-12)):
             mid = 0.5 * (a + b)
             o, e = calc(mid)
-            vals = np.vstack([o[None, :], e])[k_all, k_all]
+            vals = np.vstack([o[None, :], e])[k_all, np.arange(k_all.size)]
             above = vals >= level
             a = np.where(above, mid, a)
             b = np.where(above, b, mid)
-        limits = np.where(ok, 0.5 * (a + b), np.nan)
+        limits[k_all] = 0.5 * (a + b)
         method = "bisection"
         # the scan returned (the Brazil plot's x axis): 61 points up to 1.5 x the largest limit
-        grid = np.linspace(lo, min(hi, lo + 1.5 * (float(np.nanmax(limits)) - lo)), 61)
+        top = hi if missing else min(hi, lo + 1.5 * (float(limits.max()) - lo))
+        grid = np.linspace(lo, top, 61)
         obs, exp = calc(grid)
     res = UpperLimitResult(
         poi=p.name,
@@ -478,6 +493,7 @@ def upper_limit(
         method=method,
         status=_status(p),
         missing=missing,
+        bound=float(grid[-1]) if missing else math.nan,
     )
     log.info(
         "upper limit on %s at CLs=%g: observed %.4g, expected %.4g",

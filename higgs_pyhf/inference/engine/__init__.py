@@ -24,6 +24,8 @@ auxiliary data).
 
 from __future__ import annotations
 
+import numba.core.entrypoints as numba_entrypoints
+
 from ._numba_cache import drop_stale_caches
 from .compile import CompiledModel, compile_model
 from .constraints import precision_notes
@@ -43,6 +45,11 @@ from .uncertainties import hesse_errors
 
 # numba reads its caches at the first call, not at import: this comes in time
 drop_stale_caches()
+
+# The engine's kernels use no numba extension. numba loads every installed
+# extension (awkward, vector: about 1 s of imports) at its first dispatch
+# unless this is set; a project module that does use one imports it itself.
+numba_entrypoints._already_initialized = True
 
 __all__ = [
     "STATUS",

@@ -61,7 +61,10 @@ def deviance(n: np.ndarray, nu: np.ndarray) -> np.ndarray:
     nk, vk = n[ok], nu[ok]
     d = (vk - nk) / nk
     small = np.abs(d) < 1e-4
-    val = np.where(small, 0.0, d - np.log1p(np.where(small, 0.0, d)))
+    low = d < -0.5  # ν ≪ n: d rounds to −1 below ν/n ~ 1e-16, use r = ν/n itself
+    val = np.where(small, 0.0, d - np.log1p(np.where(small | low, 0.0, d)))
+    r = vk[low] / nk[low]
+    val[low] = r - 1.0 - np.log(r)
     ds = np.where(small, d, 0.0)
     series = ds * ds * (0.5 + ds * (-1.0 / 3.0 + ds * (0.25 + ds * (-0.2 + ds / 6.0))))
     out[ok] = 2.0 * nk * np.where(small, series, val)

@@ -207,6 +207,9 @@ def deviance_point(n: float, nu: float) -> float:
         d = (nu - n) / n
         if abs(d) < 1e-4:
             return 2.0 * n * d * d * (0.5 + d * (-1.0 / 3.0 + d * (0.25 + d * (-0.2 + d / 6.0))))
+        if d < -0.5:  # ν ≪ n: d rounds to −1 below ν/n ~ 1e-16, use r = ν/n itself
+            r = nu / n
+            return 2.0 * n * (r - 1.0 - math.log(r))
         return 2.0 * n * (d - math.log1p(d))
     return 2.0 * nu
 
