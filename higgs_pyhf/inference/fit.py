@@ -34,6 +34,7 @@ from .engine import fit as engine_fit
 from .parameters import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resolve_values
 from .profile import crossings
 from .results import FitResult
+from .timing import stopwatch
 
 __all__ = ["ENGINE", "fit", "twice_nll"]
 
@@ -114,7 +115,24 @@ def fit(
     Raises:
         FitError: on unknown parameter names, bad bounds, or Minos on a
             parameter without effect.
+
+    ``timing`` holds the CPU and wall seconds of this call (the fit with its
+    Hesse and Minos errors; the model was built before).
     """
+    clock = stopwatch()
+    res = _fit(model, data, fixed=fixed, init=init, bounds=bounds, minos=minos)
+    return res._replace(timing=clock())
+
+
+def _fit(
+    model: pyhf.pdf.Model,
+    data: Any,
+    *,
+    fixed: Mapping[str, float] | None,
+    init: Mapping[str, float] | None,
+    bounds: Mapping[str, tuple[float, float]] | None,
+    minos: Sequence[str],
+) -> FitResult:
     cfg = model.config
     labs = labels(model)
     obs = np.asarray(data, dtype=float)
