@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from higgs_pyhf.inference.engine.linalg import eigh_small, inverse_floor, solve_floor
+from higgs_pyhf.inference.engine.linalg import eigh_small, inverse_floor, inverse_pd, solve_floor
 
 
 def _matrices(k: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -55,3 +55,16 @@ def test_floored_solve_and_inverse_match_numpy() -> None:
     full = np.empty((k, k))
     assert not inverse_floor(h, full)
     np.testing.assert_allclose(full, inv, rtol=1e-9, atol=1e-9 * np.abs(inv).max())
+
+
+def test_inverse_pd_matches_numpy_and_refuses_indefinite() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(40, 40))
+    scales = 10.0 ** rng.uniform(-4, 4, 40)  # units differing by 10⁸, still well-conditioned
+    h = (a @ a.T + 40 * np.eye(40)) * scales[:, None] * scales[None, :]
+    out = np.empty_like(h)
+    assert inverse_pd(h, out)
+    ref = np.linalg.inv(h)
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12 * np.abs(ref).max())
+    assert not inverse_pd(np.array([[1.0, 2.0], [2.0, 1.0]]), np.empty((2, 2)))
+    assert not inverse_pd(np.array([[0.0, 0.0], [0.0, 1.0]]), np.empty((2, 2)))

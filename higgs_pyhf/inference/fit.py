@@ -31,6 +31,7 @@ import pyhf
 from ..errors import FitError
 from .engine import CompiledModel, compile_model, hessian, precision_notes
 from .engine import fit as engine_fit
+from .engine.linalg import inverse_pd
 from .parameters import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resolve_values
 from .profile import crossings
 from .results import FitResult
@@ -75,11 +76,13 @@ def _covariance(
     cov = np.zeros_like(h)
     f = np.flatnonzero(free)
     if f.size:
-        sub = h[np.ix_(f, f)]
-        try:
-            inv = np.linalg.inv(sub)
-        except np.linalg.LinAlgError:
-            inv = np.linalg.pinv(sub)
+        sub = np.ascontiguousarray(h[np.ix_(f, f)])
+        inv = np.empty_like(sub)
+        if not inverse_pd(sub, inv):  # single-threaded Cholesky; LAPACK only where H is not PD
+            try:
+                inv = np.linalg.inv(sub)
+            except np.linalg.LinAlgError:
+                inv = np.linalg.pinv(sub)
         cov[np.ix_(f, f)] = 2.0 * inv
     return cov  # type: ignore[no-any-return]
 

@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["eigh_small", "inverse_floor", "solve", "solve_floor"]
+__all__ = ["eigh_small", "inverse_floor", "inverse_pd", "solve", "solve_floor"]
 
 Arr = np.ndarray
 #: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
@@ -278,3 +278,44 @@ def inverse_floor(h: Arr, out: Arr) -> bool:
                 s += vec[i, m] * lam[m] * vec[j, m]
             out[i, j] = out[j, i] = s * sc[i] * sc[j]
     return pd
+
+
+@_jit
+def inverse_pd(h: Arr, out: Arr) -> bool:
+    """Out = H⁻¹ by Cholesky of the unit-diagonal scaled H, on this thread; False if H is not PD.
+
+    Where it returns False ``out`` is undefined: the caller inverts otherwise.
+    """
+    k = h.shape[0]
+    sc = np.empty(k)
+    for i in range(k):
+        if not (h[i, i] > 0.0 and math.isfinite(h[i, i])):
+            return False
+        sc[i] = 1.0 / math.sqrt(h[i, i])
+    lmat = np.zeros((k, k))
+    for i in range(k):
+        for j in range(i + 1):
+            s = h[i, j] * sc[i] * sc[j]
+            for m in range(j):
+                s -= lmat[i, m] * lmat[j, m]
+            if i == j:
+                if not s > _PD:
+                    return False
+                lmat[i, i] = math.sqrt(s)
+            else:
+                lmat[i, j] = s / lmat[j, j]
+    inv_l = np.zeros((k, k))  # L⁻¹, lower triangular
+    for j in range(k):
+        inv_l[j, j] = 1.0 / lmat[j, j]
+        for i in range(j + 1, k):
+            s = 0.0
+            for m in range(j, i):
+                s -= lmat[i, m] * inv_l[m, j]
+            inv_l[i, j] = s / lmat[i, i]
+    for i in range(k):  # (LLᵀ)⁻¹ = L⁻ᵀ L⁻¹
+        for j in range(i + 1):
+            s = 0.0
+            for m in range(i, k):
+                s += inv_l[m, i] * inv_l[m, j]
+            out[i, j] = out[j, i] = s * sc[i] * sc[j]
+    return True
