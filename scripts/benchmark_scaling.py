@@ -71,7 +71,7 @@ def _timed(run: Callable[[], Any], repeats: int) -> tuple[dict[str, float], Any]
 def _ours(model: Any, data: Any, repeats: int) -> tuple[dict[str, float], float, float]:
     fit(model, data)
     res = [fit(model, data) for _ in range(repeats)]
-    times = [(r.timing["fit_cpu_s"], r.timing["fit_wall_s"]) for r in res]
+    times = [(r.timing["fit_cpu_s"], r.timing["fit_wall_s"]) for r in res if r.timing]
     last = res[-1]
     return _median(times), last.value("mu"), last.error("mu")
 
