@@ -100,7 +100,7 @@ def _tridiagonalize(t: Arr, q: Arr) -> None:
 
 @_jit
 def eigh_small(a: Arr, lam: Arr, vec: Arr) -> bool:
-    """Eigenvalues ``lam`` and eigenvectors (columns of ``vec``) of a symmetric ``a``.
+    """Eigenvalues ``lam`` and eigenvectors (columns of ``vec``) of a symmetric ``a`` (its lower triangle).
 
     Single-threaded, unordered. Returns False (and NaN everywhere) if ``a``
     is not finite or the QR iteration does not converge.
@@ -110,7 +110,7 @@ def eigh_small(a: Arr, lam: Arr, vec: Arr) -> bool:
     ok = True
     for i in range(k):
         for j in range(k):
-            t[i, j] = 0.5 * (a[i, j] + a[j, i])
+            t[i, j] = a[i, j] if i >= j else a[j, i]  # the lower triangle, as LAPACK reads it
             ok = ok and math.isfinite(t[i, j])
             vec[i, j] = 1.0 if i == j else 0.0
     if ok:
