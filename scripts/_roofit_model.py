@@ -10,6 +10,8 @@ after the build: OverallSys code 1 (exponential) and HistoSys code 0
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +40,8 @@ def build(spec: dict[str, Any]) -> tuple[Any, Any, Any, dict[str, int]]:
     lumi = next((p for p in meas_cfg["parameters"] if p["name"] == "lumi"), None)
     meas = HF.Measurement("meas", "meas")
     meas.SetPOI(meas_cfg["poi"])
+    # HistFactory writes its model files; keep them out of the working directory
+    meas.SetOutputFilePrefix(str(Path(tempfile.mkdtemp(prefix="hf_benchmark_")) / "model"))
     meas.SetLumi(1.0)
     meas.SetLumiRelErr(float(lumi["sigmas"][0]) if lumi else 0.02)
     obs = {o["name"]: o["data"] for o in spec["observations"]}
