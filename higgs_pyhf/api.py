@@ -175,6 +175,8 @@ class SignificanceResult(NamedTuple):
         notes: remarks on the model (constraints where pyhf's numerics fail).
         errors: part → why it failed.
         failed: what did not succeed, one line each.
+        timing: ``{"fit_cpu_s", "fit_wall_s"}``, what the fits cost (without
+            loading the workspace); None if not measured.
     """
 
     discovery: DiscoveryResult | None
@@ -184,9 +186,13 @@ class SignificanceResult(NamedTuple):
     notes: tuple[str, ...] = ()
     errors: Mapping[str, str] = {}
     failed: tuple[str, ...] = ()
+    timing: Mapping[str, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"engine", "notes", "discovery", "cls", "upper_limit"}``; a failed part is ``{"error": why}``."""
+        """``{"engine", "notes", "discovery", "cls", "upper_limit", "timing"}``.
+
+        A failed part is ``{"error": why}``; ``timing`` only if it was measured.
+        """
         out: dict[str, Any] = {"engine": self.engine, "notes": list(self.notes)}
         for name in ("discovery", "cls", "upper_limit"):
             part = getattr(self, name)
@@ -194,6 +200,8 @@ class SignificanceResult(NamedTuple):
                 out[name] = part.to_json()
             elif name in self.errors:
                 out[name] = {"error": self.errors[name]}
+        if self.timing is not None:
+            out["timing"] = dict(self.timing)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -223,8 +231,10 @@ def significance(
     from .inference.engine import compile_model, precision_notes
     from .inference.significance import check_poi, discovery, upper_limit
     from .inference.significance import cls as _cls
+    from .inference.timing import stopwatch
 
     model, data = model_and_data(ws)
+    clock = stopwatch()
     check_poi(model, data)
     grid = None
     if scan is not None:
@@ -262,7 +272,7 @@ def significance(
         )
     )
     return SignificanceResult(
-        found, at_poi, limit, notes=notes, errors=errors, failed=tuple(failed)
+        found, at_poi, limit, notes=notes, errors=errors, failed=tuple(failed), timing=clock()
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import hist
@@ -76,17 +77,33 @@ def test_import_is_cheap_and_exports_the_api():
         _ = higgs_pyhf.nope
 
 
+def _timed(result: dict, seconds: float) -> dict:
+    """The result without its ``timing``, after checking it: CPU and wall time of at most ``seconds``."""
+    timing = result.pop("timing")
+    assert set(timing) == {"fit_cpu_s", "fit_wall_s"}
+    assert 0.0 < timing["fit_wall_s"] <= seconds
+    assert timing["fit_cpu_s"] >= 0.0
+    return result
+
+
 def test_results_equal_the_cli_json(two_channel):
     ws = higgs_pyhf.load_workspace(two_channel)
+    t0 = time.perf_counter()
     r = higgs_pyhf.fit(ws)
-    assert r.to_dict() == run("fit", two_channel)
+    fit_took = time.perf_counter() - t0
+    assert r.timing is not None
+    assert _timed(r.to_dict(), fit_took) == _timed(run("fit", two_channel), 60.0)
+    assert type(r).from_json(r.to_json()).timing == r.timing
     assert r.parameters == r.to_dict()["parameters"]
     assert r.parameters["mu"]["value"] == pytest.approx(r.value("mu"))
     assert higgs_pyhf.scan(ws, n_points=21).to_dict() == run("scan", two_channel, "--n-points", 21)
     assert higgs_pyhf.contour(ws, n_points=11).to_dict() == run(
         "contour", two_channel, "--n-points", 11
     )
-    assert higgs_pyhf.significance(ws).to_dict() == run("significance", two_channel)
+    t0 = time.perf_counter()
+    sig = higgs_pyhf.significance(ws).to_dict()
+    sig_took = time.perf_counter() - t0
+    assert _timed(sig, sig_took) == _timed(run("significance", two_channel), 120.0)
     assert higgs_pyhf.impacts(ws).to_dict() == run("impacts", two_channel)
     assert higgs_pyhf.pulls(ws).to_dict() == run("pulls", two_channel)
     assert higgs_pyhf.yields(ws).to_dict() == run("yields", two_channel)
@@ -97,7 +114,7 @@ def test_results_equal_the_cli_json(two_channel):
     pws = pyhf.Workspace(ws)
     model = pws.model()
     for other in (two_channel, pws, (model, pws.data(model))):
-        assert higgs_pyhf.fit(other).to_dict() == r.to_dict()
+        assert _timed(higgs_pyhf.fit(other).to_dict(), 60.0) == _timed(r.to_dict(), fit_took)
 
 
 def test_cls_equals_the_cli_json(two_channel):

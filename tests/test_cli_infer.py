@@ -40,6 +40,7 @@ def test_fit_contract(ws):
         "status",
         "minimizer",
         "notes",
+        "timing",
     }
     assert obj["status"] == "converged"
     assert obj["notes"] == []
@@ -129,7 +130,7 @@ def test_gof_and_significance(ws, tmp_path):
     code, _, _ = run("significance", ws, "--scan", "0", "6", "13", "-o", str(out_file))
     assert code == 0
     s = json.loads(Path(out_file).read_text(encoding="utf-8"))
-    assert set(s) == {"engine", "notes", "discovery", "cls", "upper_limit"}
+    assert set(s) == {"engine", "notes", "discovery", "cls", "upper_limit", "timing"}
     assert s["notes"] == []
     assert s["discovery"]["status"] == s["cls"]["status"] == "converged"
     assert s["upper_limit"]["method"] == "scan"

@@ -208,6 +208,7 @@ def test_json_contract_round_trip(simple):
         "status",
         "minimizer",
         "notes",
+        "timing",
     }
     assert obj["minimizer"] == "engine"
     assert set(obj["parameters"]["s_b"]) >= {"value", "error", "minos"}

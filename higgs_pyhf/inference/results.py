@@ -49,6 +49,8 @@ class FitResult(NamedTuple):
         unconstrained: labels of free parameters the likelihood does not
             depend on: not fitted, their error is NaN (``null`` in JSON).
         notes: one-line remarks on the fit (e.g. precision hazards for pyhf).
+        timing: ``{"fit_cpu_s", "fit_wall_s"}``, what the fit cost (with its
+            errors, without loading the model); None if not measured.
     """
 
     labels: tuple[str, ...]
@@ -63,6 +65,7 @@ class FitResult(NamedTuple):
     status: str = "converged"
     unconstrained: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    timing: dict[str, float] | None = None
 
     def value(self, label: str) -> float:
         """Best-fit value of parameter ``label``."""
@@ -94,7 +97,8 @@ class FitResult(NamedTuple):
         ``{"parameters": {name: {"value", "error", "minos": [lo, hi] | null, "fixed"}},
         "twice_nll", "correlation": {name: {name: rho}}, "converged", "status"}``;
         a parameter the likelihood does not depend on has ``"error": null``
-        and ``"unconstrained"`` saying why; ``"notes"`` lists remarks.
+        and ``"unconstrained"`` saying why; ``"notes"`` lists remarks;
+        ``"timing": {"fit_cpu_s", "fit_wall_s"}`` what the fit cost, if measured.
         """
         params: dict[str, dict[str, Any]] = {}
         for lab, v, e in zip(self.labels, self.bestfit, self.uncertainty, strict=True):
@@ -118,6 +122,7 @@ class FitResult(NamedTuple):
             "status": self.status,
             "minimizer": self.minimizer,
             "notes": list(self.notes),
+            **({"timing": dict(self.timing)} if self.timing is not None else {}),
         }
 
     @classmethod
@@ -142,6 +147,7 @@ class FitResult(NamedTuple):
             status=str(obj.get("status", "converged")),
             unconstrained=tuple(k for k, v in obj["parameters"].items() if v.get("unconstrained")),
             notes=tuple(obj.get("notes", ())),
+            timing=dict(obj["timing"]) if obj.get("timing") is not None else None,
         )
 
 

@@ -9,6 +9,12 @@ definite* here when the Cholesky pivots of the scaled matrix stay above
 holds). Otherwise the curvature is floored: the eigenvalues of the scaled
 matrix are raised to at least 10⁻¹² of the largest |eigenvalue| (and
 10⁻³⁰⁰), so every step descends. Closed forms for 1×1 and 2×2.
+
+Everything here runs on the calling thread: the eigen-decomposition is the
+engine's own (Householder reduction to tridiagonal form, then implicit QR
+steps with Wilkinson shifts), not LAPACK's, whose multithreaded BLAS would
+compete with ``--workers`` for the cores (30 ms per call on a busy machine
+against ~1 ms on one thread). ``--workers`` stays the only parallelism.
 """
 
 from __future__ import annotations
@@ -18,13 +24,153 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["inverse_floor", "solve", "solve_floor"]
+__all__ = ["eigh_small", "inverse_floor", "inverse_pd", "solve", "solve_floor"]
 
 Arr = np.ndarray
 #: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 #: Smallest pivot (eigenvalue) of the unit-diagonal matrix counted as positive definite.
 _PD = 1e-12
+
+
+@_jit
+def _rotate(t: Arr, q: Arr, k: int, c: float, s: float, lo: int, hi: int) -> None:
+    """T ← R T Rᵀ on rows/columns k, k+1 inside [lo, hi]; Q ← Q Rᵀ (R a Givens rotation)."""
+    for j in range(lo, hi + 1):
+        a, b = t[k, j], t[k + 1, j]
+        t[k, j] = c * a + s * b
+        t[k + 1, j] = c * b - s * a
+    for i in range(lo, hi + 1):
+        a, b = t[i, k], t[i, k + 1]
+        t[i, k] = c * a + s * b
+        t[i, k + 1] = c * b - s * a
+    for i in range(q.shape[0]):
+        a, b = q[i, k], q[i, k + 1]
+        q[i, k] = c * a + s * b
+        q[i, k + 1] = c * b - s * a
+
+
+@_jit
+def _tridiagonalize(t: Arr, q: Arr) -> None:
+    """A = Q T Qᵀ in place (T tridiagonal) by Householder reflections."""
+    k = t.shape[0]
+    v = np.empty(k)
+    w = np.empty(k)
+    for j in range(k - 2):
+        norm = 0.0
+        for i in range(j + 1, k):
+            norm += t[i, j] * t[i, j]
+        norm = math.sqrt(norm)
+        if norm == 0.0:
+            continue
+        alpha = -norm if t[j + 1, j] >= 0.0 else norm
+        vn = 0.0
+        for i in range(j + 1, k):
+            v[i] = t[i, j]
+        v[j + 1] -= alpha
+        for i in range(j + 1, k):
+            vn += v[i] * v[i]
+        vn = math.sqrt(vn)
+        if vn == 0.0:
+            continue
+        for i in range(j + 1, k):
+            v[i] /= vn
+        kk = 0.0
+        for i in range(j + 1, k):
+            s = 0.0
+            for m in range(j + 1, k):
+                s += t[i, m] * v[m]
+            w[i] = s
+            kk += v[i] * s
+        for i in range(j + 1, k):
+            w[i] -= kk * v[i]
+        for i in range(j + 1, k):
+            for m in range(j + 1, k):
+                t[i, m] -= 2.0 * (v[i] * w[m] + w[i] * v[m])
+        t[j + 1, j] = t[j, j + 1] = alpha
+        for i in range(j + 2, k):
+            t[i, j] = t[j, i] = 0.0
+        for i in range(k):
+            s = 0.0
+            for m in range(j + 1, k):
+                s += q[i, m] * v[m]
+            for m in range(j + 1, k):
+                q[i, m] -= 2.0 * s * v[m]
+
+
+@_jit
+def eigh_small(a: Arr, lam: Arr, vec: Arr) -> bool:
+    """Eigenvalues ``lam`` and eigenvectors (columns of ``vec``) of a symmetric ``a`` (its lower triangle).
+
+    Single-threaded, unordered. Returns False (and NaN everywhere) if ``a``
+    is not finite or the QR iteration does not converge.
+    """
+    k = a.shape[0]
+    t = np.empty((k, k))
+    ok = True
+    for i in range(k):
+        for j in range(k):
+            t[i, j] = a[i, j] if i >= j else a[j, i]  # the lower triangle, as LAPACK reads it
+            ok = ok and math.isfinite(t[i, j])
+            vec[i, j] = 1.0 if i == j else 0.0
+    if ok:
+        _tridiagonalize(t, vec)
+    eps = 2.220446049250313e-16
+    m = k - 1
+    budget = 60 * k
+    while ok and m > 0:
+        if abs(t[m, m - 1]) <= eps * (abs(t[m, m]) + abs(t[m - 1, m - 1])):
+            t[m, m - 1] = t[m - 1, m] = 0.0
+            m -= 1
+            continue
+        budget -= 1
+        if budget < 0:
+            ok = False
+            break
+        lo = m - 1
+        while lo > 0 and abs(t[lo, lo - 1]) > eps * (abs(t[lo, lo]) + abs(t[lo - 1, lo - 1])):
+            lo -= 1
+        delta = 0.5 * (t[m - 1, m - 1] - t[m, m])
+        e = t[m, m - 1]
+        den = delta + math.copysign(math.hypot(delta, e), delta)
+        mu = t[m, m] - e * e / den if den != 0.0 else t[m, m]
+        x = t[lo, lo] - mu
+        z = t[lo + 1, lo]
+        for i in range(lo, m):
+            if i > lo:
+                x = t[i, i - 1]
+                z = t[i + 1, i - 1]
+            r = math.hypot(x, z)
+            if r == 0.0:
+                c, s = 1.0, 0.0
+            else:
+                c, s = x / r, z / r
+            _rotate(t, vec, i, c, s, max(lo, i - 1), min(m, i + 2))
+            if i > lo:
+                t[i + 1, i - 1] = t[i - 1, i + 1] = 0.0
+    for i in range(k):
+        lam[i] = t[i, i] if ok else np.nan
+        if not ok:
+            vec[i, :] = np.nan
+    return ok
+
+
+@_jit
+def _scaled_eigen(h: Arr, sc: Arr, lam: Arr, vec: Arr) -> float:
+    """Eigen-decomposition of the unit-diagonal D⁻¹HD⁻¹ (D⁻¹ into ``sc``); returns the floor."""
+    k = sc.size
+    for i in range(k):
+        di = abs(h[i, i])
+        sc[i] = 1.0 / math.sqrt(di) if di > 0.0 and math.isfinite(di) else 1.0
+    hs = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            hs[i, j] = h[i, j] * sc[i] * sc[j]
+    eigh_small(hs, lam, vec)
+    top = 0.0
+    for i in range(k):
+        top = max(top, abs(lam[i]))
+    return max(_PD * top, 1e-300)
 
 
 @_jit
@@ -43,18 +189,9 @@ def solve_floor(h: Arr, rhs: Arr, out: Arr) -> bool:
             out[1] = (a * rhs[1] - b * rhs[0]) / det
             return True
     sc = np.empty(k)
-    for i in range(k):
-        di = abs(h[i, i])
-        sc[i] = 1.0 / math.sqrt(di) if di > 0.0 and math.isfinite(di) else 1.0
-    hs = np.empty((k, k))
-    for i in range(k):
-        for j in range(k):
-            hs[i, j] = h[i, j] * sc[i] * sc[j]
-    lam, vec = np.linalg.eigh(hs)
-    top = 0.0
-    for i in range(k):
-        top = max(top, abs(lam[i]))
-    floor = max(_PD * top, 1e-300)
+    lam = np.empty(k)
+    vec = np.empty((k, k))
+    floor = _scaled_eigen(h, sc, lam, vec)
     pd = True
     for i in range(k):
         out[i] = 0.0
@@ -125,13 +262,60 @@ def inverse_floor(h: Arr, out: Arr) -> bool:
             out[1, 1] = a / det
             out[0, 1] = out[1, 0] = -b / det
             return True
-    e = np.zeros(k)
-    col = np.empty(k)
+    sc = np.empty(k)
+    lam = np.empty(k)
+    vec = np.empty((k, k))
+    floor = _scaled_eigen(h, sc, lam, vec)
     pd = True
-    for j in range(k):
-        e[:] = 0.0
-        e[j] = 1.0
-        pd = solve_floor(h, e, col) and pd
-        for i in range(k):
-            out[i, j] = col[i]
+    for m in range(k):
+        if not lam[m] > floor:
+            pd = False
+        lam[m] = 1.0 / max(lam[m], floor)
+    for i in range(k):
+        for j in range(i + 1):
+            s = 0.0
+            for m in range(k):
+                s += vec[i, m] * lam[m] * vec[j, m]
+            out[i, j] = out[j, i] = s * sc[i] * sc[j]
     return pd
+
+
+@_jit
+def inverse_pd(h: Arr, out: Arr) -> bool:
+    """Out = H⁻¹ by Cholesky of the unit-diagonal scaled H, on this thread; False if H is not PD.
+
+    Where it returns False ``out`` is undefined: the caller inverts otherwise.
+    """
+    k = h.shape[0]
+    sc = np.empty(k)
+    for i in range(k):
+        if not (h[i, i] > 0.0 and math.isfinite(h[i, i])):
+            return False
+        sc[i] = 1.0 / math.sqrt(h[i, i])
+    lmat = np.zeros((k, k))
+    for i in range(k):
+        for j in range(i + 1):
+            s = h[i, j] * sc[i] * sc[j]
+            for m in range(j):
+                s -= lmat[i, m] * lmat[j, m]
+            if i == j:
+                if not s > _PD:
+                    return False
+                lmat[i, i] = math.sqrt(s)
+            else:
+                lmat[i, j] = s / lmat[j, j]
+    inv_l = np.zeros((k, k))  # L⁻¹, lower triangular
+    for j in range(k):
+        inv_l[j, j] = 1.0 / lmat[j, j]
+        for i in range(j + 1, k):
+            s = 0.0
+            for m in range(j, i):
+                s -= lmat[i, m] * inv_l[m, j]
+            inv_l[i, j] = s / lmat[i, i]
+    for i in range(k):  # (LLᵀ)⁻¹ = L⁻ᵀ L⁻¹
+        for j in range(i + 1):
+            s = 0.0
+            for m in range(i, k):
+                s += inv_l[m, i] * inv_l[m, j]
+            out[i, j] = out[j, i] = s * sc[i] * sc[j]
+    return True

@@ -9,6 +9,7 @@ import numpy as np
 from .compile import CompiledModel
 from .fitter import FitResult
 from .likelihood import hessian
+from .linalg import inverse_pd
 
 __all__ = ["hesse_errors"]
 
@@ -30,7 +31,12 @@ def hesse_errors(cm: CompiledModel, result: FitResult, data: Any) -> tuple[np.nd
     d = np.atleast_2d(np.asarray(data, dtype=float))
     free = result.free
     hess = hessian(cm, result.pars, d)[:, free][:, :, free]
-    cov_free = 2.0 * np.linalg.inv(hess)
+    cov_free = np.empty_like(hess)
+    for i in range(hess.shape[0]):  # single-threaded Cholesky; LAPACK only where H is not PD
+        h = np.ascontiguousarray(hess[i])
+        if not inverse_pd(h, cov_free[i]):
+            cov_free[i] = np.linalg.inv(h)
+    cov_free *= 2.0
     cov = np.zeros((d.shape[0], cm.npars, cm.npars))
     idx = np.flatnonzero(free)
     cov[:, idx[:, None], idx[None, :]] = cov_free

@@ -1,0 +1,70 @@
+"""The engine's own single-threaded symmetric eigen-solver against LAPACK (numpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from higgs_pyhf.inference.engine.linalg import eigh_small, inverse_floor, inverse_pd, solve_floor
+
+
+def _matrices(k: int, rng: np.random.Generator) -> list[np.ndarray]:
+    a = rng.normal(size=(k, k))
+    u, _ = np.linalg.qr(rng.normal(size=(k, k)))
+    degenerate = u @ np.diag(np.round(rng.normal(size=k))) @ u.T
+    decoupled = a + a.T
+    decoupled[:, 0] = decoupled[0, :] = 0.0
+    return [a + a.T, degenerate, np.diag(rng.normal(size=k)), decoupled]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 13, 60])
+def test_eigh_small_matches_lapack(k: int) -> None:
+    rng = np.random.default_rng(k)
+    for a in _matrices(k, rng):
+        lam, vec = np.empty(k), np.empty((k, k))
+        assert eigh_small(a, lam, vec)
+        scale = max(1.0, float(np.abs(a).max()))
+        np.testing.assert_allclose(np.sort(lam), np.linalg.eigvalsh(a), atol=1e-12 * k * scale)
+        np.testing.assert_allclose(vec.T @ vec, np.eye(k), atol=1e-12 * k)
+        np.testing.assert_allclose(vec @ np.diag(lam) @ vec.T, a, atol=1e-12 * k * scale)
+
+
+def test_eigh_small_reports_non_finite() -> None:
+    a = np.eye(4)
+    a[1, 2] = a[2, 1] = np.nan
+    lam, vec = np.empty(4), np.empty((4, 4))
+    assert not eigh_small(a, lam, vec)
+    assert np.isnan(lam).all()
+
+
+def test_floored_solve_and_inverse_match_numpy() -> None:
+    """Indefinite H: eigenvalues of the unit-diagonal matrix floored, as computed by numpy here."""
+    rng = np.random.default_rng(7)
+    k = 9
+    h = rng.normal(size=(k, k))
+    h = h + h.T + np.diag(np.full(k, 0.5))
+    d = 1.0 / np.sqrt(np.abs(np.diag(h)))
+    lam, vec = np.linalg.eigh(h * d[:, None] * d[None, :])
+    assert lam.min() < 0.0
+    floor = 1e-12 * np.abs(lam).max()
+    inv = (d[:, None] * (vec / np.maximum(lam, floor)) @ vec.T) * d[None, :]
+    rhs = rng.normal(size=k)
+    out = np.empty(k)
+    assert not solve_floor(h, rhs, out)
+    np.testing.assert_allclose(out, inv @ rhs, rtol=1e-9, atol=1e-9 * np.abs(inv @ rhs).max())
+    full = np.empty((k, k))
+    assert not inverse_floor(h, full)
+    np.testing.assert_allclose(full, inv, rtol=1e-9, atol=1e-9 * np.abs(inv).max())
+
+
+def test_inverse_pd_matches_numpy_and_refuses_indefinite() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(40, 40))
+    scales = 10.0 ** rng.uniform(-4, 4, 40)  # units differing by 10⁸, still well-conditioned
+    h = (a @ a.T + 40 * np.eye(40)) * scales[:, None] * scales[None, :]
+    out = np.empty_like(h)
+    assert inverse_pd(h, out)
+    ref = np.linalg.inv(h)
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12 * np.abs(ref).max())
+    assert not inverse_pd(np.array([[1.0, 2.0], [2.0, 1.0]]), np.empty((2, 2)))
+    assert not inverse_pd(np.array([[0.0, 0.0], [0.0, 1.0]]), np.empty((2, 2)))
