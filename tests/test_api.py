@@ -120,7 +120,10 @@ def test_results_equal_the_cli_json(two_channel):
 def test_cls_equals_the_cli_json(two_channel):
     pytest.importorskip("higgs_pyhf.inference.cls")
     r = higgs_pyhf.cls(higgs_pyhf.load_workspace(two_channel))
-    got = json.loads(json.dumps(r.to_json()))
+    got = r.to_dict()
+    assert got == json.loads(json.dumps(r.to_json()))
+    assert repr(r).startswith("CLsOutcome(")
+    assert "\n" not in repr(r)
     want = run("cls", two_channel)
     got.pop("timing", None)
     want.pop("timing", None)

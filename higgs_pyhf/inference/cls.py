@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._summary import markdown_repr, result_dict, short_repr
 from ..errors import FitError
 from .engine import CompiledModel, compile_model, expected_aux, expected_main
 from .engine import fit as engine_fit
@@ -115,6 +116,16 @@ class CLsOutcome(NamedTuple):
             "test_stat": self.test_stat,
             "timing": self.timing.to_json(),
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the ``cls`` command prints for this result (its JSON, read back)."""
+        return result_dict(self)
+
+    def __repr__(self) -> str:
+        return short_repr(self)
+
+    def _repr_markdown_(self) -> str:
+        return markdown_repr(self)
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> CLsOutcome:
