@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 import click
 
@@ -240,6 +239,7 @@ def contour_cmd(
     output: str | None,
 ) -> None:
     """2D Δ(−2lnL) grid of two parameters with the 2.30/5.99 contours' 68% intervals (figure: contour_X_Y.png)."""
+    from ..api import default_pair
     from ..inference.scan import scan_2d
     from ..plotting.contours import plot_scan_2d
 
@@ -247,7 +247,7 @@ def contour_cmd(
     result = scan_2d(
         model,
         data,
-        parameters or _default_pair(model),
+        parameters or default_pair(model),
         n_points=(n_points, n_points),
         bounds=(x_range, y_range),
         kind="conditional" if conditional else "profile",
@@ -262,25 +262,6 @@ def contour_cmd(
             lambda: plot_scan_2d(result, data_label=fl.data_label, **header),
         )
     emit_json(result.to_json(), output)
-
-
-def _default_pair(model: Any) -> tuple[str, str]:
-    """The POI and the first other free normfactor (the report's s_s, s_b)."""
-    poi = str(model.config.poi_name)
-    fixed = model.config.suggested_fixed()
-    others = [
-        name
-        for name, kind in model.config.modifiers
-        if kind == "normfactor" and name != poi and not fixed[model.config.par_slice(name).start]
-    ]
-    if not others:
-        msg = (
-            f"the model has no free normfactor besides the POI {poi!r}, so there is no default "
-            "pair: give two parameters with --parameters X Y (e.g. the POI and a nuisance "
-            "parameter, NAME or NAME[i])"
-        )
-        raise FitError(msg)
-    return poi, others[0]
 
 
 @click.command("gof")
