@@ -25,9 +25,10 @@ from ._summary import markdown_repr, result_dict, short_repr
 from .errors import FitError
 
 if TYPE_CHECKING:
+    from .inference.limits import UpperLimitResult
     from .inference.pulls import CorrelationResult, PullsResult
     from .inference.results import FitResult, Scan1DResult, Scan2DResult
-    from .inference.significance import CLsResult, DiscoveryResult, UpperLimitResult
+    from .inference.significance import CLsResult, DiscoveryResult
     from .inference.yields import YieldsResult
 
 __all__ = [
@@ -229,7 +230,8 @@ def significance(
         FitError: if the POI cannot be tested at all (unknown, fixed, without effect).
     """
     from .inference.engine import compile_model, precision_notes
-    from .inference.significance import check_poi, discovery, upper_limit
+    from .inference.limits import upper_limit
+    from .inference.significance import check_poi, discovery
     from .inference.significance import cls as _cls
     from .inference.timing import stopwatch
 

@@ -10,7 +10,7 @@ Usage: ``python scripts/benchmark_diagnostics.py [--quick] [--pyhf-parameters 3]
   ``--pyhf-parameters`` parameters of the ranking (4 fits each, plus the
   best fit); their mean time per fit × (4·143 + 1) is the extrapolated
   pyhf time, ``max_abs_diff`` the largest |Δ_ours − Δ_pyhf| of the POI shifts.
-- ``brazil``: :func:`~higgs_pyhf.inference.significance.upper_limit`
+- ``brazil``: :func:`~higgs_pyhf.inference.limits.upper_limit`
   (bisection of the six limits) plus the 81-point CLs scan of the figure
   (:func:`~higgs_pyhf.inference.significance.cls_scan`) on the same model.
 - ``toy_contour``: :func:`~higgs_pyhf.inference.toys.toy_contour` on the
@@ -39,9 +39,10 @@ import pyhf
 
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.impacts import impacts
+from higgs_pyhf.inference.limits import upper_limit
 from higgs_pyhf.inference.parameters import labels as all_labels
 from higgs_pyhf.inference.parameters import pyhf_state
-from higgs_pyhf.inference.significance import cls_scan, upper_limit
+from higgs_pyhf.inference.significance import cls_scan
 from higgs_pyhf.inference.toys import toy_contour
 from higgs_pyhf.synthetic_models import realistic_workspace
 from higgs_pyhf.workspace import model_and_data

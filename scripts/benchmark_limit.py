@@ -2,7 +2,7 @@
 
 Usage: ``python scripts/benchmark_limit.py [--quick] [--repeats 3]``
 
-Ours: :func:`higgs_pyhf.inference.significance.upper_limit` (a 41-point CLs
+Ours: :func:`higgs_pyhf.inference.limits.upper_limit` (a 41-point CLs
 scan in one batch, then batched bisection of the six crossings). pyhf:
 ``pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=None)``
 (TOMS 748 root finding over ``hypotest``, numpy + minuit) — what a pyhf user
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pyhf
 
+from higgs_pyhf.inference.limits import upper_limit
 from higgs_pyhf.inference.parameters import pyhf_state
-from higgs_pyhf.inference.significance import upper_limit
 from higgs_pyhf.synthetic_models import realistic_workspace
 from higgs_pyhf.workspace import model_and_data
 

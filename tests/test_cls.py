@@ -288,7 +288,7 @@ def test_significance_reports_a_limit_beyond_the_poi_range(sbottom, tmp_path):
 
 
 def test_upper_limit_partly_beyond_the_scan():
-    from higgs_pyhf.inference.significance import UpperLimitResult, upper_limit
+    from higgs_pyhf.inference.limits import UpperLimitResult, upper_limit
 
     model = pyhf.simplemodels.uncorrelated_background(
         signal=[5.0, 8.0], bkg=[50.0, 40.0], bkg_uncertainty=[6.0, 5.0]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import higgs_pyhf
 from higgs_pyhf.cli import main
 from higgs_pyhf.errors import FitError
-from higgs_pyhf.inference.significance import upper_limit
+from higgs_pyhf.inference.limits import upper_limit
 from higgs_pyhf.inference.toys import ToyLimitResult, toy_upper_limit
 from higgs_pyhf.inference.toys.limit import crossing
 from higgs_pyhf.workspace import save_workspace

@@ -3,7 +3,7 @@
 Every point is the background-only workspace with one signal patch applied,
 tested with :func:`~higgs_pyhf.inference.cls.hypotest` (μ = 1, q̃μ: CLs
 observed and the expected band) and, on request, its CLs upper limit with
-the band (:func:`~higgs_pyhf.inference.significance.upper_limit`; a limit
+the band (:func:`~higgs_pyhf.inference.limits.upper_limit`; a limit
 beyond the POI range is NaN and listed).
 
 Where the time goes (ATLAS sbottom RegionA, 64 parameters, one core): per
@@ -180,7 +180,7 @@ class _Chunk(NamedTuple):
 
 def _run_point(chunk: _Chunk, patch: Patch) -> tuple[str, GridPoint]:
     from ..workspace import model_and_data
-    from .significance import upper_limit
+    from .limits import upper_limit
 
     c0 = time.process_time()
     spec = apply_patches(chunk.bkg, [patch])

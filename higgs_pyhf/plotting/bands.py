@@ -6,7 +6,7 @@
   and a data/prediction panel with the relative band;
   :func:`plot_prefit_postfit` puts both stages side by side.
 - :func:`plot_brazil`: CLs against the POI with the expected ±1σ/±2σ bands
-  and the observed limit (:class:`~higgs_pyhf.inference.significance.UpperLimitResult`).
+  and the observed limit (:class:`~higgs_pyhf.inference.limits.UpperLimitResult`).
 - :func:`plot_toy_contour`: the toy-calibrated 68.27%/95% regions beside the
   Wilks contours (:class:`~higgs_pyhf.inference.toys.contour.ToyContourResult`).
 """
@@ -35,7 +35,7 @@ from .uncertainty import BAND, ratio_limits
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from ..inference.significance import UpperLimitResult
+    from ..inference.limits import UpperLimitResult
     from ..inference.toys.contour import ToyContourResult
     from ..inference.yields import YieldsResult
 

@@ -263,8 +263,8 @@ def _model_report(
     The likelihood parts: the fit, discovery and limits, and the diagnostics.
     """
     from ..inference.fit import fit
+    from ..inference.limits import upper_limit as cls_upper_limit
     from ..inference.significance import cls, discovery
-    from ..inference.significance import upper_limit as cls_upper_limit
 
     m, d = inputs.model, inputs.data
     best = fit(m, d, minos=(str(m.config.poi_name),))

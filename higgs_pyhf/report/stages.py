@@ -22,9 +22,9 @@ from ..errors import HiggsPyhfError
 from ..inference.chi2grid import report_method, templates_from_workspace
 from ..inference.compare import compare
 from ..inference.gof import goodness_of_fit
+from ..inference.limits import upper_limit as cls_upper_limit
 from ..inference.scan import scan_1d, scan_2d
 from ..inference.significance import cls, discovery
-from ..inference.significance import upper_limit as cls_upper_limit
 from .inputs import ReportInputs
 from .reproduction import reproduction_table
 from .studies import (
