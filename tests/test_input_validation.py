@@ -300,7 +300,7 @@ def _staterror_workspace(nbins: int) -> dict[str, Any]:
 
 
 def test_a_workspace_too_large_to_fit_is_refused_before_fitting(tmp_path, monkeypatch):
-    from higgs_pyhf.workspace import MAX_MODEL_CELLS, check_structure
+    from higgs_pyhf.spec.checks import MAX_MODEL_CELLS, check_structure
 
     nbins = 3000  # 3000 bins x 3001 parameters (a γ per bin and mu) = 9,003,000 cells
     assert nbins * (nbins + 1) > MAX_MODEL_CELLS

@@ -49,6 +49,12 @@ class WorkspaceInput(str):
             self.spec, measurement=measurement, validate=False, source=self.source
         )
 
+    def engine_model_and_data(self, measurement: str | None = None) -> tuple[Any, Any]:
+        """As :meth:`model_and_data`, for the engine: read without pyhf where the workspace allows."""
+        from ..workspace import engine_model_and_data
+
+        return engine_model_and_data(self.spec, measurement=measurement, source=self.source)
+
 
 def load_input(
     workspace: str,
@@ -70,7 +76,7 @@ def load_input(
             apply, or a patchset made for another workspace.
     """
     from ..patching import apply_patches, load_patch, load_patchset, read_json, verify_digests
-    from ..workspace import load_workspace, validate_workspace
+    from ..workspace import load_workspace, validate_spec
 
     dashes = [x for x in (workspace, *patches, patchset) if x == "-"]
     if len(dashes) > 1:
@@ -94,7 +100,7 @@ def load_input(
             verify_digests(ps, spec, base)
         spec = apply_patches(spec, chosen)
         source = " + ".join([base, *(p.source for p in chosen)])
-        validate_workspace(spec, source=source)
+        validate_spec(spec, source=source)
     out = WorkspaceInput(workspace)
     out.spec = spec
     out.patches = tuple(p.name for p in chosen)

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyhf
 
 from ..errors import FitError
 from .engine import CompiledModel, compile_model, hessian, precision_notes
@@ -36,6 +35,9 @@ from .parameters import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resol
 from .profile import crossings
 from .results import FitResult
 from .timing import stopwatch
+
+if TYPE_CHECKING:
+    import pyhf
 
 __all__ = ["ENGINE", "fit", "twice_nll"]
 
@@ -47,6 +49,8 @@ ENGINE = "engine"
 
 def twice_nll(model: pyhf.pdf.Model, data: Any, pars: Any) -> float:
     """The −2lnL of pyhf for ``data`` at the full parameter vector ``pars``."""
+    import pyhf
+
     with pyhf_state():
         val = pyhf.infer.mle.twice_nll(
             np.asarray(pars, dtype=float), np.asarray(data, dtype=float), model
@@ -228,6 +232,8 @@ def _fit_pyhf(
     reason: str,
 ) -> FitResult:
     """The fallback: pyhf's ``mle.fit`` with minuit (tight tolerance), Hesse and Minos."""
+    import pyhf
+
     labs = labels(model)
     npar = len(labs)
     minimizer = f"pyhf-minuit (engine: {reason})"

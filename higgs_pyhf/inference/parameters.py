@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
-
-import pyhf
+from typing import TYPE_CHECKING, Any
 
 from ..errors import FitError
+
+if TYPE_CHECKING:
+    import pyhf
 
 __all__ = [
     "MINUIT_TOLERANCE",
@@ -47,6 +48,8 @@ def pyhf_state(optimizer: Any = None) -> Iterator[None]:
         optimizer: a pyhf optimizer instance; default
             ``minuit_optimizer(tolerance=MINUIT_TOLERANCE)``.
     """
+    import pyhf
+
     old_tensorlib, old_optimizer = pyhf.get_backend()
     opt = (
         optimizer

@@ -21,16 +21,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyhf
 
 from ..errors import FitError
 from .engine import CompiledModel, compile_model
 from .fit import fit
 from .profile import profile
 from .results import FitResult, Scan1DResult, Scan2DResult
+
+if TYPE_CHECKING:
+    import pyhf
 
 __all__ = ["MAX_POINTS", "contour_intervals", "scan_1d", "scan_2d"]
 

@@ -31,8 +31,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ...errors import FitError
+from .layout import Layout, labels, pyhf_layout
 
-__all__ = ["GLOBAL_TYPES", "LOCAL_TYPES", "CompiledModel", "compile_model"]
+__all__ = ["GLOBAL_TYPES", "LOCAL_TYPES", "CompiledModel", "compile_layout", "compile_model"]
 
 #: Modifier types whose parameters act on whole (sample, channel) blocks.
 GLOBAL_TYPES = ("normfactor", "lumi", "normsys", "histosys")
@@ -150,18 +151,11 @@ def _code4_coefficients(lo: float, hi: float) -> np.ndarray:
     return a_inv @ b  # type: ignore[no-any-return]
 
 
-def _labels(cfg: Any) -> tuple[str, ...]:
-    out = [""] * cfg.npars
-    for name in cfg.parameters:
-        sl = cfg.par_slice(name)
-        n = sl.stop - sl.start
-        for j, i in enumerate(range(sl.start, sl.stop)):
-            out[i] = name if n == 1 else f"{name}[{j}]"
-    return tuple(out)
-
-
 def compile_model(model: Any) -> CompiledModel:
     """Compile a ``pyhf.pdf.Model`` (pyhf 0.7.6) into a :class:`CompiledModel`.
+
+    A model read by :mod:`.spec_model` (without pyhf) carries its compiled
+    arrays already; they are returned as they are.
 
     Args:
         model: the pyhf model (its ``spec`` and ``config`` are read).
@@ -173,30 +167,36 @@ def compile_model(model: Any) -> CompiledModel:
         FitError: for features the engine does not evaluate (sample or bin
             clipping, histosys code 2, unknown modifier types).
     """
-    cfg = model.config
-    main = model.main_model
-    if main.clip_sample_data is not None or main.clip_bin_data is not None:
-        msg = "models with clip_sample_data/clip_bin_data are not supported by the engine"
-        raise FitError(msg)
-    settings = cfg.modifier_settings
-    normsys_code = settings.get("normsys", {}).get("interpcode", "code1")
-    histosys_code = settings.get("histosys", {}).get("interpcode", "code0")
+    compiled = getattr(model, "compiled", None)
+    if isinstance(compiled, CompiledModel):
+        return compiled
+    return compile_layout(pyhf_layout(model))
+
+
+def compile_layout(lay: Layout) -> CompiledModel:
+    """Compile a :class:`Layout` into the engine's arrays.
+
+    Raises:
+        FitError: for interpolation codes, modifier or constraint types the
+            engine does not evaluate.
+    """
+    normsys_code, histosys_code = lay.normsys_code, lay.histosys_code
     if normsys_code not in ("code1", "code4") or histosys_code not in ("code0", "code4p"):
         msg = (
             f"interpolation codes normsys={normsys_code}, histosys={histosys_code} are not "
             "supported; expected normsys code1/code4 and histosys code0/code4p"
         )
         raise FitError(msg)
-    samples = list(cfg.samples)
-    channels = list(cfg.channels)
-    nbins = cfg.nmaindata
+    samples = list(lay.samples)
+    channels = list(lay.channels)
+    nbins = sum(sl.stop - sl.start for sl in lay.channel_slices.values())
     ns = len(samples)
-    chan_slice = {c: cfg.channel_slices[c] for c in channels}
-    types = dict(cfg.modifiers)
-    npars = cfg.npars
+    chan_slice = lay.channel_slices
+    types = lay.types
+    npars = int(lay.init.size)
 
-    global_names = [n for n in cfg.par_order if types.get(n) in GLOBAL_TYPES]
-    global_par = np.array([cfg.par_slice(n).start for n in global_names], dtype=int)
+    global_names = [n for n in lay.par_order if types.get(n) in GLOBAL_TYPES]
+    global_par = np.array([lay.par_slices[n].start for n in global_names], dtype=int)
     gindex = {n: k for k, n in enumerate(global_names)}
 
     nominal = np.zeros((ns, nbins))
@@ -211,8 +211,7 @@ def compile_model(model: Any) -> CompiledModel:
         bins = list(range(sl.start, sl.stop))
         for s_i in range(ns):
             block[s_i, sl] = s_i * len(channels) + c_i
-        spec_channel = next(ch for ch in model.spec["channels"] if ch["name"] == channel)
-        for sample in spec_channel["samples"]:
+        for sample in lay.spec_channels[channel]["samples"]:
             s_i = samples.index(sample["name"])
             kappa = s_i * len(channels) + c_i
             nom = np.asarray(sample["data"], dtype=float)
@@ -237,7 +236,7 @@ def compile_model(model: Any) -> CompiledModel:
                         chans.extend(bins)
                     for b in bins:
                         local.setdefault((s_i, b), []).append(
-                            _local_index(cfg, name, local_bins[name], b)
+                            _local_index(lay.par_slices[name], name, local_bins[name], b)
                         )
                 else:
                     msg = f"modifier type {mtype!r} ({name}) is not supported by the engine"
@@ -287,21 +286,20 @@ def compile_model(model: Any) -> CompiledModel:
     con_kind: list[int] = []
     con_sigma: list[float] = []
     con_factor: list[float] = []
-    for name in cfg.auxdata_order:
-        ps = cfg.param_set(name)
-        sl = cfg.par_slice(name)
+    for name, pdf_type, sigmas, taus in lay.constraints:
+        sl = lay.par_slices[name]
         n = sl.stop - sl.start
         con_par.extend(range(sl.start, sl.stop))
-        if ps.pdf_type == "normal":
+        if pdf_type == "normal":
             con_kind.extend([NORMAL] * n)
-            con_sigma.extend(float(x) for x in getattr(ps, "sigmas", [1.0] * n))
+            con_sigma.extend(float(x) for x in (sigmas or [1.0] * n))
             con_factor.extend([1.0] * n)
-        elif ps.pdf_type == "poisson":
+        elif pdf_type == "poisson":
             con_kind.extend([POISSON] * n)
             con_sigma.extend([1.0] * n)
-            con_factor.extend(float(x) for x in ps.factors)
+            con_factor.extend(float(x) for x in taus)
         else:
-            msg = f"constraint type {ps.pdf_type!r} of {name} is not supported"
+            msg = f"constraint type {pdf_type!r} of {name} is not supported"
             raise FitError(msg)
     con_par_a = np.array(con_par, dtype=int)
     con_kind_a = np.array(con_kind, dtype=int)
@@ -312,10 +310,10 @@ def compile_model(model: Any) -> CompiledModel:
     par_con[con_par_a] = np.arange(con_par_a.size)
 
     return CompiledModel(
-        par_names=_labels(cfg),
-        init=np.asarray(cfg.suggested_init(), dtype=float),
-        bounds=np.asarray(cfg.suggested_bounds(), dtype=float).reshape(npars, 2),
-        fixed=np.asarray(cfg.suggested_fixed(), dtype=bool),
+        par_names=labels(lay.par_order, lay.par_slices),
+        init=np.array(lay.init, dtype=float),
+        bounds=np.array(lay.bounds, dtype=float).reshape(npars, 2),
+        fixed=np.array(lay.fixed, dtype=bool),
         nominal=nominal,
         block=block,
         n_blocks=n_blocks,
@@ -337,14 +335,13 @@ def compile_model(model: Any) -> CompiledModel:
         con_sigma=con_sigma_a,
         con_factor=np.array(con_factor, dtype=float),
         con_offset=con_offset,
-        aux_nominal=np.asarray(cfg.auxdata, dtype=float),
+        aux_nominal=np.array(lay.auxdata, dtype=float),
         par_con=par_con,
     )
 
 
-def _local_index(cfg: Any, name: str, bins: list[int], b: int) -> int:
-    """Pyhf index of the component of per-bin parameter ``name`` acting on bin ``b``."""
-    sl = cfg.par_slice(name)
+def _local_index(sl: slice, name: str, bins: list[int], b: int) -> int:
+    """Pyhf index of the component of per-bin parameter ``name`` (slice ``sl``) acting on bin ``b``."""
     j = bins.index(b)
     if j >= sl.stop - sl.start:
         msg = f"per-bin parameter {name} has {sl.stop - sl.start} components, bin {b} has none"

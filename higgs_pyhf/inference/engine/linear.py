@@ -25,9 +25,9 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
-from scipy.special import gammaln
 
 from .compile import CompiledModel
+from .constraints import log_gamma
 from .likelihood import expected_main
 
 __all__ = ["LinearStructure", "fit_linear", "linear_structure"]
@@ -334,7 +334,7 @@ def fit_linear(
         ``main_twice_nll`` is −2 ln of the Poisson main terms, ln Γ included.
     """
     top = int(min(np.max(n, initial=0.0), 1e6)) + 2
-    lgam = gammaln(np.arange(top) + 1.0)
+    lgam = log_gamma(np.arange(top) + 1.0)
     return _fit_linear_kernel(  # type: ignore[no-any-return]
         np.asarray(n, dtype=float),  # a strided view of the data is fine: no copy
         np.ascontiguousarray(ls.constant),

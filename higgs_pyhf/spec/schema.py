@@ -1,0 +1,88 @@
+"""pyhf's JSON schemas, checked without importing pyhf.
+
+The schema files are read from the installed pyhf package (the same files
+``pyhf.schema.validate`` uses) and checked with jsonschema's Draft 6
+validator, as pyhf does, numpy arrays and numbers counting as JSON arrays
+and numbers. Importing pyhf costs about a second (it imports scipy.stats);
+a command that only needs to read a workspace should not pay it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import numbers
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SchemaError", "schema_dir", "validate"]
+
+#: pyhf's schema version of workspaces, patches and patchsets.
+VERSION = "1.0.0"
+_BASE = f"https://scikit-hep.org/pyhf/schemas/{VERSION}/"
+
+
+class SchemaError(Exception):
+    """A specification does not follow the schema.
+
+    Attributes:
+        path: where, as pyhf writes it (``channels[0].samples[1]``).
+        detail: jsonschema's message.
+    """
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.path = path
+        self.detail = detail
+
+
+def schema_dir() -> Path:
+    """The folder of pyhf's schema files (found without importing pyhf)."""
+    found = importlib.util.find_spec("pyhf")
+    if found is None or not found.submodule_search_locations:
+        msg = "pyhf is not installed"
+        raise ModuleNotFoundError(msg)
+    return Path(next(iter(found.submodule_search_locations))) / "schemas" / VERSION
+
+
+@functools.cache
+def _validator(name: str) -> Any:
+    import jsonschema
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT6
+
+    folder = schema_dir()
+    resources = [
+        (_BASE + p.name, DRAFT6.create_resource(json.loads(p.read_text(encoding="utf-8"))))
+        for p in sorted(folder.glob("*.json"))
+    ]
+    registry: Any = Registry().with_resources(resources)
+    checker = jsonschema.Draft6Validator.TYPE_CHECKER.redefine(
+        "array", lambda _c, x: isinstance(x, list | np.ndarray)
+    ).redefine(
+        "number",
+        lambda _c, x: (
+            isinstance(x, numbers.Number | np.number) and not isinstance(x, bool | np.bool_)
+        ),
+    )
+    cls = jsonschema.validators.extend(jsonschema.Draft6Validator, type_checker=checker)
+    # an absolute reference: draft 6 ignores the $id beside the schema files' top-level $ref
+    return cls({"$ref": _BASE + name}, registry=registry)
+
+
+def validate(spec: Any, name: str = "workspace.json") -> None:
+    """Check ``spec`` against pyhf's schema ``name`` (``workspace.json``, ``patchset.json``, ...).
+
+    Raises:
+        SchemaError: at the first violation, with its path.
+    """
+    import jsonschema
+
+    try:
+        _validator(name).validate(spec)
+    except jsonschema.ValidationError as err:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.path)
+        raise SchemaError(path.lstrip("."), err.message) from None
