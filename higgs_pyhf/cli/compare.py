@@ -115,7 +115,7 @@ def chi2_grid_command(
 
 
 @click.command("compare")
-@click.argument("workspace", type=click.Path(dir_okay=False))
+@workspace_input
 @click.option(
     "--markdown",
     type=click.Path(dir_okay=False),
@@ -123,13 +123,13 @@ def chi2_grid_command(
     help="Also write the comparison as a Markdown table to this file.",
 )
 @output_option()
-def compare_command(workspace: str, markdown: str | None, output: str | None) -> None:
+def compare_command(workspace: WorkspaceInput, markdown: str | None, output: str | None) -> None:
     """Compare the report's grid χ², χ² minimizations and the Poisson likelihood on WORKSPACE.
 
     One row per method: best-fit s_s and s_b, their 68% intervals (and how
     they were defined), χ²/dof or −2lnL, and the goodness-of-fit p-value.
     """
-    result = compare(workspace, label=Path(workspace).name)
+    result = compare(workspace.spec, label=Path(workspace).name)
     emit_json(result.to_json(), output)
     if markdown is not None:
         write_text(markdown, result.to_markdown())

@@ -14,6 +14,7 @@ from ._common import (
     header_options,
     output_option,
 )
+from ._workspace import WorkspaceInput, workspace_input
 
 __all__ = ["COMMANDS"]
 
@@ -36,7 +37,7 @@ def _toy_options(func: click.decorators.FC) -> click.decorators.FC:
 
 
 @click.command("plot")
-@click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
+@workspace_input
 @click.option(
     "--figdir",
     type=click.Path(file_okay=False),
@@ -57,7 +58,12 @@ def _toy_options(func: click.decorators.FC) -> click.decorators.FC:
 @figure_options
 @output_option()
 def plot_cmd(
-    workspace: str, figdir: str, kinds: tuple[str, ...], ntoys: int, seed: int, output: str | None
+    workspace: WorkspaceInput,
+    figdir: str,
+    kinds: tuple[str, ...],
+    ntoys: int,
+    seed: int,
+    output: str | None,
 ) -> None:
     """Draw the report's figures of WORKSPACE beside their likelihood counterparts; print the paths as JSON.
 
@@ -76,12 +82,14 @@ def plot_cmd(
         header=figure_header(),
         lumi_fb=figure_lumi(),
         figure_format=figure_format(),
+        spec=workspace.spec,
+        patches=workspace.patches,
     )
     emit_json({"figures": {k: str(v) for k, v in sorted(figures.items())}}, output)
 
 
 @click.command("report")
-@click.argument("workspace", type=click.Path(exists=True, dir_okay=False))
+@workspace_input
 @click.option(
     "-o",
     "--outdir",
@@ -104,7 +112,7 @@ def plot_cmd(
 )
 @header_options
 def report_cmd(
-    workspace: str, outdir: str, ntoys: int, seed: int, quick: bool, upper_limit: bool
+    workspace: WorkspaceInput, outdir: str, ntoys: int, seed: int, quick: bool, upper_limit: bool
 ) -> None:
     """Reproduce the seed report on WORKSPACE, redo it with the likelihood; write OUTDIR/report.md, results.json and PNGs.
 
@@ -123,6 +131,8 @@ def report_cmd(
         upper_limit=upper_limit,
         header=figure_header(),
         lumi_fb=figure_lumi(),
+        spec=workspace.spec,
+        patches=workspace.patches,
     )
     emit_json(result.to_json())
 

@@ -106,6 +106,8 @@ def make_plots(
     header: Mapping[str, Any] | None = None,
     lumi_fb: float | None = None,
     figure_format: str = "png",
+    spec: Mapping[str, Any] | None = None,
+    patches: Sequence[str] = (),
 ) -> dict[str, Path]:
     """Draw the report's figures of a workspace into ``figdir``, running only what they need.
 
@@ -118,6 +120,9 @@ def make_plots(
         header: figure header keywords ``label``, ``energy``, ``title``.
         lumi_fb: luminosity of the header (default: the recorded one).
         figure_format: ``png``, ``pdf`` or ``svg``.
+        spec: the validated specification to use instead of reading
+            ``workspace_path`` (a workspace with signal patches applied).
+        patches: names of the patches in ``spec``, for the titles.
 
     A workspace that is not the report's model (one channel, ``signal`` × ``s_s``,
     ``background`` × ``s_b``) gets the figures that apply to any model
@@ -131,7 +136,7 @@ def make_plots(
         WorkspaceError: if the workspace cannot be read.
     """
     _check_kinds(kinds)
-    inputs = read_inputs(workspace_path, header=header, lumi_fb=lumi_fb)
+    inputs = read_inputs(workspace_path, header=header, lumi_fb=lumi_fb, spec=spec, patches=patches)
     if not is_report_model(inputs):
         return model_plots(inputs, Path(figdir), kinds=kinds, figure_format=figure_format)
     results, skipped = run_stages(inputs, set(kinds), ntoys=ntoys, seed=seed)
@@ -155,6 +160,8 @@ def make_report(
     upper_limit: bool = True,
     header: Mapping[str, Any] | None = None,
     lumi_fb: float | None = None,
+    spec: Mapping[str, Any] | None = None,
+    patches: Sequence[str] = (),
 ) -> ReportResult:
     """Reproduce the report on a workspace, redo it with the likelihood, write the report directory.
 
@@ -171,6 +178,9 @@ def make_report(
         upper_limit: compute the 95% CLs upper limit on ``s_s``.
         header: figure header keywords ``label``, ``energy``, ``title``.
         lumi_fb: luminosity of the header (default: the recorded one).
+        spec: the validated specification to use instead of reading
+            ``workspace_path`` (a workspace with signal patches applied).
+        patches: names of the patches in ``spec``, for the titles.
 
     Returns:
         The paths written and the stages skipped.
@@ -180,7 +190,7 @@ def make_report(
     """
     t0 = time.perf_counter()
     final = Path(outdir)
-    inputs = read_inputs(workspace_path, header=header, lumi_fb=lumi_fb)
+    inputs = read_inputs(workspace_path, header=header, lumi_fb=lumi_fb, spec=spec, patches=patches)
     _io.check_output_dir(final)  # before any work: refuse a folder holding inputs or other files
     if not is_report_model(inputs):
         return _model_report(inputs, final, quick=quick, seed=seed, upper=upper_limit, t0=t0)
@@ -331,7 +341,7 @@ def _model_header(inputs: Any) -> str:
     )
     return "\n".join(
         [
-            f"# `{Path(inputs.workspace).name}`: likelihood analysis of POI `{cfg.poi_name}` "
+            f"# `{inputs.name}`: likelihood analysis of POI `{cfg.poi_name}` "
             f"in {len(cfg.channels)} channel(s)",
             "",
             f"**Data: {inputs.data_label}**{origin}. The report's own χ² method needs one "

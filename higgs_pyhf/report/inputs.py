@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -64,6 +65,7 @@ class ReportInputs(NamedTuple):
         xlabel: axis label of the observable.
         provenance: the provenance dict (``{}`` without a provenance file).
         header: figure header keywords given by the caller (``label``, ``energy``, ``title``).
+        patches: the patches applied to the workspace file (names as given).
     """
 
     workspace: str
@@ -81,6 +83,12 @@ class ReportInputs(NamedTuple):
     xlabel: str
     provenance: dict[str, Any]
     header: dict[str, Any]
+    patches: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The workspace's file name, with the names of the patches applied to it."""
+        return " + ".join(Path(p).name for p in (self.workspace, *self.patches))
 
 
 def _check_provenance(prov: dict[str, Any], source: str) -> None:
@@ -200,11 +208,16 @@ def read_inputs(
     *,
     header: Mapping[str, Any] | None = None,
     lumi_fb: float | None = None,
+    spec: Mapping[str, Any] | None = None,
+    patches: Sequence[str] = (),
 ) -> ReportInputs:
     """Read the workspace and its provenance file (if any), once.
 
     ``header`` (``label``, ``energy``, ``title``) goes to every figure's
-    header; ``lumi_fb`` replaces the recorded luminosity.
+    header; ``lumi_fb`` replaces the recorded luminosity. A validated
+    ``spec`` (the workspace with signal patches applied) is used instead of
+    reading the file, ``patches`` naming what was applied to it; the file's
+    provenance still gives the labels.
 
     A workspace that is not one channel with ``signal`` and ``background``
     samples gets empty ``signal``/``background``/``observed`` arrays: the
@@ -213,7 +226,7 @@ def read_inputs(
     Raises:
         WorkspaceError: if the workspace cannot be read.
     """
-    spec = load_workspace(workspace_path)
+    spec = dict(spec) if spec is not None else load_workspace(workspace_path)
     prov = read_provenance(workspace_path)
     model, data = model_and_data(spec, validate=False)
     try:
@@ -254,4 +267,5 @@ def read_inputs(
         xlabel=xlabel,
         provenance=prov,
         header={k: v for k, v in (header or {}).items() if v is not None},
+        patches=tuple(patches),
     )

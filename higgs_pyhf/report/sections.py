@@ -85,7 +85,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
 
 def header_section(inputs: ReportInputs) -> str:
     """Title, what the data are (real ATLAS Open Data or generated), the workspace and the model."""
-    name = Path(inputs.workspace).name
+    name = inputs.name
     label = inputs.data_label
     if label == REAL_DATA_LABEL:
         sel = inputs.provenance.get("selection")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -209,7 +208,7 @@ def run_stages(
     else:
         stages.skipped["reproduction"] = "needs the report's grid method and the likelihood fits"
     if "compare" in wanted:
-        stages.run("compare", lambda: compare(inputs.spec, label=Path(inputs.workspace).name))
+        stages.run("compare", lambda: compare(inputs.spec, label=inputs.name))
     if "gof_asymptotic" in wanted:
         stages.run(
             "gof", lambda: goodness_of_fit(m, d, fit_result=res["likelihood_fits"].fit), needs=fits
