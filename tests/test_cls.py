@@ -121,6 +121,35 @@ def test_expected_band_matches_converged_pyhf(sbottom):
     assert list(ours.cls_expected) == pytest.approx([float(v) for v in exp], rel=RTOL_EXP)
 
 
+@pytest.mark.slow
+def test_published_band_carries_the_default_optimizers_stopping_error(sbottom):
+    """Why the published band is matched to 1e-4, not 1.5e-5: its fits are not at the minimum.
+
+    The expected band is computed on Asimov data made from the μ = 0 fit to
+    the observed data. pyhf's default optimizer (SLSQP) stops that fit above
+    the minimum that the engine and pyhf with Minuit both reach; the Asimov
+    data, hence the band, inherit the difference at first order.
+    """
+    from higgs_pyhf.inference.fit import fit
+
+    bkg, patch = _member("A", "1400_950_60")
+    spec = apply_patches(sbottom.json(bkg), [Patch(patch, sbottom.json(patch))])
+    model, data = model_and_data(spec)
+    ours = fit(model, data, fixed={"mu_SIG": 0.0}).twice_nll
+    backend, optimizer = pyhf.get_backend()
+    try:
+        pyhf.set_backend("numpy", "scipy")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, slsqp = pyhf.infer.mle.fixed_poi_fit(0.0, data, model, return_fitted_val=True)
+    finally:
+        pyhf.set_backend(backend, optimizer)
+    with converged_pyhf():
+        _, minuit = pyhf.infer.mle.fixed_poi_fit(0.0, data, model, return_fitted_val=True)
+    assert ours == pytest.approx(float(minuit), abs=1e-7)
+    assert float(slsqp) - ours > 3e-7  # measured 9e-7: SLSQP stopped above the minimum
+
+
 @pytest.mark.parametrize(
     ("test_stat", "test_poi"), [("qtilde", 0.5), ("qtilde", 2.0), ("q", 0.5), ("q", 2.0)]
 )
