@@ -93,12 +93,14 @@ def plot_exclusion(
         with np.errstate(divide="ignore"):
             lobs = np.log(np.clip(obs, 1e-300, None))
             lexp = np.log(np.clip(exp, 1e-300, None))
-        if np.nanmin(lobs) < log_level:  # the observed excluded region, lightly shaded
-            ax.tricontourf(tri, lobs, levels=[-np.inf, log_level], colors=["#c00000"], alpha=0.12)
         # ±1σ band: excluded by the −1σ expectation but not by the +1σ one
         band = np.minimum(log_level - lexp[:, 1], lexp[:, 3] - log_level)
         if np.nanmax(band) > 0:
             ax.tricontourf(tri, band, levels=[0.0, np.inf], colors=["#f5d800"], alpha=0.8)
+        # the observed excluded region, shaded over the band (translucent: both stay
+        # visible, and the shading reaches the observed line everywhere)
+        if np.nanmin(lobs) < log_level:
+            ax.tricontourf(tri, lobs, levels=[-np.inf, log_level], colors=["#c00000"], alpha=0.18)
         ax.tricontour(tri, lexp[:, 2], levels=[log_level], colors="black", linestyles="--")
         ax.tricontour(
             tri, lobs, levels=[log_level], colors="#c00000", linewidths=2.5, linestyles="solid"
@@ -112,7 +114,7 @@ def plot_exclusion(
             Line2D([], [], color="#c00000", lw=2.5, label="Observed limit (CLs = 0.05)"),
             Line2D([], [], color="black", ls="--", label="Expected limit"),
             LegendPatch(facecolor="#f5d800", alpha=0.8, label=r"Expected $\pm 1\sigma$"),
-            LegendPatch(facecolor="#c00000", alpha=0.12, label="Excluded (observed)"),
+            LegendPatch(facecolor="#c00000", alpha=0.18, label="Excluded (observed)"),
             Line2D([], [], color="#c00000", marker="o", ls="", ms=4, label="Point excluded"),
             Line2D([], [], color="0.55", marker="o", ls="", ms=4, label="Point not excluded"),
         ]
