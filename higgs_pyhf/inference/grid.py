@@ -179,13 +179,13 @@ class _Chunk(NamedTuple):
 
 
 def _run_point(chunk: _Chunk, patch: Patch) -> tuple[str, GridPoint]:
-    from ..workspace import model_and_data
+    from ..workspace import engine_model_and_data
     from .limits import upper_limit
 
     c0 = time.process_time()
     spec = apply_patches(chunk.bkg, [patch])
-    model, data = model_and_data(
-        spec, measurement=chunk.measurement, validate=False, source=patch.source or patch.name
+    model, data = engine_model_and_data(
+        spec, measurement=chunk.measurement, source=patch.source or patch.name
     )
     res = hypotest(model, data, test_poi=chunk.test_poi, test_stat=chunk.test_stat)
     lim_obs = math.nan
