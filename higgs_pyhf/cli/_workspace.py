@@ -42,15 +42,12 @@ class WorkspaceInput(str):
     source: str
 
     def model_and_data(self, measurement: str | None = None) -> tuple[Any, Any]:
-        """The pyhf model and the observed data (main bins, then auxdata) of the specification."""
-        from ..workspace import model_and_data
+        """The model and the observed data (main bins, then auxdata) of the specification.
 
-        return model_and_data(
-            self.spec, measurement=measurement, validate=False, source=self.source
-        )
-
-    def engine_model_and_data(self, measurement: str | None = None) -> tuple[Any, Any]:
-        """As :meth:`model_and_data`, for the engine: read without pyhf where the workspace allows."""
+        The model is read from the JSON without pyhf where the workspace allows
+        (:func:`~higgs_pyhf.workspace.engine_model_and_data`); it answers pyhf's
+        model interface either way.
+        """
         from ..workspace import engine_model_and_data
 
         return engine_model_and_data(self.spec, measurement=measurement, source=self.source)

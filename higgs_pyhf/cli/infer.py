@@ -101,7 +101,7 @@ def fit_cmd(
     """Maximum-likelihood fit of WORKSPACE (the batched engine): values, Hesse and Minos errors, correlations."""
     from ..inference.fit import fit
 
-    model, data = workspace.engine_model_and_data()
+    model, data = workspace.model_and_data()
     result = fit(
         model,
         data,

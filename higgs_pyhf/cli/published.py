@@ -71,7 +71,7 @@ def cls_cmd(
     """
     from ..inference.cls import hypotest
 
-    model, data = workspace.engine_model_and_data(measurement)
+    model, data = workspace.model_and_data(measurement)
     result = hypotest(model, data, test_poi=test_poi, test_stat=test_stat)
     emit_json(result.to_json(), output)
 

@@ -14,7 +14,6 @@ needed.
 from __future__ import annotations
 
 from functools import cached_property
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -89,22 +88,34 @@ class SpecConfig:
         return out
 
     def param_set(self, name: str) -> Any:
-        """What the fits ask of a parameter set: size, constraint, pdf type."""
-        sl = self._lay.par_slices[name]
-        kinds = {c[0]: c[1] for c in self._lay.constraints}
-        return SimpleNamespace(
-            name=name,
-            n_parameters=sl.stop - sl.start,
-            is_scalar=self._lay.types.get(name) in GLOBAL_TYPES,
-            constrained=name in kinds,
-            pdf_type=kinds.get(name),
-            suggested_fixed=self.suggested_fixed()[sl],
-        )
+        """The parameter set ``name``: size, constraint and pdf type here, the rest pyhf's."""
+        return _ParamSet(self, name)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._owner.pyhf_model.config, name)
+
+
+class _ParamSet:
+    """A parameter set of a :class:`SpecConfig` (pyhf's ``param_set`` for anything else)."""
+
+    def __init__(self, config: SpecConfig, name: str) -> None:
+        lay = config._lay
+        sl = lay.par_slices[name]
+        kinds = {c[0]: c[1] for c in lay.constraints}
+        self._config = config
+        self.name = name
+        self.n_parameters = sl.stop - sl.start
+        self.is_scalar = lay.types.get(name) in GLOBAL_TYPES
+        self.constrained = name in kinds
+        self.pdf_type = kinds.get(name)
+        self.suggested_fixed = config.suggested_fixed()[sl]
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self._config._owner.pyhf_model.config.param_set(self.name), attr)
 
 
 class SpecModel:
