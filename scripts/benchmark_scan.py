@@ -127,6 +127,7 @@ class RooFitNll:
                     p.setConstant(True)
                 minim = R.RooMinimizer(self.nll)
                 minim.setPrintLevel(-1)
+                minim.setPrintEvalErrors(-1)
                 if int(minim.minimize("Minuit2", "Migrad")) == 0:
                     out[i] = 2.0 * self.nll.getVal()
         finally:

@@ -244,6 +244,7 @@ def bench_roofit(spec: dict[str, Any], n_toys: int, repeats: int) -> dict[str, A
             nll.setData(toy, False)
             minim = R.RooMinimizer(nll)
             minim.setPrintLevel(-1)
+            minim.setPrintEvalErrors(-1)
             minim.setStrategy(0)
             if int(minim.minimize("Minuit2", "Migrad")) == 0:
                 mle[i] = poi.getVal()
