@@ -210,9 +210,12 @@ def _pyhf_fixed_fits(
         for x, y in points:
             init = best.copy()
             init[i_s], init[i_b] = x, y
-            _, val = pyhf.infer.mle.fit(
-                data, model, init_pars=init.tolist(), fixed_params=fixed, return_fitted_val=True
-            )
+            try:
+                _, val = pyhf.infer.mle.fit(
+                    data, model, init_pars=init.tolist(), fixed_params=fixed, return_fitted_val=True
+                )
+            except pyhf.exceptions.FailedMinimization:
+                val = np.nan  # counted in pyhf_failed; its time still counts
             out.append(float(val))
     return np.array(out)
 
@@ -270,8 +273,9 @@ def profiled(
         "pyhf_cpu_s": round(pc, 1),
         "ratio_wall": round(pw / w, 1),
         "ratio_cpu": round(pc / c, 1),
-        "max_abs_diff": float(np.max(np.abs(diff))),
-        "max_pyhf_minus_ours": float(np.max(-diff)),
+        "max_abs_diff": float(np.nanmax(np.abs(diff))),
+        "max_pyhf_minus_ours": float(np.nanmax(-diff)),
+        "pyhf_failed": int(np.isnan(diff).sum()),
         **roofit,
     }
     return _with_strongest(row)

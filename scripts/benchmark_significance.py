@@ -112,11 +112,7 @@ def main() -> None:
     for label, row in rows.items():
         print(
             f"{label:15s}: {row['cpu_s']:.3f} s CPU, {row['wall_s']:.3f} s wall (medians of {reps})"
-            + (
-                f"; its timing: {row['timing_cpu_s']:.3f} s CPU"
-                if "timing_cpu_s" in row
-                else ""
-            ),
+            + (f"; its timing: {row['timing_cpu_s']:.3f} s CPU" if "timing_cpu_s" in row else ""),
             file=sys.stderr,
         )
     ratio = rows["ours"]["cpu_s"] / rows["pyhf_cls"]["cpu_s"]

@@ -328,9 +328,7 @@ def bench_model(
         f"  fastest pyhf: {best} ({out['pyhf_fits_per_s']:.2f} fits/s on 2 cores); "
         f"ratio {out['ratio']:,.0f}; max |Δ(−2lnL)| {out['max_abs_diff']:.2e}"
     )
-    alternatives = {
-        f"pyhf {k}": (v["fits_per_s"], v["wall_fits_per_s"]) for k, v in ref.items()
-    }
+    alternatives = {f"pyhf {k}": (v["fits_per_s"], v["wall_fits_per_s"]) for k, v in ref.items()}
     if use_root:
         roofit = bench_roofit(spec, n_roofit, 1)
         poi = res.pars[:, model.config.poi_index]
