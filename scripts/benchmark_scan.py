@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import sys
@@ -206,6 +207,8 @@ def _pyhf_fixed_fits(
     fixed = list(model.config.suggested_fixed())
     fixed[i_s] = fixed[i_b] = True
     out = []
+    # pyhf logs a failed minimization with its whole result (hundreds of lines); it is counted here
+    logging.getLogger("pyhf.optimize.mixins").setLevel(logging.CRITICAL)
     with pyhf_state():
         for x, y in points:
             init = best.copy()
