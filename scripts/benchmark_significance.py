@@ -16,6 +16,8 @@ CPU is the children's user + system time from :func:`resource.getrusage`
 (every thread), wall time :func:`time.perf_counter`; medians are reported.
 Also timed: ``significance --no-limit`` (the limit's share), and the
 ``timing`` entry of our JSON (the computation without start-up and loading).
+Agreement: our CLs at μ = 1 (observed and the expected band) against
+``pyhf cls``'s, the largest relative difference.
 The machine load (``os.getloadavg()``) is recorded before and after; the last
 line printed is one JSON object.
 """
@@ -34,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from higgs_pyhf.synthetic.scaling import n_parameters, scaling_workspace
 
@@ -103,6 +107,7 @@ def main() -> None:
             "pyhf_cls": timed([pyhf_exe, "cls", str(path)], reps),
             "python_startup": timed([sys.executable, "-c", "print('{}')"], reps),
         }
+    ours_cls = rows["ours"]["_outputs"][-1]["cls"]
     for label in ("ours", "ours_no_limit"):
         timings = [o["timing"] for o in rows[label].pop("_outputs")]
         rows[label]["timing_cpu_s"] = statistics.median(t["fit_cpu_s"] for t in timings)
@@ -116,6 +121,11 @@ def main() -> None:
             file=sys.stderr,
         )
     ratio = rows["ours"]["cpu_s"] / rows["pyhf_cls"]["cpu_s"]
+    # agreement: our CLs at the same POI value (1) against pyhf cls's, observed and expected band
+    ours_vals = np.array([ours_cls["cls_observed"], *ours_cls["cls_expected"]])
+    pyhf_vals = np.array([pyhf_out["CLs_obs"], *pyhf_out["CLs_exp"]])
+    cls_rel = float(np.max(np.abs(ours_vals / pyhf_vals - 1.0)))
+    print(f"CLs at mu = 1, ours vs pyhf: max relative difference {cls_rel:.1e}", file=sys.stderr)
     out = {
         "benchmark": "significance (limit included) vs pyhf cls, cold processes, medians",
         "model": {
@@ -129,6 +139,8 @@ def main() -> None:
         },
         **rows,
         "pyhf_cls_output": pyhf_out,
+        "ours_cls": ours_cls,
+        "cls_max_rel_diff": cls_rel,
         "ours_over_pyhf_cpu": ratio,
         "ours_over_pyhf_wall": rows["ours"]["wall_s"] / rows["pyhf_cls"]["wall_s"],
         "goal_cpu_ratio_at_most": 0.5,
