@@ -2,8 +2,9 @@
 
 Built with ROOT's HistFactory API (Measurement → Channel → Sample), the
 same model as pyhf's: lumi (Gaussian, σ from the measurement), normfactors,
-normsys (OverallSys), histosys (HistoSys) and staterror (Gaussian γ per bin,
-no pruning threshold). The interpolation codes are set to pyhf's defaults
+normsys (OverallSys), histosys (HistoSys), staterror (Gaussian γ per bin,
+no pruning threshold) and shapesys (ShapeSys, Poisson γ per bin, τ = 1/rel²
+as pyhf's). Normfactor bounds are the measurement's (pyhf's [0, 10] if unset). The interpolation codes are set to pyhf's defaults
 after the build: OverallSys code 1 (exponential) and HistoSys code 0
 (piecewise linear); ROOT's own defaults differ (see ``interp_codes``).
 """
@@ -30,6 +31,12 @@ def _hist(ROOT: Any, name: str, values: Any) -> Any:
     return h
 
 
+def _relative(err: Any, nominal: np.ndarray) -> np.ndarray:
+    """``err / nominal``, 0 where the nominal is 0 (no uncertainty on an empty bin)."""
+    err = np.asarray(err, dtype=float)
+    return np.divide(err, nominal, out=np.zeros_like(err), where=nominal != 0)
+
+
 def build(spec: dict[str, Any]) -> tuple[Any, Any, Any, dict[str, int]]:
     """(workspace, model config, observed data, ROOT's default codes found) for ``spec``."""
     import ROOT
@@ -44,11 +51,13 @@ def build(spec: dict[str, Any]) -> tuple[Any, Any, Any, dict[str, int]]:
     meas.SetOutputFilePrefix(str(Path(tempfile.mkdtemp(prefix="hf_benchmark_")) / "model"))
     meas.SetLumi(1.0)
     meas.SetLumiRelErr(float(lumi["sigmas"][0]) if lumi else 0.02)
+    bounds = {p["name"]: p["bounds"][0] for p in meas_cfg["parameters"] if "bounds" in p}
     obs = {o["name"]: o["data"] for o in spec["observations"]}
     keep = _KEEP
     keep.append(meas)
     for ch in spec["channels"]:
-        channel = HF.Channel(ch["name"])
+        # HistFactory refuses channel names that start with a digit
+        channel = HF.Channel(("ch_" if ch["name"][0].isdigit() else "") + ch["name"])
         keep.append(channel)
         data = _hist(ROOT, f"data_{ch['name']}", obs[ch["name"]])
         keep.append(data)
@@ -65,7 +74,8 @@ def build(spec: dict[str, Any]) -> tuple[Any, Any, Any, dict[str, int]]:
             for m in s["modifiers"]:
                 kind, name = m["type"], m["name"]
                 if kind == "normfactor":
-                    sample.AddNormFactor(name, 1.0, -5.0, 10.0)
+                    lo_b, hi_b = bounds.get(name, (0.0, 10.0))
+                    sample.AddNormFactor(name, 1.0, float(lo_b), float(hi_b))
                 elif kind == "lumi":
                     sample.SetNormalizeByTheory(True)
                 elif kind == "normsys":
@@ -82,12 +92,22 @@ def build(spec: dict[str, Any]) -> tuple[Any, Any, Any, dict[str, int]]:
                     sample.AddHistoSys(hs)
                 elif kind == "staterror":
                     err = _hist(
-                        ROOT, f"{ch['name']}_{s['name']}_staterr", np.asarray(m["data"]) / nominal
+                        ROOT, f"{ch['name']}_{s['name']}_staterr", _relative(m["data"], nominal)
                     )
                     keep.append(err)
                     sample.GetStatError().Activate(True)
                     sample.GetStatError().SetUseHisto(True)
                     sample.GetStatError().SetErrorHist(err)
+                elif kind == "shapesys":
+                    rel = _hist(
+                        ROOT, f"{ch['name']}_{s['name']}_{name}", _relative(m["data"], nominal)
+                    )
+                    shape = HF.ShapeSys()
+                    shape.SetName(name)
+                    shape.SetConstraintType(HF.Constraint.Poisson)
+                    shape.SetErrorHist(rel)
+                    keep += [rel, shape]
+                    sample.AddShapeSys(shape)
                 else:
                     msg = f"modifier type {kind} not mapped to HistFactory"
                     raise ValueError(msg)
