@@ -16,6 +16,7 @@ The defaults are the command's defaults.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -64,17 +65,26 @@ def load_workspace(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def model_and_data(ws: WorkspaceLike, measurement: str | None = None) -> tuple[Any, np.ndarray]:
-    """The pyhf model and the data (main bins, then auxiliary data) of any workspace-like input."""
-    import pyhf
+    """The model and the data (main bins, then auxiliary data) of any workspace-like input.
 
-    from .workspace import model_and_data as _model_and_data
+    A ``(model, data)`` pair is passed through; a ``pyhf.Workspace`` gives
+    pyhf's model; a specification or a file is validated and read by the
+    engine's reader (:func:`higgs_pyhf.workspace.engine_model_and_data`),
+    whose model answers pyhf's model interface.
+    """
+    from .workspace import engine_model_and_data, validate_spec
+    from .workspace import load_workspace as _load
 
     if isinstance(ws, tuple) and len(ws) == 2:
         return ws[0], np.asarray(ws[1], dtype=float)
-    if isinstance(ws, pyhf.Workspace):
+    pyhf = sys.modules.get("pyhf")  # a pyhf.Workspace exists only once pyhf is imported
+    if pyhf is not None and isinstance(ws, pyhf.Workspace):
         model = ws.model(measurement_name=measurement)
         return model, np.asarray(ws.data(model), dtype=float)
-    return _model_and_data(ws, measurement=measurement)
+    if isinstance(ws, dict):
+        validate_spec(ws)
+        return engine_model_and_data(ws, measurement=measurement)
+    return engine_model_and_data(_load(ws), measurement=measurement, source=os.fspath(ws))
 
 
 def fit(

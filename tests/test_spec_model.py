@@ -165,8 +165,8 @@ def test_schema_errors_are_pyhfs(mutate):
     assert ours.value.detail == ref.value.parent.message
 
 
-@pytest.mark.parametrize("command", ["fit", "cls"])
-def test_fit_and_cls_do_not_import_pyhf(command):
+@pytest.mark.parametrize("command", ["fit", "cls", "significance"])
+def test_fitting_commands_do_not_import_pyhf(command):
     code = (
         "import sys\n"
         "from higgs_pyhf.cli import main\n"

@@ -23,7 +23,6 @@ does not stop the computation; it is flagged). No scipy.stats, no pyhf fits:
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -32,6 +31,7 @@ import numpy as np
 
 from .._summary import markdown_repr, result_dict, short_repr
 from ..errors import FitError
+from . import normal
 from .engine import CompiledModel, compile_model, expected_aux, expected_main
 from .engine import fit as engine_fit
 
@@ -43,12 +43,6 @@ log = logging.getLogger(__name__)
 TEST_STATISTICS = ("qtilde", "q")
 #: The expected band, in σ of the background-only distribution (pyhf's order of the CLs band).
 _NSIGMA = (2.0, 1.0, 0.0, -1.0, -2.0)
-
-
-def _phi(x: np.ndarray) -> np.ndarray:
-    """The standard normal CDF, elementwise."""
-    erfc = np.frompyfunc(math.erfc, 1, 1)
-    return np.asarray(0.5 * erfc(-np.asarray(x, dtype=float) / math.sqrt(2.0)), dtype=float)
 
 
 class FitStatus(NamedTuple):
@@ -245,9 +239,9 @@ def hypotest_compiled(
         ts = (sq * sq - sq_a * sq_a) / (2.0 * sq_a)
     else:
         ts = sq - sq_a
-    observed = float(_phi(np.array([-(ts + sq_a)]))[0] / _phi(np.array([-ts]))[0])
+    observed = float(normal.cdf(np.array([-(ts + sq_a)]))[0] / normal.cdf(np.array([-ts]))[0])
     k = np.array(_NSIGMA)
-    expected = _phi(-(k + sq_a)) / _phi(-k)
+    expected = normal.cdf(-(k + sq_a)) / normal.cdf(-k)
     status = fits.status()
     if not status.converged:
         log.warning("%d of %d fits did not converge", status.not_converged, status.fits)

@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
-import scipy.stats
 
 from .._io import as_float
 from .._summary import markdown_repr, result_dict, short_repr
 from ..errors import FitError
+from . import normal
 from .engine import CompiledModel, compile_model, dead_parameters, expected_aux, expected_main
 from .engine import fit as engine_fit
 
@@ -135,9 +135,8 @@ class _CLsCalculator:
         sq, sq_a = np.sqrt(t[0]), np.sqrt(t[1])
         with np.errstate(divide="ignore", invalid="ignore"):
             ts = np.where(sq <= sq_a, sq - sq_a, (sq**2 - sq_a**2) / (2 * sq_a))
-        norm = scipy.stats.norm
-        obs = norm.cdf(-(ts + sq_a)) / norm.cdf(-ts)
-        exp = np.array([norm.cdf(-(k + sq_a)) / norm.cdf(-k) for k in (2, 1, 0, -1, -2)])
+        obs = normal.cdf(-(ts + sq_a)) / normal.cdf(-ts)
+        exp = np.array([normal.cdf(-(k + sq_a)) / normal.cdf(-k) for k in (2, 1, 0, -1, -2)])
         return obs, exp
 
 
@@ -254,13 +253,13 @@ def discovery(model: Any, data: Any) -> DiscoveryResult:
     _, fixed_nll = _fixed_poi_fits(p, both, np.zeros(2))
     q0 = np.clip(fixed_nll - free[1], 0.0, None)
     q0 = np.where(free[0][:, p.pos] < 0, 0.0, q0)
-    p0, p0e = (float(scipy.stats.norm.sf(np.sqrt(q))) for q in q0)
+    p0, p0e = (float(normal.sf(np.sqrt(q))) for q in q0)
     res = DiscoveryResult(
         p.name,
         p0,
-        float(scipy.stats.norm.isf(p0)),
+        normal.isf(p0),
         p0e,
-        float(scipy.stats.norm.isf(p0e)),
+        normal.isf(p0e),
         _status(p),
     )
     log.info("discovery: p0 = %.4g (Z = %.3f), expected p0 = %.4g (Z = %.3f)", *res[1:5])
