@@ -69,7 +69,7 @@ def __getattr__(name: str) -> Any:
     elif name in _PLOTS:
         from . import plotting as module
     elif name == "workspace_from_hists":
-        from . import hist_builder as module
+        from .build import hist_workspace as module
     else:
         msg = f"module 'higgs_pyhf' has no attribute {name!r}"
         raise AttributeError(msg)

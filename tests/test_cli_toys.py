@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.cli import main
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import save_workspace
 
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference import engine
-from higgs_pyhf.synthetic_models import random_workspace, realistic_workspace
+from higgs_pyhf.synthetic.workspaces import random_workspace, realistic_workspace
 
 WORKSPACES = Path(__file__).resolve().parents[1] / "workspaces"
 

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from higgs_pyhf.configuration import default_config
+from higgs_pyhf.build.config import default_config
+from higgs_pyhf.build.histograms import build_histograms
+from higgs_pyhf.build.ntuples import write_ntuple
 from higgs_pyhf.execution import map_tasks
-from higgs_pyhf.histograms import build_histograms
-from higgs_pyhf.ntuples import write_ntuple
 from higgs_pyhf.synthetic import generate_sample
 
 

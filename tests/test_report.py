@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from scipy import optimize, stats
 from scipy.stats import norm
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.cli import main
 from higgs_pyhf.inference.chi2grid import templates_from_workspace
 from higgs_pyhf.plotting import GENERATED_DATA_LABEL, GENERATED_LABEL
@@ -37,7 +38,6 @@ from higgs_pyhf.report import (
 )
 from higgs_pyhf.report.inference_sections import fit_section
 from higgs_pyhf.report.inputs import data_label_from_provenance, edges_from_provenance
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import save_workspace
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,10 +13,10 @@ import pyhf
 import pytest
 from click.testing import CliRunner
 
+from higgs_pyhf.build.config import default_config
+from higgs_pyhf.build.histograms import SAMPLE_AXIS
+from higgs_pyhf.build.pipeline import GENERATED_MEASUREMENT, build_inputs, generated_info
 from higgs_pyhf.cli import main
-from higgs_pyhf.configuration import default_config
-from higgs_pyhf.histograms import SAMPLE_AXIS
-from higgs_pyhf.pipeline import GENERATED_MEASUREMENT, build_inputs, generated_info
 from higgs_pyhf.synthetic import make_inputs
 from higgs_pyhf.workspace import BACKGROUND, SIGNAL, provenance_path
 
