@@ -114,6 +114,7 @@ def test_significance_brazil(tmp_path):
     assert "--figdir" in err
 
 
+@pytest.mark.slow  # toy contour on a process pool
 def test_toys_contour_same_numbers_on_a_pool(tmp_path):
     ws = ROOT / "hzz4l_atlas.json"
     args = ("toys", "contour", ws, "--n-points", "4", "--ntoys", "200", "--seed", "5")

@@ -89,6 +89,7 @@ def _assert_identical(a, b):
     assert a.cutflows == b.cutflows
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_in_process_pool_and_dask_are_identical(inputs):
     distributed = pytest.importorskip("distributed")
     directory, config = inputs

@@ -206,6 +206,7 @@ def structural_mutation(doc: Any, rng: random.Random) -> tuple[str, Any]:
     return kind, doc
 
 
+@pytest.mark.slow  # fuzz study against pyhf
 @pytest.mark.parametrize("name", ["hzz4l_atlas.json", "hzz4l_atlas_syst.json"])
 def test_structural_mutants_are_refused_or_fitted_as_pyhf_evaluates_them(tmp_path, name):
     """Duplicates, hostile names, extreme modifiers, dead parameters: an Error or pyhf's number.

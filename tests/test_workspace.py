@@ -120,7 +120,15 @@ def test_workspaces_are_shipped():
     assert provenance_path(WORKSPACES / "hzz4l_generated.json").is_file()
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    # the main workspace in every run; the pyhf command line on the others is slow
+    [
+        pytest.param(p, marks=() if p.name == "hzz4l_atlas.json" else pytest.mark.slow)
+        for p in SHIPPED
+    ],
+    ids=lambda p: p.name,
+)
 def test_pyhf_cli_accepts_shipped_workspace(path, tmp_path):
     # the acceptance command as is for the main workspace; Minuit (faster with many
     # staterror parameters) for the others
