@@ -99,6 +99,7 @@ def _check_kkt(cm, res, toys):
     assert np.abs(g).max() < 1e-4
 
 
+@pytest.mark.slow  # MINUIT study over random workspaces and toys
 @settings(
     max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -203,6 +204,7 @@ def test_results_do_not_depend_on_the_batch():
     np.testing.assert_array_equal(np.concatenate([p.pars for p in parts]), whole.pars)
 
 
+@pytest.mark.slow  # MINUIT on the 146-parameter model
 def test_realistic_model_fit_equals_minuit():
     model, data = _model(realistic_workspace(seed=2))
     cm = engine.compile_model(model)

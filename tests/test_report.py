@@ -409,6 +409,7 @@ def edge_workspace(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow  # a whole report run
 def test_grid_edges_on_generated_input(edge_workspace, tmp_path) -> None:
     result = make_report(edge_workspace, tmp_path / "out", ntoys=500, seed=3, upper_limit=False)
     text = result.report.read_text(encoding="utf-8")
@@ -504,6 +505,7 @@ def test_make_plots_kinds(edge_workspace, tmp_path) -> None:
     assert PLOT_KINDS == ("prefit", "contour", "postfit", "gof", "coverage", "scan")
 
 
+@pytest.mark.slow  # every figure of the plot command
 def test_cli_plot_quick_and_errors(edge_workspace, tmp_path) -> None:
     runner = CliRunner()
     res = runner.invoke(

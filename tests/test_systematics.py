@@ -329,6 +329,7 @@ def test_pruning_removes_exactly_what_is_below_threshold(unpruned, caplog):
     }
 
 
+@pytest.mark.slow  # starts a process pool
 def test_shapes_are_bit_identical_on_a_pool(generated):
     config = default_config()
     spec = shape_spec(config.systematics, channels="final-state")

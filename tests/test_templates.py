@@ -17,7 +17,6 @@ from higgs_pyhf.build.provenance import real_data_dir
 from higgs_pyhf.build.templates import check_binning, read_template_file
 from higgs_pyhf.cli import main
 from higgs_pyhf.errors import ConfigError, TemplateError
-from higgs_pyhf.synthetic import make_inputs
 from higgs_pyhf.workspace import load_workspace, provenance_path
 
 REPORT_TEMPLATES = (
@@ -30,10 +29,9 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("gen_templates")
-    make_inputs(directory, seed=5, scale=0.05)
-    return directory
+def generated(generated_inputs):
+    """The session's generated ntuples."""
+    return generated_inputs
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from higgs_pyhf.build.config import default_config
 from higgs_pyhf.build.histograms import SAMPLE_AXIS
 from higgs_pyhf.build.pipeline import GENERATED_MEASUREMENT, build_inputs, generated_info
 from higgs_pyhf.cli import main
-from higgs_pyhf.synthetic import make_inputs
 from higgs_pyhf.workspace import BACKGROUND, SIGNAL, provenance_path
 
 WORKSPACES = Path(__file__).resolve().parent.parent / "workspaces"
@@ -25,10 +24,9 @@ SHIPPED = sorted(p for p in WORKSPACES.glob("*.json") if not p.name.endswith(".p
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("generated_ws")
-    make_inputs(directory, seed=11, scale=0.05)
-    return directory
+def generated(generated_inputs):
+    """The session's generated ntuples (seed 11: the provenance test checks it)."""
+    return generated_inputs
 
 
 def _sample(spec, name):
