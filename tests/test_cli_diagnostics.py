@@ -88,6 +88,7 @@ def test_pulls_and_correlations(syst, tmp_path):
     assert (tmp_path / "correlations.png").exists()
 
 
+@pytest.mark.slow  # every yields table and figure
 def test_yields_tables_and_figures(tmp_path):
     md, tex = tmp_path / "y.md", tmp_path / "y.tex"
     code, out, err = run("yields", CHANNELS, "--markdown", md, "--latex", tex, "--figdir", tmp_path)

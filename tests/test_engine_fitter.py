@@ -117,6 +117,7 @@ def test_fits_equal_minuit_on_random_workspaces_and_toys(seed):
     _check_kkt(cm, res, toys)
 
 
+@pytest.mark.slow  # MINUIT on the shipped workspaces
 @pytest.mark.parametrize("name", ["hzz4l_generated.json", "hzz4l_generated_mcstat_lumi.json"])
 def test_fits_equal_minuit_on_shipped_workspaces(name):
     model, data = _model(json.loads((WORKSPACES / name).read_text()))
@@ -129,6 +130,7 @@ def test_fits_equal_minuit_on_shipped_workspaces(name):
     assert np.all(res.n_iter <= 10)
 
 
+@pytest.mark.slow  # hypothesis study of toy fits
 @settings(
     max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -146,6 +148,7 @@ def test_fits_with_kinked_codes_reach_a_kkt_point(seed):
     _check_kkt(cm, res._replace(pars=res.pars[ok]), toys[ok])
 
 
+@pytest.mark.slow  # MINUIT at fixed POI values
 def test_fixed_poi_fits_equal_minuit():
     model, _ = _model(random_workspace(7, n_channels=2, n_bins=4, shapefactor=False))
     cm = engine.compile_model(model)

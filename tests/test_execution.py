@@ -246,6 +246,7 @@ main(sys.argv[1:])
 """
 
 
+@pytest.mark.slow  # starts a process pool
 def test_a_failed_fork_is_one_error_line_not_a_hang(tmp_path):
     out = tmp_path / "ws.json"
     t0 = time.monotonic()

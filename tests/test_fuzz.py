@@ -79,6 +79,7 @@ def _strict_json(text: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
+@pytest.mark.slow  # fuzz study (hypothesis)
 @pytest.mark.parametrize("name", ["hzz4l_atlas.json", "hzz4l_atlas_syst.json"])
 def test_mutated_workspaces_never_give_a_traceback(tmp_path, name):
     base = json.loads((WORKSPACES / name).read_text())
