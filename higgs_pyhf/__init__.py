@@ -1,9 +1,9 @@
 """higgs_pyhf: HistFactory statistics on a batched engine, and the ATLAS Open Data H→ZZ*→4ℓ model.
 
-Pipeline (one module per stage)::
+Pipeline (one package or module per stage)::
 
-    configuration → ntuples (I/O) → selection (pure, awkward) → histograms (hist)
-      → workspace (pyhf JSON) → inference {fit, scan, chi2grid, toys} → plotting → cli
+    build {config → inputs → selection → histograms → workspace}
+      → workspace (load, validate) → inference {fit, scan, chi2grid, toys} → plotting → report → cli
 
 The Python face (imported on first use, so ``import higgs_pyhf`` stays cheap)::
 
@@ -69,7 +69,7 @@ def __getattr__(name: str) -> Any:
     elif name in _PLOTS:
         from . import plotting as module
     elif name == "workspace_from_hists":
-        from . import hist_builder as module
+        from .build import hist_workspace as module
     else:
         msg = f"module 'higgs_pyhf' has no attribute {name!r}"
         raise AttributeError(msg)

@@ -1,7 +1,7 @@
 """The Python face of the command line: one function per command, on any workspace.
 
 Each function takes a workspace (a spec dict from :func:`load_workspace` or
-:func:`~higgs_pyhf.hist_builder.workspace_from_hists`, the path of a
+:func:`~higgs_pyhf.build.hist_workspace.workspace_from_hists`, the path of a
 workspace file, a ``pyhf.Workspace`` or a ``(model, data)`` pair) and the
 command's options as keywords, and returns the result whose ``to_dict()``
 is what the command prints::

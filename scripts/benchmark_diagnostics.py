@@ -3,7 +3,7 @@
 Usage: ``python scripts/benchmark_diagnostics.py [--quick] [--pyhf-parameters 3]``
 
 - ``impacts``: :func:`higgs_pyhf.inference.impacts.impacts` on
-  :func:`higgs_pyhf.synthetic_models.realistic_workspace` (146 parameters,
+  :func:`higgs_pyhf.synthetic.workspaces.realistic_workspace` (146 parameters,
   143 constrained: 572 shifted fits), timed with the best fit. The pyhf
   reference: brute-force per-parameter refits with ``pyhf.infer.mle.fit``
   (numpy + minuit, tolerance 1e-4 as our pyhf fallback) for the first
@@ -44,7 +44,7 @@ from higgs_pyhf.inference.parameters import labels as all_labels
 from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.significance import cls_scan
 from higgs_pyhf.inference.toys import toy_contour
-from higgs_pyhf.synthetic_models import realistic_workspace
+from higgs_pyhf.synthetic.workspaces import realistic_workspace
 from higgs_pyhf.workspace import model_and_data
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,7 +29,7 @@ import pyhf
 
 from higgs_pyhf.inference.limits import upper_limit
 from higgs_pyhf.inference.parameters import pyhf_state
-from higgs_pyhf.synthetic_models import realistic_workspace
+from higgs_pyhf.synthetic.workspaces import realistic_workspace
 from higgs_pyhf.workspace import model_and_data
 
 WORKSPACES = Path(__file__).resolve().parents[1] / "workspaces"
@@ -109,7 +109,11 @@ def main() -> None:
     print("mcstat:", json.dumps(out["mcstat"]))
     n = out["mcstat"].get("pyhf_hypotests", 12)
     out["realistic"] = case(
-        "synthetic_models.realistic_workspace(seed=1)", realistic_workspace(seed=1), reps, False, n
+        "synthetic.workspaces.realistic_workspace(seed=1)",
+        realistic_workspace(seed=1),
+        reps,
+        False,
+        n,
     )
     print("realistic:", json.dumps(out["realistic"]))
     out["load_before"] = [round(x, 2) for x in load_before]

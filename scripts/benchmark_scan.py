@@ -16,7 +16,7 @@ by ``time.process_time`` and wall time), with the agreement of the results:
   minuit, warm-started from the global best fit), timed on a subset of points
   and scaled to the grid. Ours: one batched engine fit of the 40 000 points.
 - ``realistic``: a 100×100 profiled map of the ~140-parameter
-  :func:`higgs_pyhf.synthetic_models.realistic_workspace` (goal < 10 s); pyhf
+  :func:`higgs_pyhf.synthetic.workspaces.realistic_workspace` (goal < 10 s); pyhf
   fits timed on a few points and scaled.
 
 RooFit (if ``import ROOT`` works; ``--no-root`` skips it) beside pyhf, on
@@ -56,7 +56,7 @@ from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.profile import profile
 from higgs_pyhf.inference.scan import scan_2d
-from higgs_pyhf.synthetic_models import realistic_workspace
+from higgs_pyhf.synthetic.workspaces import realistic_workspace
 from higgs_pyhf.workspace import load_workspace, model_and_data
 
 WORKSPACES = Path(__file__).resolve().parents[1] / "workspaces"
@@ -313,7 +313,7 @@ def main() -> None:
     )
     print("profiled:", json.dumps(out["profiled"]))
     out["realistic"] = profiled(
-        "synthetic_models.realistic_workspace(seed=1)",
+        "synthetic.workspaces.realistic_workspace(seed=1)",
         realistic_workspace(seed=1),
         20 if args.quick else 100,
         (2, 4) if args.quick else (4, 100),

@@ -8,7 +8,7 @@ in the same run, with a warm file cache and the best of a few repeats:
 * ``io_only``: ``uproot.iterate`` over every file of every sample, reading
   the branches the pipeline reads (``MC_BRANCHES`` / ``DATA_BRANCHES``), same
   step size, nothing else;
-* ``full``: ``higgs_pyhf.histograms.build_histograms`` in this process: plan
+* ``full``: ``higgs_pyhf.build.histograms.build_histograms`` in this process: plan
   the chunks (open and check every file), read, select (intended selection),
   compute m4l and weights, fill and merge the histograms and cutflows.
 
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import uproot
 
-from higgs_pyhf.configuration import default_config
-from higgs_pyhf.histograms import build_histograms
-from higgs_pyhf.ntuples import DEFAULT_STEP_SIZE, branches_for, sample_paths
+from higgs_pyhf.build.config import default_config
+from higgs_pyhf.build.histograms import build_histograms
+from higgs_pyhf.build.ntuples import DEFAULT_STEP_SIZE, branches_for, sample_paths
 from higgs_pyhf.synthetic import DEFAULT_SEED, is_generated, make_inputs
 
 

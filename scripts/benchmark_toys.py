@@ -5,7 +5,7 @@ Usage: ``python scripts/benchmark_toys.py [--quick] [--repeats 3]``
 Models: (a) ``simple``: the shipped two-normfactor workspace
 ``workspaces/hzz4l_generated.json``; (b) ``mcstat``: the shipped
 ``hzz4l_generated_mcstat_lumi.json`` (staterror + lumi); (c) ``realistic``:
-:func:`higgs_pyhf.synthetic_models.realistic_workspace` (2 × 34 bins, 146
+:func:`higgs_pyhf.synthetic.workspaces.realistic_workspace` (2 × 34 bins, 146
 parameters: lumi, normsys, histosys, staterror, shapesys).
 
 For each model the same Poisson toys (main and auxiliary data, drawn by
@@ -75,7 +75,7 @@ import pyhf
 
 from higgs_pyhf.inference import engine
 from higgs_pyhf.inference.toys import gof_toys, toy_model
-from higgs_pyhf.synthetic_models import realistic_workspace
+from higgs_pyhf.synthetic.workspaces import realistic_workspace
 from higgs_pyhf.workspace import model_and_data
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
 
 Generates open-data-shaped input (:func:`higgs_pyhf.synthetic.make_inputs`,
 in a temporary directory), histograms it with the project's own pipeline
-(:func:`higgs_pyhf.histograms.build_histograms` with ``selection="report"``
+(:func:`higgs_pyhf.build.histograms.build_histograms` with ``selection="report"``
 and the default configuration) and compares the summed signal and background
 MC with the report's templates (``higgs_pyhf/data/report_mc_templates.json``):
 total yield and per m4l region, with the generator's MC statistical
@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from higgs_pyhf.configuration import default_config
-from higgs_pyhf.histograms import build_histograms
+from higgs_pyhf.build.config import default_config
+from higgs_pyhf.build.histograms import build_histograms
 from higgs_pyhf.synthetic import DEFAULT_SEED, TRUE_NORMFACTORS, make_inputs, report_templates
 
 #: (JSON key, table label, low, high, kinds) of the compared m4l regions (GeV).

@@ -20,16 +20,16 @@ import matplotlib
 matplotlib.use("Agg")
 
 from higgs_pyhf import synthetic
-from higgs_pyhf.configuration import default_config
-from higgs_pyhf.histogram_files import save_histograms
-from higgs_pyhf.histograms import build_histograms, sample_yields
+from higgs_pyhf.build.config import default_config
+from higgs_pyhf.build.histogram_io import save_histograms
+from higgs_pyhf.build.histograms import build_histograms, sample_yields
+from higgs_pyhf.build.report_workspace import workspace_from_histograms
 from higgs_pyhf.inference import chi2grid, compare, fit, gof, scan, significance, toys
 from higgs_pyhf.plotting import save_figure
 from higgs_pyhf.plotting.contours import plot_scan_2d
 from higgs_pyhf.plotting.scans import plot_scan_1d
 from higgs_pyhf.plotting.stacks import plot_postfit
 from higgs_pyhf.plotting.toys import plot_coverage
-from higgs_pyhf.report_model import workspace_from_histograms
 from higgs_pyhf.workspace import model_and_data, save_workspace
 
 

@@ -68,6 +68,20 @@ class Sbottom:
 
 
 @pytest.fixture(scope="session")
+def generated_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated open-data-shaped ntuples (seed 11, 5% of the nominal size), written once per session.
+
+    Shared by the modules that build from ntuples (workspace, templates);
+    read only: a test that changes inputs copies them first.
+    """
+    from higgs_pyhf.synthetic import make_inputs
+
+    directory = tmp_path_factory.mktemp("generated_inputs")
+    make_inputs(directory, seed=11, scale=0.05)
+    return directory
+
+
+@pytest.fixture(scope="session")
 def sbottom() -> Sbottom:
     """The published sbottom likelihoods: ``sbottom.json('RegionA/BkgOnly.json')``."""
     return Sbottom()

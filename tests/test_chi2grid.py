@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import optimize, stats
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.errors import FitError, WorkspaceError
 from higgs_pyhf.inference.chi2grid import (
     Chi2Minimum,
@@ -24,7 +25,6 @@ from higgs_pyhf.inference.chi2grid import (
     report_method,
     templates_from_workspace,
 )
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import model_and_data
 
 

@@ -11,11 +11,11 @@ import pytest
 import uproot
 from click.testing import CliRunner
 
+from higgs_pyhf.build.config import default_config
+from higgs_pyhf.build.histogram_io import load_histograms
+from higgs_pyhf.build.histograms import SAMPLE_AXIS, build_histograms
+from higgs_pyhf.build.ntuples import write_ntuple
 from higgs_pyhf.cli import main
-from higgs_pyhf.configuration import default_config
-from higgs_pyhf.histogram_files import load_histograms
-from higgs_pyhf.histograms import SAMPLE_AXIS, build_histograms
-from higgs_pyhf.ntuples import write_ntuple
 from higgs_pyhf.synthetic import MARKER, generate_sample
 from higgs_pyhf.workspace import load_workspace, provenance_path
 
@@ -459,8 +459,8 @@ def test_size_limits_are_usage_errors(tmp_path):
 
 
 def test_default_names_encode_systematics_and_channels():
+    from higgs_pyhf.build.provenance import GENERATED_LABEL, REAL_LABEL
     from higgs_pyhf.cli.build import default_workspace_name
-    from higgs_pyhf.provenance import GENERATED_LABEL, REAL_LABEL
 
     def name(label, **kw):
         args = {

@@ -88,6 +88,7 @@ def test_pulls_and_correlations(syst, tmp_path):
     assert (tmp_path / "correlations.png").exists()
 
 
+@pytest.mark.slow  # every yields table and figure
 def test_yields_tables_and_figures(tmp_path):
     md, tex = tmp_path / "y.md", tmp_path / "y.tex"
     code, out, err = run("yields", CHANNELS, "--markdown", md, "--latex", tex, "--figdir", tmp_path)
@@ -114,6 +115,7 @@ def test_significance_brazil(tmp_path):
     assert "--figdir" in err
 
 
+@pytest.mark.slow  # toy contour on a process pool
 def test_toys_contour_same_numbers_on_a_pool(tmp_path):
     ws = ROOT / "hzz4l_atlas.json"
     args = ("toys", "contour", ws, "--n-points", "4", "--ntoys", "200", "--seed", "5")

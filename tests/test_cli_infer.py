@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.cli import main
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
 
 

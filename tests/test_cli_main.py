@@ -55,6 +55,7 @@ def test_usage_errors_keep_clicks_exit_code_2():
     assert "No such option" in result.stderr
 
 
+@pytest.mark.slow  # signals a running build (subprocess)
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_interrupted_build_leaves_no_partial_output(tmp_path, sig, code):
     out = tmp_path / "ws.json"
@@ -121,6 +122,7 @@ def test_no_command_overwrites_its_input(tmp_path, args):
     assert ws.read_text() == original
 
 
+@pytest.mark.slow  # kills a running build (subprocess)
 def test_a_killed_generated_build_leaves_nothing_for_long(tmp_path):
     import tempfile
     from pathlib import Path
@@ -152,6 +154,7 @@ def test_a_killed_generated_build_leaves_nothing_for_long(tmp_path):
     assert not (tmp_path / "a.json").exists()
 
 
+@pytest.mark.slow  # a whole report run (subprocess)
 def test_report_folder_is_written_as_a_unit(tmp_path):
     from pathlib import Path
 

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.cli import main
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import save_workspace
 
 
@@ -95,6 +95,7 @@ def test_gof_writes_output_and_figure(workspace, tmp_path):
     assert (tmp_path / "toys_gof.png").exists()
 
 
+@pytest.mark.slow  # toy studies
 def test_coverage_table_and_hypotest(workspace, tmp_path):
     md = tmp_path / "table.md"
     r = run(

@@ -265,7 +265,14 @@ def test_patchset_is_pyhfs_format_and_its_digest_is_checked(sbottom, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [["fit"], ["gof"], ["pulls"], ["toys", "hypotest", "--ntoys", "200"]]
+    "command",
+    [
+        ["fit"],
+        ["gof"],
+        ["pulls"],
+        # 200 toy fits of the sbottom model
+        pytest.param(["toys", "hypotest", "--ntoys", "200"], marks=pytest.mark.slow),
+    ],
 )
 def test_every_workspace_command_takes_patches(sbottom, tmp_path, command):
     """`CMD BkgOnly -p patch` gives what `CMD` gives on the workspace patched by jsonpatch."""

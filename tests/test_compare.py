@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.cli import main
 from higgs_pyhf.errors import WorkspaceError
 from higgs_pyhf.inference.chi2grid import (
@@ -19,7 +20,6 @@ from higgs_pyhf.inference.chi2grid import (
 )
 from higgs_pyhf.inference.compare import METHODS, Comparison, compare
 from higgs_pyhf.inference.fit import fit
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import load_workspace, model_and_data, save_workspace
 
 

@@ -4,7 +4,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from higgs_pyhf.configuration import default_config, load_config, parse_config
+from higgs_pyhf.build.config import default_config, load_config, parse_config
 from higgs_pyhf.errors import ConfigError
 
 
@@ -91,7 +91,7 @@ def test_shipped_systematics_parse_to_the_documented_entries():
     assert syst.entries[7].scale_factor == ("scaleFactor_ELE", 0.01)
     assert syst.entries[8].scale_factor == ("scaleFactor_MUON", 0.005)
     assert all(len(e.samples) == 10 for e in syst.entries if e.type != "normsys")
-    from higgs_pyhf.configuration import template_config
+    from higgs_pyhf.build.config import template_config
 
     templ = template_config().systematics
     assert [(e.name, e.type) for e in templ.entries] == [

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference import engine
-from higgs_pyhf.synthetic_models import random_workspace, realistic_workspace
+from higgs_pyhf.synthetic.workspaces import random_workspace, realistic_workspace
 
 WORKSPACES = Path(__file__).resolve().parents[1] / "workspaces"
 
@@ -99,6 +99,7 @@ def _check_kkt(cm, res, toys):
     assert np.abs(g).max() < 1e-4
 
 
+@pytest.mark.slow  # MINUIT study over random workspaces and toys
 @settings(
     max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -116,6 +117,7 @@ def test_fits_equal_minuit_on_random_workspaces_and_toys(seed):
     _check_kkt(cm, res, toys)
 
 
+@pytest.mark.slow  # MINUIT on the shipped workspaces
 @pytest.mark.parametrize("name", ["hzz4l_generated.json", "hzz4l_generated_mcstat_lumi.json"])
 def test_fits_equal_minuit_on_shipped_workspaces(name):
     model, data = _model(json.loads((WORKSPACES / name).read_text()))
@@ -128,6 +130,7 @@ def test_fits_equal_minuit_on_shipped_workspaces(name):
     assert np.all(res.n_iter <= 10)
 
 
+@pytest.mark.slow  # hypothesis study of toy fits
 @settings(
     max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -145,6 +148,7 @@ def test_fits_with_kinked_codes_reach_a_kkt_point(seed):
     _check_kkt(cm, res._replace(pars=res.pars[ok]), toys[ok])
 
 
+@pytest.mark.slow  # MINUIT at fixed POI values
 def test_fixed_poi_fits_equal_minuit():
     model, _ = _model(random_workspace(7, n_channels=2, n_bins=4, shapefactor=False))
     cm = engine.compile_model(model)
@@ -203,6 +207,7 @@ def test_results_do_not_depend_on_the_batch():
     np.testing.assert_array_equal(np.concatenate([p.pars for p in parts]), whole.pars)
 
 
+@pytest.mark.slow  # MINUIT on the 146-parameter model
 def test_realistic_model_fit_equals_minuit():
     model, data = _model(realistic_workspace(seed=2))
     cm = engine.compile_model(model)

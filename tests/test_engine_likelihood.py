@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from higgs_pyhf.inference import engine
-from higgs_pyhf.synthetic_models import random_workspace, realistic_workspace
+from higgs_pyhf.synthetic.workspaces import random_workspace, realistic_workspace
 
 WORKSPACES = Path(__file__).resolve().parents[1] / "workspaces"
 CODES = st.sampled_from(["code1", "code4"]), st.sampled_from(["code0", "code4p"])

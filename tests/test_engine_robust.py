@@ -145,6 +145,7 @@ def test_value_exact_with_auxiliary_count_1e12(tiny):
     assert r.twice_nll[0] == pytest.approx(reference_twice_nll(cm, r.pars[0], data), rel=1e-12)
 
 
+@pytest.mark.slow  # MINUIT from many starts
 def test_fit_not_above_minuit_shapesys(tiny):
     _model, data, cm = tiny
     r = fit(cm, data[None, :])
@@ -193,6 +194,7 @@ def test_guard_is_reported_not_an_answer(huge):
     assert res.status == "converged"
 
 
+@pytest.mark.slow  # bit-for-bit study over batch sizes
 @pytest.mark.parametrize("path", [TINY, HUGE])
 def test_bit_stable_across_batch_sizes(path):
     model, data = model_and_data(str(path))
@@ -221,6 +223,7 @@ def test_bit_stable_across_batch_sizes(path):
         assert q0 == ref[2], bsz
 
 
+@pytest.mark.slow  # fits many toys on both paths
 def test_zero_auxiliary_counts_stay_on_the_newton_path(tiny):
     _model, data, cm = tiny
     best = fit(cm, data[None, :]).pars[0]
@@ -261,6 +264,7 @@ def _regularised(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # pyhf fits on a regularised model
 def test_regularised_model_equals_pyhf(tmp_path):
     model, data = model_and_data(str(_regularised(tmp_path)))
     ours = study_fit(model, data)

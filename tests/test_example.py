@@ -6,10 +6,12 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import pyhf
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # the whole pipeline and 5000 coverage toys (subprocess)
 def test_example_walks_the_public_api(tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg"}
     out = subprocess.run(

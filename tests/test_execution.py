@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from higgs_pyhf.configuration import default_config
+from higgs_pyhf.build.config import default_config
+from higgs_pyhf.build.histograms import build_histograms
+from higgs_pyhf.build.ntuples import write_ntuple
 from higgs_pyhf.execution import map_tasks
-from higgs_pyhf.histograms import build_histograms
-from higgs_pyhf.ntuples import write_ntuple
 from higgs_pyhf.synthetic import generate_sample
 
 
@@ -89,6 +89,7 @@ def _assert_identical(a, b):
     assert a.cutflows == b.cutflows
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_in_process_pool_and_dask_are_identical(inputs):
     distributed = pytest.importorskip("distributed")
     directory, config = inputs
@@ -245,6 +246,7 @@ main(sys.argv[1:])
 """
 
 
+@pytest.mark.slow  # starts a process pool
 def test_a_failed_fork_is_one_error_line_not_a_hang(tmp_path):
     out = tmp_path / "ws.json"
     t0 = time.monotonic()

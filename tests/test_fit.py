@@ -5,11 +5,11 @@ import pyhf
 import pytest
 from scipy import optimize, special
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference.fit import fit, twice_nll
 from higgs_pyhf.inference.parameters import labels, pyhf_state
 from higgs_pyhf.inference.results import FitResult
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
 from higgs_pyhf.workspace import model_and_data
 

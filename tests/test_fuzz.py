@@ -79,6 +79,7 @@ def _strict_json(text: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
+@pytest.mark.slow  # fuzz study (hypothesis)
 @pytest.mark.parametrize("name", ["hzz4l_atlas.json", "hzz4l_atlas_syst.json"])
 def test_mutated_workspaces_never_give_a_traceback(tmp_path, name):
     base = json.loads((WORKSPACES / name).read_text())
@@ -206,6 +207,7 @@ def structural_mutation(doc: Any, rng: random.Random) -> tuple[str, Any]:
     return kind, doc
 
 
+@pytest.mark.slow  # fuzz study against pyhf
 @pytest.mark.parametrize("name", ["hzz4l_atlas.json", "hzz4l_atlas_syst.json"])
 def test_structural_mutants_are_refused_or_fitted_as_pyhf_evaluates_them(tmp_path, name):
     """Duplicates, hostile names, extreme modifiers, dead parameters: an Error or pyhf's number.

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference import gof as gof_mod
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.gof import GoodnessOfFit, goodness_of_fit
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
 from higgs_pyhf.workspace import model_and_data
 

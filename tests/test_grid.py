@@ -89,6 +89,7 @@ def test_grid_point_is_the_single_point_cls(sbottom, region_a, tmp_path):
     assert point["CLs_exp"] == pytest.approx(list(ref.cls_expected), rel=1e-9)
 
 
+@pytest.mark.slow  # an upper limit per signal point
 def test_grid_from_a_patchset_with_limits(sbottom, region_a, tmp_path):
     bkg, _ = region_a
     bkg_spec = sbottom.json("RegionA/BkgOnly.json")

@@ -8,8 +8,8 @@ import pyhf
 import pytest
 
 import higgs_pyhf
+from higgs_pyhf.build.hist_workspace import workspace_from_hists
 from higgs_pyhf.errors import WorkspaceError
-from higgs_pyhf.hist_builder import workspace_from_hists
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.workspace import model_and_data
 

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import uproot
 
-from higgs_pyhf.configuration import parse_config
-from higgs_pyhf.errors import HistogramError, InputFileError, SelectionError
-from higgs_pyhf.histogram_files import load_histograms, save_histograms
-from higgs_pyhf.histograms import (
+from higgs_pyhf.build.config import parse_config
+from higgs_pyhf.build.histogram_io import load_histograms, save_histograms
+from higgs_pyhf.build.histograms import (
     SAMPLE_AXIS,
     ChunkJob,
     build_histograms,
@@ -20,9 +19,10 @@ from higgs_pyhf.histograms import (
     process_chunk,
     sample_yields,
 )
-from higgs_pyhf.ntuples import MC_BRANCHES, ChunkTask, plan_chunks, write_ntuple
-from higgs_pyhf.selection import four_lepton_mass, select
-from higgs_pyhf.weights import event_weights
+from higgs_pyhf.build.ntuples import MC_BRANCHES, ChunkTask, plan_chunks, write_ntuple
+from higgs_pyhf.build.selection import four_lepton_mass, select
+from higgs_pyhf.build.weights import event_weights
+from higgs_pyhf.errors import HistogramError, InputFileError, SelectionError
 
 LUMI = 10.0
 XSEC, SUMW, EFF = 2.5, 1.0e4, 0.8

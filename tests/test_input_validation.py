@@ -20,10 +20,10 @@ import pyhf
 import pytest
 from click.testing import CliRunner
 
+from higgs_pyhf.build.config import package_data_dir
+from higgs_pyhf.build.provenance import real_data_dir
 from higgs_pyhf.cli import main
-from higgs_pyhf.configuration import package_data_dir
 from higgs_pyhf.errors import WorkspaceError
-from higgs_pyhf.provenance import real_data_dir
 from higgs_pyhf.workspace import model_and_data
 
 WORKSPACES = Path(__file__).resolve().parents[1] / "workspaces"
@@ -382,7 +382,7 @@ def test_an_undrawable_observable_label_is_refused(tmp_path):
     _one_error(r, str(config), "observable.label", "matplotlib cannot draw it")
     # a label matplotlib draws, with a literal dollar, stays accepted
     config = _config(tmp_path, lambda d: d["observable"].update(label=r"$m_{4\ell}$ [GeV] \$"))
-    from higgs_pyhf.configuration import load_config
+    from higgs_pyhf.build.config import load_config
 
     assert load_config(config).observable_label == r"$m_{4\ell}$ [GeV] \$"
 

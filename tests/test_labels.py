@@ -137,6 +137,7 @@ def _clean(text: str, where: str) -> None:
         assert word not in text, f"{word!r} in {where}"
 
 
+@pytest.mark.slow  # runs every figure command (subprocesses)
 @pytest.mark.parametrize(("name", "make"), [("simple", simplemodels_spec), ("hists", hist_spec)])
 def test_outside_workspaces_say_nothing_of_atlas(tmp_path, name, make):
     ws = tmp_path / f"{name}.json"
@@ -198,6 +199,7 @@ def test_outside_workspaces_say_nothing_of_atlas(tmp_path, name, make):
         assert word in text, word
 
 
+@pytest.mark.slow  # a whole report run (subprocess)
 @pytest.mark.parametrize(("name", "make"), [("simple", simplemodels_spec), ("hists", hist_spec)])
 def test_report_is_titled_after_the_workspace(tmp_path, name, make):
     ws = tmp_path / f"{name}_ws.json"

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import uproot
 
-from higgs_pyhf.configuration import parse_config
-from higgs_pyhf.errors import InputFileError
-from higgs_pyhf.ntuples import (
+from higgs_pyhf.build.config import parse_config
+from higgs_pyhf.build.ntuples import (
     BRANCHES,
     DATA_BRANCHES,
     MC_BRANCHES,
@@ -19,6 +18,7 @@ from higgs_pyhf.ntuples import (
     read_chunk,
     write_ntuple,
 )
+from higgs_pyhf.errors import InputFileError
 
 
 def tiny_events(n: int, *, seed: int = 0, mc: bool = True) -> ak.Array:

@@ -13,6 +13,7 @@ from matplotlib.contour import ContourSet
 from matplotlib.patches import StepPatch
 from scipy import stats
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.inference import chi2grid
 from higgs_pyhf.inference import toys as T
 from higgs_pyhf.inference.results import FitResult, Scan1DResult, Scan2DResult
@@ -37,7 +38,6 @@ from higgs_pyhf.plotting import (
 )
 from higgs_pyhf.plotting.report_figures import LEFT_TITLE, RIGHT_TITLE
 from higgs_pyhf.plotting.scans import NOTE_COLOR
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import model_and_data
 
 EDGES = np.linspace(80.0, 250.0, 35)

@@ -17,7 +17,7 @@ from higgs_pyhf.inference.pulls import (
     correlations,
     pulls,
 )
-from higgs_pyhf.synthetic_models import realistic_workspace
+from higgs_pyhf.synthetic.workspaces import realistic_workspace
 from higgs_pyhf.workspace import model_and_data
 
 WS = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas_syst.json"

@@ -18,12 +18,12 @@ import pytest
 import uproot
 from click.testing import CliRunner
 
+from higgs_pyhf.build.config import template_config
+from higgs_pyhf.build.cutflows import FINAL_STATES, read_data_cutflows, total_cutflow
+from higgs_pyhf.build.pipeline import build_inputs
+from higgs_pyhf.build.provenance import REAL_LABEL, real_data_dir, real_manifest
 from higgs_pyhf.cli import main
-from higgs_pyhf.configuration import template_config
-from higgs_pyhf.cutflows import FINAL_STATES, read_data_cutflows, total_cutflow
 from higgs_pyhf.inference.chi2grid import report_method, templates_from_workspace
-from higgs_pyhf.pipeline import build_inputs
-from higgs_pyhf.provenance import REAL_LABEL, real_data_dir, real_manifest
 from higgs_pyhf.workspace import load_workspace, provenance_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -286,9 +286,9 @@ def test_data_only_download_plus_templates(tmp_path):
 
 def test_generated_files_are_recognised_by_their_recorded_hashes(tmp_path):
     """Generated iff the generator's marker lists the file with its sha256; a marker alone is not enough."""
-    from higgs_pyhf.configuration import default_config
+    from higgs_pyhf.build.config import default_config
+    from higgs_pyhf.build.provenance import describe_inputs
     from higgs_pyhf.errors import ConfigError
-    from higgs_pyhf.provenance import describe_inputs
     from higgs_pyhf.synthetic import MARKER, is_generated, make_inputs
 
     make_inputs(tmp_path, seed=2, scale=0.02)

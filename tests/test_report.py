@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from scipy import optimize, stats
 from scipy.stats import norm
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.cli import main
 from higgs_pyhf.inference.chi2grid import templates_from_workspace
 from higgs_pyhf.plotting import GENERATED_DATA_LABEL, GENERATED_LABEL
@@ -37,7 +38,6 @@ from higgs_pyhf.report import (
 )
 from higgs_pyhf.report.inference_sections import fit_section
 from higgs_pyhf.report.inputs import data_label_from_provenance, edges_from_provenance
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import save_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,6 +272,7 @@ def test_reproduce_without_toys(real_templates) -> None:
 # --------------------------------------------------------------------------- the CLI on the real workspace
 
 
+@pytest.mark.slow  # the report command (shares the cli_report run)
 def test_cli_report_reproduces_the_report(cli_report) -> None:
     obj = json.loads(cli_report.results.read_text(encoding="utf-8"))
     rep = Reproduction.from_json(obj["reproduction"])
@@ -290,6 +291,7 @@ def test_cli_report_reproduces_the_report(cli_report) -> None:
     assert cli_report.seconds < 60
 
 
+@pytest.mark.slow  # the report command (shares the cli_report run)
 def test_cli_report_markdown(cli_report) -> None:
     text = cli_report.report.read_text(encoding="utf-8")
     head = text.split("## ")[0]
@@ -318,6 +320,7 @@ def test_cli_report_markdown(cli_report) -> None:
         assert f"| {printed} |" in text
 
 
+@pytest.mark.slow  # the report command (shares the cli_report run)
 def test_cli_report_figures(cli_report) -> None:
     assert set(cli_report.figures) == FIGURES | DIAGNOSTICS
     text = cli_report.report.read_text(encoding="utf-8")
@@ -331,6 +334,7 @@ def test_cli_report_figures(cli_report) -> None:
         assert img.std() > 0.01
 
 
+@pytest.mark.slow  # the report command (shares the cli_report run)
 def test_results_json_uses_the_commands_schemas(cli_report) -> None:
     """Each result in results.json is what its own command prints (one schema per result)."""
     obj = json.loads(cli_report.results.read_text(encoding="utf-8"))
@@ -405,6 +409,7 @@ def edge_workspace(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow  # a whole report run
 def test_grid_edges_on_generated_input(edge_workspace, tmp_path) -> None:
     result = make_report(edge_workspace, tmp_path / "out", ntoys=500, seed=3, upper_limit=False)
     text = result.report.read_text(encoding="utf-8")
@@ -449,6 +454,7 @@ def test_grid_edges_drawn_on_the_figures(edge_workspace) -> None:
 # --------------------------------------------------------------------------- other workspaces, plot command
 
 
+@pytest.mark.slow  # a whole report run
 def test_report_without_provenance_and_with_lumi(tmp_path) -> None:
     """A 6-bin two-normfactor workspace with a lumi modifier and no provenance file."""
     ws = tmp_path / "small.json"
@@ -499,6 +505,7 @@ def test_make_plots_kinds(edge_workspace, tmp_path) -> None:
     assert PLOT_KINDS == ("prefit", "contour", "postfit", "gof", "coverage", "scan")
 
 
+@pytest.mark.slow  # every figure of the plot command
 def test_cli_plot_quick_and_errors(edge_workspace, tmp_path) -> None:
     runner = CliRunner()
     res = runner.invoke(
@@ -585,6 +592,7 @@ def test_report_package_rooms() -> None:
         assert len(src.splitlines()) <= 400, path.name
 
 
+@pytest.mark.slow  # a whole report run
 def test_report_on_a_model_with_nuisances_has_the_diagnostics(tmp_path):
     from click.testing import CliRunner
 
@@ -608,6 +616,7 @@ def test_report_on_a_model_with_nuisances_has_the_diagnostics(tmp_path):
     assert total**2 == pytest.approx(stat**2 + syst**2, rel=1e-9)
 
 
+@pytest.mark.slow  # a whole report run
 def test_report_on_several_channels_runs_the_likelihood_parts(tmp_path):
     from click.testing import CliRunner
 

@@ -5,12 +5,12 @@ import pyhf
 import pytest
 from scipy import optimize, special
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.results import Scan1DResult, Scan2DResult
 from higgs_pyhf.inference.scan import contour_intervals, scan_1d, scan_2d
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
 from higgs_pyhf.workspace import model_and_data
 

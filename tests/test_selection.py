@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import vector
 
-from higgs_pyhf.cutflows import Cutflow, make_cutflow, merge_cutflows
+from higgs_pyhf.build.cutflows import Cutflow, make_cutflow, merge_cutflows
+from higgs_pyhf.build.selection import CUT_NAMES, SELECTIONS, cut_masks, four_lepton_mass, select
 from higgs_pyhf.errors import SelectionError
-from higgs_pyhf.selection import CUT_NAMES, SELECTIONS, cut_masks, four_lepton_mass, select
 
 GEV = 1000.0
 
@@ -345,7 +345,7 @@ def test_empty_input():
 
 @pytest.fixture(scope="module")
 def generated():
-    from higgs_pyhf.configuration import default_config
+    from higgs_pyhf.build.config import default_config
     from higgs_pyhf.synthetic import generate_sample
 
     config = default_config()

@@ -43,7 +43,7 @@ def _run_until(args: list[str], marker: str, cwd: Path) -> subprocess.Popen[str]
 
 
 def test_termination_while_reading_is_not_a_read_error(tmp_path, monkeypatch):
-    import higgs_pyhf.ntuples as nt
+    import higgs_pyhf.build.ntuples as nt
 
     class Tree:
         def arrays(self, *_args, **_kwargs):
@@ -129,8 +129,8 @@ def ntuples(tmp_path_factory):
     """Generated ntuples in the default layout, small (read in many small chunks)."""
     import numpy as np
 
-    from higgs_pyhf.configuration import default_config
-    from higgs_pyhf.ntuples import write_ntuple
+    from higgs_pyhf.build.config import default_config
+    from higgs_pyhf.build.ntuples import write_ntuple
     from higgs_pyhf.synthetic import generate_sample
 
     config = default_config()

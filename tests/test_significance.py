@@ -10,11 +10,11 @@ import pyhf
 import pytest
 from scipy import optimize, special, stats
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference.limits import UpperLimitResult, upper_limit
 from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.significance import CLsResult, DiscoveryResult, cls, discovery
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.synthetic import report_like_histograms
 from higgs_pyhf.workspace import model_and_data
 

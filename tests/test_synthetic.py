@@ -2,7 +2,7 @@
 
 The selections used here are a small independent re-implementation of the
 intended selection and of the report's (issue 2, item 2), deliberately not
-imported from higgs_pyhf.selection; the report's templates are read here with
+imported from higgs_pyhf.build.selection; the report's templates are read here with
 json, not with the generator's reader.
 """
 
@@ -16,9 +16,9 @@ import uproot
 import vector
 
 from higgs_pyhf import synthetic
-from higgs_pyhf.configuration import default_config
+from higgs_pyhf.build.config import default_config
+from higgs_pyhf.build.ntuples import BRANCHES, TREE
 from higgs_pyhf.errors import ConfigError, InputFileError
-from higgs_pyhf.ntuples import BRANCHES, TREE
 
 CONFIG = default_config()
 HIGGS = ("ggH125_ZZ4lep", "VBFH125_ZZ4lep", "WH125_ZZ4lep", "ZH125_ZZ4lep")

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 import uproot
 
-from higgs_pyhf.configuration import default_config, parse_config, template_config
-from higgs_pyhf.cutflows import final_states
-from higgs_pyhf.histograms import build_histograms
-from higgs_pyhf.pipeline import build_inputs
-from higgs_pyhf.provenance import real_data_dir
-from higgs_pyhf.selection import select
-from higgs_pyhf.shapes import shape_spec
+from higgs_pyhf.build.config import default_config, parse_config, template_config
+from higgs_pyhf.build.cutflows import final_states
+from higgs_pyhf.build.detailed_workspace import workspace_from_shapes
+from higgs_pyhf.build.histograms import build_histograms
+from higgs_pyhf.build.pipeline import build_inputs
+from higgs_pyhf.build.provenance import real_data_dir
+from higgs_pyhf.build.selection import select
+from higgs_pyhf.build.variations import shape_spec
 from higgs_pyhf.synthetic import make_inputs
-from higgs_pyhf.workspace_model import workspace_from_shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKSPACES = ROOT / "workspaces"
@@ -308,7 +308,7 @@ def test_pruning_removes_exactly_what_is_below_threshold(unpruned, caplog):
     assert split.provenance["model"]["pruned"] == []
     threshold = float(np.median([e for e in everything.values() if np.isfinite(e)]))
     syst = config.systematics.with_threshold(threshold)
-    with caplog.at_level(logging.INFO, logger="higgs_pyhf.workspace_model"):
+    with caplog.at_level(logging.INFO, logger="higgs_pyhf.build.detailed_workspace"):
         pruned = workspace_from_shapes(split.histograms.shapes, config, syst)
     kept = set(_effects(pruned.spec))
     assert kept == {k for k, e in everything.items() if e >= threshold}
@@ -329,6 +329,7 @@ def test_pruning_removes_exactly_what_is_below_threshold(unpruned, caplog):
     }
 
 
+@pytest.mark.slow  # starts a process pool
 def test_shapes_are_bit_identical_on_a_pool(generated):
     config = default_config()
     spec = shape_spec(config.systematics, channels="final-state")

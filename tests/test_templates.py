@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from higgs_pyhf.build.config import default_config, parse_config
+from higgs_pyhf.build.histogram_io import save_histograms
+from higgs_pyhf.build.histograms import SAMPLE_AXIS, build_histograms
+from higgs_pyhf.build.pipeline import build_inputs
+from higgs_pyhf.build.provenance import real_data_dir
+from higgs_pyhf.build.templates import check_binning, read_template_file
 from higgs_pyhf.cli import main
-from higgs_pyhf.configuration import default_config, parse_config
 from higgs_pyhf.errors import ConfigError, TemplateError
-from higgs_pyhf.histogram_files import save_histograms
-from higgs_pyhf.histograms import SAMPLE_AXIS, build_histograms
-from higgs_pyhf.pipeline import build_inputs
-from higgs_pyhf.provenance import real_data_dir
-from higgs_pyhf.synthetic import make_inputs
-from higgs_pyhf.templates import check_binning, read_template_file
 from higgs_pyhf.workspace import load_workspace, provenance_path
 
 REPORT_TEMPLATES = (
@@ -30,10 +29,9 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("gen_templates")
-    make_inputs(directory, seed=5, scale=0.05)
-    return directory
+def generated(generated_inputs):
+    """The session's generated ntuples."""
+    return generated_inputs
 
 
 @pytest.fixture(scope="module")

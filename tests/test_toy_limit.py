@@ -37,6 +37,7 @@ def spec() -> dict:
     }
 
 
+@pytest.mark.slow  # toy study
 def test_toy_limit_approaches_the_asymptotic_one_at_high_counts(tmp_path):
     ws = pyhf.Workspace(spec())
     model = ws.model()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference.toys import sample_toys
 from higgs_pyhf.inference.toys.poisson import (
@@ -15,7 +16,6 @@ from higgs_pyhf.inference.toys.poisson import (
     poisson_table,
 )
 from higgs_pyhf.inference.toys.sampling import DEFAULT_BLOCK_SIZE, block_rng
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import model_and_data
 
 #: Means from empty to the inversion limit: the H→4ℓ bins are 3–21.

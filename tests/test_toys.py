@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
+from higgs_pyhf.build.report_workspace import build_workspace
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference import toys as T
 from higgs_pyhf.inference.chi2grid import neyman_chi2, pearson_chi2, poisson_chi2
@@ -15,7 +16,6 @@ from higgs_pyhf.inference.engine.linear import linear_structure
 from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.inference.toys.chi2_fits import grid_statistic
 from higgs_pyhf.inference.toys.runner import TOYS_PER_CALL, blocks_per_call, run_at
-from higgs_pyhf.report_model import build_workspace
 from higgs_pyhf.workspace import model_and_data
 
 

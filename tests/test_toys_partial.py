@@ -68,8 +68,8 @@ def _block(_tm, toys, payload):
 
 
 def test_an_interrupted_one_ensemble_study_gets_the_finished_blocks(report_histograms):
+    from higgs_pyhf.build.report_workspace import build_workspace
     from higgs_pyhf.inference.toys.fits import toy_model
-    from higgs_pyhf.report_model import build_workspace
 
     sig, bkg, data = report_histograms()
     ws = build_workspace(sig, bkg, data)

@@ -13,11 +13,10 @@ import pyhf
 import pytest
 from click.testing import CliRunner
 
+from higgs_pyhf.build.config import default_config
+from higgs_pyhf.build.histograms import SAMPLE_AXIS
+from higgs_pyhf.build.pipeline import GENERATED_MEASUREMENT, build_inputs, generated_info
 from higgs_pyhf.cli import main
-from higgs_pyhf.configuration import default_config
-from higgs_pyhf.histograms import SAMPLE_AXIS
-from higgs_pyhf.pipeline import GENERATED_MEASUREMENT, build_inputs, generated_info
-from higgs_pyhf.synthetic import make_inputs
 from higgs_pyhf.workspace import BACKGROUND, SIGNAL, provenance_path
 
 WORKSPACES = Path(__file__).resolve().parent.parent / "workspaces"
@@ -25,10 +24,9 @@ SHIPPED = sorted(p for p in WORKSPACES.glob("*.json") if not p.name.endswith(".p
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("generated_ws")
-    make_inputs(directory, seed=11, scale=0.05)
-    return directory
+def generated(generated_inputs):
+    """The session's generated ntuples (seed 11: the provenance test checks it)."""
+    return generated_inputs
 
 
 def _sample(spec, name):
@@ -120,7 +118,15 @@ def test_workspaces_are_shipped():
     assert provenance_path(WORKSPACES / "hzz4l_generated.json").is_file()
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    # the main workspace in every run; the pyhf command line on the others is slow
+    [
+        pytest.param(p, marks=() if p.name == "hzz4l_atlas.json" else pytest.mark.slow)
+        for p in SHIPPED
+    ],
+    ids=lambda p: p.name,
+)
 def test_pyhf_cli_accepts_shipped_workspace(path, tmp_path):
     # the acceptance command as is for the main workspace; Minuit (faster with many
     # staterror parameters) for the others

@@ -24,12 +24,12 @@ from typing import Any, NamedTuple
 import click
 
 from .._guard import register_inputs
-from ..configuration import AnalysisConfig, resolve_config
+from ..build.config import AnalysisConfig, resolve_config
+from ..build.ntuples import DEFAULT_STEP_SIZE
+from ..build.pipeline import generated_info, generated_inputs, input_paths
+from ..build.provenance import real_data_dir
+from ..build.selection import SELECTIONS
 from ..errors import ConfigError
-from ..ntuples import DEFAULT_STEP_SIZE
-from ..pipeline import generated_info, generated_inputs, input_paths
-from ..provenance import real_data_dir
-from ..selection import SELECTIONS
 from ._common import progress_bar, scheduler_options
 from ._types import FINITE_FLOAT, FiniteFloatRange
 

@@ -10,10 +10,10 @@ from typing import Any
 import click
 
 from .._io import atomic_path, dumps_json, write_text
+from ..build.provenance import GENERATED_LABEL
 from ..execution import POOLS
 from ..inference.toys.runner import DEFAULT_POOL
 from ..inference.toys.sampling import MAX_TOYS
-from ..provenance import GENERATED_LABEL
 from ._common import figdir_option, figure_labels, output_option, scheduler_options
 from ._workspace import WorkspaceInput, workspace_input
 

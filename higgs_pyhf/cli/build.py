@@ -10,7 +10,7 @@ How the inputs are chosen (real data shipped in the package, ``--data-dir``,
 final state (MC from ntuples only).
 
 Real or generated is decided from recorded provenance
-(:mod:`higgs_pyhf.provenance`). The default workspace name encodes the
+(:mod:`higgs_pyhf.build.provenance`). The default workspace name encodes the
 input and the options (``hzz4l_atlas.json``, ``hzz4l_atlas_mcstat.json``,
 ``hzz4l_atlas_syst.json``, ``hzz4l_generated_syst_channels.json``,
 ``hzz4l_generated_report.json`` …); options that no name encodes (another
@@ -28,19 +28,19 @@ from typing import Any
 import click
 
 from .._io import check_not_input
-from ..configuration import resolve_config
-from ..errors import HistogramError
-from ..histogram_files import save_histograms
-from ..histograms import build_histograms
-from ..pipeline import (
+from ..build.config import resolve_config
+from ..build.histogram_io import save_histograms
+from ..build.histograms import build_histograms
+from ..build.pipeline import (
     add_templates,
     build_inputs,
     check_template_selection,
     input_paths,
     kind_yields,
 )
-from ..provenance import GENERATED_LABEL, REAL_LABEL, describe_inputs
-from ..shapes import CHANNEL_MODES
+from ..build.provenance import GENERATED_LABEL, REAL_LABEL, describe_inputs
+from ..build.variations import CHANNEL_MODES
+from ..errors import HistogramError
 from ..workspace import provenance_path, save_workspace
 from ._common import emit_json
 from ._inputs import MAX_SCALE, ChunkProgress, default_config_name, input_options, resolve_inputs

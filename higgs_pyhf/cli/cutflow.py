@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from .._io import write_text
-from ..cutflows import read_data_cutflows, total_cutflow
-from ..histograms import build_histograms
-from ..provenance import describe_inputs
+from ..build.cutflows import read_data_cutflows, total_cutflow
+from ..build.histograms import build_histograms
+from ..build.provenance import describe_inputs
 from ._common import emit_json, output_option
 from ._inputs import ChunkProgress, input_options, resolve_inputs
 

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._guard import register_input
-from ..configuration import label_problem
+from ..build.config import label_problem
 from ..errors import WorkspaceError
 from ..json_input import read_json
 from ..plotting import GENERATED_DATA_LABEL, REAL_DATA_LABEL, UNKNOWN_DATA_LABEL

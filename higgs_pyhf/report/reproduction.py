@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from ..build.report_workspace import build_workspace
 from ..inference.chi2grid import ReportResult, report_method
 from ..inference.toys import CoverageResult
-from ..report_model import build_workspace
 from ..workspace import model_and_data
 from .grid_edges import grid_edge_notes
 from .results import CRITICAL_TOLERANCE, PRINTED, Reproduction, ReproductionRow

@@ -28,10 +28,9 @@ from typing import Any, NamedTuple
 import awkward as ak
 import numpy as np
 
-from ..configuration import AnalysisConfig, Sample
+from ..build.config import AnalysisConfig, Sample
+from ..build.ntuples import BRANCHES, WEIGHT_BRANCHES
 from ..errors import ConfigError
-from ..ntuples import BRANCHES
-from ..weights import WEIGHT_BRANCHES
 from .kinematics import LEPTON_MASS_MEV, draw_kinematics, energy_mev, mass_from_stored
 from .models import (
     CATEGORIES,
@@ -60,7 +59,7 @@ class GeneratedSample(NamedTuple):
     """Events generated in memory for one sample.
 
     Attributes:
-        events: record array with the fields of :data:`higgs_pyhf.ntuples.BRANCHES`
+        events: record array with the fields of :data:`higgs_pyhf.build.ntuples.BRANCHES`
             (MeV), as :func:`uproot` would read them from a file.
         categories: per event, ``"pass"`` or the cut it was built to fail (:data:`CATEGORIES`).
         mass_gev: per event, the generated m4l of its four primary leptons (GeV).
@@ -322,7 +321,7 @@ def generate_sample(
 ) -> tuple[ak.Array, np.ndarray]:
     """Generate the events of one sample in memory: ``(events, categories)``.
 
-    ``events`` has the fields of :data:`higgs_pyhf.ntuples.BRANCHES` (MeV), as
+    ``events`` has the fields of :data:`higgs_pyhf.build.ntuples.BRANCHES` (MeV), as
     read from a file; ``categories[i]`` is ``"pass"`` or the one cut of the
     intended selection event ``i`` was built to fail (:data:`CATEGORIES`).
     See :func:`generate_events` for the arguments.

@@ -17,9 +17,9 @@ import functools
 import logging
 from typing import Any, NamedTuple
 
-from ..configuration import Sample
+from ..build.config import Sample
+from ..build.selection import SELECTIONS
 from ..errors import ConfigError
-from ..selection import SELECTIONS
 from .shapes import (
     TARGET_WINDOW_GEV,
     CalibratedDensity,

@@ -3,7 +3,7 @@
 :func:`make_inputs` writes one ROOT file per entry of the configuration's
 ``Sample.files`` (``MC/…``, ``Data/…``) with the exact schema of the 2020
 open-data release (tree ``mini``, the branches and dtypes of
-:data:`higgs_pyhf.ntuples.BRANCHES`, jagged per-lepton branches, MeV), so
+:data:`higgs_pyhf.build.ntuples.BRANCHES`, jagged per-lepton branches, MeV), so
 that ``--data-dir DIR`` reads them back. A marker file :data:`MARKER`
 (``GENERATED.json``) records the seed, the truth (expected yields for the
 intended and the report's selection, true normalisation factors) and a
@@ -32,11 +32,11 @@ import uproot
 from .. import __version__
 from .._guard import inside
 from .._io import atomic_path, write_json
-from ..configuration import AnalysisConfig, default_config
+from ..build.config import AnalysisConfig, default_config
+from ..build.ntuples import BRANCHES
+from ..build.provenance import sha256_of
 from ..errors import ConfigError, InputFileError
 from ..json_input import read_json
-from ..ntuples import BRANCHES
-from ..templates import sha256_of
 from .events import generate_events, in_window, m4l_of_events, weight_product
 from .models import CATEGORIES, REPORT_CATEGORIES, TRUE_NORMFACTORS, process_model
 from .shapes import TARGET_WINDOW_GEV, TEMPLATES_RESOURCE

@@ -1,7 +1,7 @@
 """The four-lepton event selection and m4l: pure functions on awkward arrays.
 
 Input is an awkward record array with the ntuple branches of
-:mod:`higgs_pyhf.ntuples` (energies in MeV). Two selections are available:
+:mod:`higgs_pyhf.build.ntuples` (energies in MeV). Two selections are available:
 
 ``"intended"`` (default)
     exactly four leptons; charge sum 0; lepton-type sum 44, 48 or 52 (4e,
@@ -21,7 +21,7 @@ quantities are evaluated for events with exactly four leptons and fail for
 any other lepton count (the report's ``max``/``min`` formulation gives the
 same result on four-lepton events, and its event selection also requires four
 leptons). The cutflow (:func:`make_cutflow`) applies the cuts cumulatively in
-the order of :data:`SELECTIONS` (:mod:`higgs_pyhf.cutflows`).
+the order of :data:`SELECTIONS` (:mod:`higgs_pyhf.build.cutflows`).
 
 m4l is computed with plain array arithmetic in float64 from the four
 leptons' (pT, η, φ, E): p = Σ pT(cos φ, sin φ, sinh η), m = sqrt(max(E² − p², 0)),
@@ -36,7 +36,7 @@ from typing import NamedTuple
 import awkward as ak
 import numpy as np
 
-from .errors import SelectionError
+from ..errors import SelectionError
 
 __all__ = [
     "CUT_NAMES",
@@ -102,7 +102,7 @@ def check_selection(selection: str) -> tuple[str, ...]:
     """Return the cuts of a selection name.
 
     Raises:
-        SelectionError: if the name is not one of :data:`SELECTIONS` (:mod:`higgs_pyhf.cutflows`).
+        SelectionError: if the name is not one of :data:`SELECTIONS` (:mod:`higgs_pyhf.build.cutflows`).
     """
     try:
         return SELECTIONS[selection]

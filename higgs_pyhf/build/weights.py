@@ -2,7 +2,7 @@
 
 ``lumi·1000·xsec/(sumw·red_eff) · mcWeight · SF_PILEUP · SF_ELE · SF_MUON · SF_LepTRIGGER``
 (lumi in fb⁻¹, xsec in pb); the first factor is
-:meth:`higgs_pyhf.configuration.Sample.xsec_weight`.
+:meth:`higgs_pyhf.build.config.Sample.xsec_weight`.
 """
 
 from __future__ import annotations
@@ -12,21 +12,13 @@ from typing import TYPE_CHECKING
 import awkward as ak
 import numpy as np
 
-from .errors import HistogramError
+from ..errors import HistogramError
+from .ntuples import WEIGHT_BRANCHES
 
 if TYPE_CHECKING:
-    from .configuration import Sample
+    from .config import Sample
 
-__all__ = ["WEIGHT_BRANCHES", "event_weights", "mc_weights"]
-
-#: Per-event factors of the MC weight, multiplied with the sample's xsec weight.
-WEIGHT_BRANCHES = (
-    "mcWeight",
-    "scaleFactor_PILEUP",
-    "scaleFactor_ELE",
-    "scaleFactor_MUON",
-    "scaleFactor_LepTRIGGER",
-)
+__all__ = ["event_weights", "mc_weights"]
 
 
 def event_weights(events: ak.Array, sample: Sample, lumi_fb: float) -> np.ndarray:
@@ -46,7 +38,7 @@ def mc_weights(events: ak.Array, xsec_weight: float) -> np.ndarray:
     """Per-event MC weights (float64): ``xsec_weight`` times the weight branches.
 
     Args:
-        events: awkward record array with the :data:`WEIGHT_BRANCHES`.
+        events: awkward record array with the :data:`~.ntuples.WEIGHT_BRANCHES`.
         xsec_weight: the sample's ``lumi·1000·xsec/(sumw·red_eff)``.
 
     Raises:

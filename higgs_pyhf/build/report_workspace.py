@@ -6,7 +6,7 @@ else) scaled by ``s_b``; optional ``staterror`` from the MC sumw² and a
 ``lumi`` modifier. Built from arrays (:func:`build_workspace`) or from the
 per-sample histograms (:func:`workspace_from_histograms`); validated by
 :func:`higgs_pyhf.workspace.validate_workspace`. Models with configured
-systematics and channels are :mod:`higgs_pyhf.workspace_model`.
+systematics and channels are :mod:`higgs_pyhf.build.detailed_workspace`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import WorkspaceError
-from .workspace import BACKGROUND, BKG_NORM, CHANNEL, POI, SIGNAL, validate_workspace
+from ..errors import WorkspaceError
+from ..workspace import BACKGROUND, BKG_NORM, CHANNEL, POI, SIGNAL, validate_workspace
 
 if TYPE_CHECKING:
     import hist
 
-    from .configuration import AnalysisConfig
+    from .config import AnalysisConfig
 
 __all__ = ["S_B_BOUNDS", "S_S_BOUNDS", "build_workspace", "workspace_from_histograms"]
 
@@ -169,7 +169,7 @@ def workspace_from_histograms(
 
     Args:
         hists: histogram with a ``sample`` category axis and the observable
-            axis, ``Weight()`` storage (as made by :mod:`higgs_pyhf.histograms`).
+            axis, ``Weight()`` storage (as made by :mod:`higgs_pyhf.build.histograms`).
         config: the configuration that says which samples are signal,
             background and data.
         mc_stat: add ``staterror`` modifiers from the histograms' sumw².

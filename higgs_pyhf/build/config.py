@@ -1,7 +1,7 @@
 """Analysis configuration: samples, luminosity, binning, systematics.
 
 A configuration is a JSON document validated against :data:`CONFIG_SCHEMA`
-(:mod:`higgs_pyhf.configuration_schema`) and then by semantic checks whose
+(:mod:`higgs_pyhf.build.schema`) and then by semantic checks whose
 messages name the offending entry. File
 names, cross-sections, sums of weights and efficiencies come from the
 configuration, never from code; the default one ships with the package
@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 import jsonschema
 import numpy as np
 
-from .configuration_schema import CONFIG_SCHEMA
-from .errors import ConfigError
-from .json_input import read_json
+from ..errors import ConfigError
+from ..json_input import read_json
+from .schema import CONFIG_SCHEMA
 from .systematics import SystematicsConfig, parse_systematics
 
 __all__ = [
@@ -117,7 +117,7 @@ class AnalysisConfig(NamedTuple):
         samples: the samples, MC and data.
         description: free text.
         systematics: the configured systematic uncertainties (used by
-            ``build-workspace --systematics``; see :mod:`higgs_pyhf.systematics`).
+            ``build-workspace --systematics``; see :mod:`higgs_pyhf.build.systematics`).
     """
 
     tree: str

@@ -30,7 +30,7 @@ samples chosen by kind or by name (default: every simulated sample)::
   the ntuple events by a **lepton momentum scale** shift: ``lep_pt`` and
   ``lep_E`` of the electrons (``lep_type`` 11) or muons (13) multiplied by
   1 ± δ, m4l recomputed and the events selected and filled again
-  (:func:`higgs_pyhf.shapes.vary_lepton_scale`); or by a **lepton-efficiency
+  (:func:`higgs_pyhf.build.variations.vary_lepton_scale`); or by a **lepton-efficiency
   scale-factor** weight variation: the event's ``scaleFactor_ELE`` (or
   ``scaleFactor_MUON``) multiplied by (1 ± u)^n, n the number of electrons
   (muons) of the event, i.e. each lepton's efficiency scale factor varied by
@@ -38,7 +38,7 @@ samples chosen by kind or by name (default: every simulated sample)::
 
 Modifiers whose largest relative effect on any bin of a sample is below the
 pruning threshold are dropped when the workspace is built
-(:mod:`higgs_pyhf.workspace_model`).
+(:mod:`higgs_pyhf.build.detailed_workspace`).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import ConfigError
-from .systematics_schema import FLAVOURS, SCALE_FACTOR_BRANCHES
+from ..errors import ConfigError
+from .schema import FLAVOURS, SCALE_FACTOR_BRANCHES
 
 __all__ = [
     "DEFAULT_PRUNE_THRESHOLD",
@@ -241,7 +241,7 @@ def parse_systematics(
 
     Args:
         raw: the section (None: no systematics).
-        samples: the configuration's samples (:class:`~higgs_pyhf.configuration.Sample`).
+        samples: the configuration's samples (:class:`~higgs_pyhf.build.config.Sample`).
         source: the configuration's name, for messages.
         base_dir: folder relative template paths are relative to.
 

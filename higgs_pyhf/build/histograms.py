@@ -6,15 +6,15 @@ configuration's bin edges, ``Weight()`` storage (sum of weights and sum of
 squared weights; under/overflow kept).
 
 Event weights (collision data 1, simulation the seed report's formula) are
-:mod:`higgs_pyhf.weights`.
+:mod:`higgs_pyhf.build.weights`.
 
-Work is split in chunks (:func:`higgs_pyhf.ntuples.plan_chunks`); each chunk
+Work is split in chunks (:func:`higgs_pyhf.build.ntuples.plan_chunks`); each chunk
 is read, selected and filled into a histogram with the full sample axis
 (:func:`process_chunk`, run through :func:`higgs_pyhf.execution.map_tasks`),
 and the chunk histograms are summed in task order, so the result is the same
 bit for bit on one process, a pool, or a Dask cluster.
 
-Their files (ROOT TH1s or UHI JSON) are :mod:`higgs_pyhf.histogram_files`.
+Their files (ROOT TH1s or UHI JSON) are :mod:`higgs_pyhf.build.histogram_io`.
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ import awkward as ak
 import hist
 import numpy as np
 
+from ..errors import HistogramError, SelectionError
+from ..execution import map_tasks
 from .cutflows import Cutflow, make_cutflow, merge_cutflows
-from .errors import HistogramError, SelectionError
-from .execution import map_tasks
 from .ntuples import DEFAULT_STEP_SIZE, ChunkTask, plan_chunks, read_chunk, release_files
 from .selection import check_selection, nonfinite_kinematics, select
-from .shapes import ShapeSpec, fill_shapes, make_shape_histogram
+from .variations import ShapeSpec, fill_shapes, make_shape_histogram
 from .weights import mc_weights
 
 if TYPE_CHECKING:
-    from .configuration import AnalysisConfig
+    from .config import AnalysisConfig
 
 __all__ = [
     "SAMPLE_AXIS",
@@ -98,9 +98,9 @@ class ChunkJob(NamedTuple):
         edges: bin edges of the observable (GeV).
         observable: name of the observable axis.
         label: axis label of the observable.
-        selection: selection name (see :mod:`higgs_pyhf.selection`).
+        selection: selection name (see :mod:`higgs_pyhf.build.selection`).
         shapes: channels and variations of the detailed histogram
-            (:mod:`higgs_pyhf.shapes`), or None for the nominal one only.
+            (:mod:`higgs_pyhf.build.variations`), or None for the nominal one only.
     """
 
     chunk: ChunkTask
@@ -193,7 +193,7 @@ class HistogramSet(NamedTuple):
         selection: the selection used.
         lumi_fb: luminosity of the MC weights (fb⁻¹).
         shapes: ``sample`` × ``channel`` × ``variation`` × observable
-            (:mod:`higgs_pyhf.shapes`), when asked for.
+            (:mod:`higgs_pyhf.build.variations`), when asked for.
     """
 
     histograms: hist.Hist
@@ -283,7 +283,7 @@ def build_histograms(
         on_plan: called once with the number of chunks before they run.
         require_events: raise :class:`SelectionError` if a sample has no selected event.
         shapes: also fill the detailed ``sample`` × ``channel`` × ``variation``
-            histogram (:mod:`higgs_pyhf.shapes`).
+            histogram (:mod:`higgs_pyhf.build.variations`).
 
     Returns:
         The merged histograms and cutflows.

@@ -20,7 +20,6 @@ recorded with their sha256 in the build's provenance.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,11 +27,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._guard import register_input
-from .errors import HistogramError, InputFileError, TemplateError
-from .histogram_files import load_histograms
+from .._guard import register_input
+from ..errors import HistogramError, InputFileError, TemplateError
+from ..json_input import read_json
+from .histogram_io import load_histograms
 from .histograms import SAMPLE_AXIS
-from .json_input import read_json
+from .provenance import sha256_of
 
 __all__ = [
     "Template",
@@ -40,7 +40,6 @@ __all__ = [
     "check_binning",
     "describe_binning",
     "read_template_file",
-    "sha256_of",
 ]
 
 #: Keys of the report's template JSON that are not bin contents.
@@ -96,15 +95,6 @@ class TemplateFile(NamedTuple):
                 f"template file {self.path} has no entry {name!r} (it has {sorted(self.templates)})"
             )
             raise TemplateError(msg) from None
-
-
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def describe_binning(edges: Sequence[float] | np.ndarray) -> str:

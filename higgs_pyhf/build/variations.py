@@ -1,21 +1,21 @@
 r"""Histograms per final-state channel and per systematic variation.
 
-Besides the nominal ``sample`` × m4l histogram of :mod:`higgs_pyhf.histograms`,
+Besides the nominal ``sample`` × m4l histogram of :mod:`higgs_pyhf.build.histograms`,
 a build with systematics or channels fills a **detailed** histogram with
 four axes: ``sample`` (config order) × ``channel`` × ``variation`` ×
 the observable, ``Weight()`` storage:
 
 - ``channel``: the final states ``4e``, ``2e2mu``, ``4mu``
-  (:func:`higgs_pyhf.cutflows.final_states` of each selected event) with
+  (:func:`higgs_pyhf.build.cutflows.final_states` of each selected event) with
   ``--channels final-state``, or the single category ``all``;
 - ``variation``: ``nominal``, then ``<name>_up`` / ``<name>_down`` of every
-  shape systematic (:func:`higgs_pyhf.systematics.variation_names`). A
+  shape systematic (:func:`higgs_pyhf.build.systematics.variation_names`). A
   lepton-scale variation is filled by scaling the lepton momenta
   (:func:`vary_lepton_scale`), recomputing m4l and
   selecting again, with the nominal event weights; a scale-factor variation
   fills the nominal selection with the weights × (1 ± u)^n (n electrons or
   muons in the event); template variations are put in by
-  :mod:`higgs_pyhf.pipeline`.
+  :mod:`higgs_pyhf.build.pipeline`.
 
 Collision data fill the nominal variation only. The detailed histograms of
 the chunks are summed in task order like the nominal ones, so they are the
@@ -35,8 +35,8 @@ import awkward as ak
 import hist
 import numpy as np
 
+from ..errors import ConfigError, HistogramError
 from .cutflows import final_states
-from .errors import ConfigError, HistogramError
 from .selection import Selection, select
 from .systematics import NOMINAL, SystematicsConfig, variation_names
 

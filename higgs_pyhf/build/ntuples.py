@@ -28,15 +28,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import uproot
 
-from ._guard import register_input
-from ._io import atomic_path
-from .errors import InputFileError
-from .weights import WEIGHT_BRANCHES
+from .._guard import register_input
+from .._io import atomic_path
+from ..errors import InputFileError
 
 if TYPE_CHECKING:
     import awkward as ak
 
-    from .configuration import AnalysisConfig, Sample
+    from .config import AnalysisConfig, Sample
 
 __all__ = [
     "BRANCHES",
@@ -44,6 +43,7 @@ __all__ = [
     "DEFAULT_STEP_SIZE",
     "MC_BRANCHES",
     "TREE",
+    "WEIGHT_BRANCHES",
     "ChunkTask",
     "branches_for",
     "check_file",
@@ -58,6 +58,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TREE = "mini"
+
+#: Per-event factors of the MC weight, multiplied with the sample's xsec weight.
+WEIGHT_BRANCHES = (
+    "mcWeight",
+    "scaleFactor_PILEUP",
+    "scaleFactor_ELE",
+    "scaleFactor_MUON",
+    "scaleFactor_LepTRIGGER",
+)
 
 #: Branch name → (jagged per-lepton?, numpy dtype in the ATLAS files).
 BRANCHES: dict[str, tuple[bool, str]] = {

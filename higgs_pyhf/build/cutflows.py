@@ -1,7 +1,7 @@
 """Cut flows: events remaining after each cut, per sample, and for data per period and final state.
 
 :class:`Cutflow` (raw and weighted counts of one sample, made by
-:func:`make_cutflow` from the per-cut masks of :mod:`higgs_pyhf.selection`
+:func:`make_cutflow` from the per-cut masks of :mod:`higgs_pyhf.build.selection`
 and summed over chunks by :func:`merge_cutflows`) is what the histogram stage
 records.
 
@@ -30,8 +30,8 @@ from typing import Any, NamedTuple
 import awkward as ak
 import numpy as np
 
-from .configuration import AnalysisConfig
-from .errors import SelectionError
+from ..errors import SelectionError
+from .config import AnalysisConfig
 from .ntuples import DATA_BRANCHES, DEFAULT_STEP_SIZE, iterate_file
 from .selection import CUT_NAMES, check_selection, nonfinite_kinematics, select
 

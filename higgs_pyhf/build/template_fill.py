@@ -1,11 +1,11 @@
 """Template samples next to the ntuple samples: nominal templates and their up/down variations.
 
 A configuration sample may come from a binned template instead of ntuples
-(:mod:`higgs_pyhf.templates` reads the files). This module checks that the
+(:mod:`higgs_pyhf.build.templates` reads the files). This module checks that the
 templates exist and were made with the selection of the build, and puts
 them into the build's histograms: the nominal ``sample`` × m4l one and, for
 a build with systematics, the detailed ``sample`` × ``channel`` ×
-``variation`` × m4l one (:mod:`higgs_pyhf.shapes`), where the up/down
+``variation`` × m4l one (:mod:`higgs_pyhf.build.variations`), where the up/down
 entries named by a template ``histosys`` go.
 """
 
@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from .configuration import AnalysisConfig
-from .errors import TemplateError
+from ..errors import TemplateError
+from .config import AnalysisConfig
 from .histograms import HistogramSet, make_histogram
-from .shapes import ALL_CHANNEL, CHANNEL_AXIS, VARIATION_AXIS, ShapeSpec, make_shape_histogram
 from .systematics import NOMINAL, SystematicsConfig
 from .templates import TemplateFile, check_binning, read_template_file
+from .variations import ALL_CHANNEL, CHANNEL_AXIS, VARIATION_AXIS, ShapeSpec, make_shape_histogram
 
 __all__ = ["add_templates", "check_template_files", "check_template_selection"]
 

@@ -2,20 +2,20 @@
 
 Used by the ``build-workspace`` command, scripts and tests. Samples come from
 ntuples (read, selected and histogrammed) or from binned templates
-(:mod:`higgs_pyhf.templates`); both end up in one ``sample`` × m4l histogram
+(:mod:`higgs_pyhf.build.templates`); both end up in one ``sample`` × m4l histogram
 and then in the workspace: the report's two-normfactor model
-(:func:`higgs_pyhf.report_model.workspace_from_histograms`), or, with
+(:func:`higgs_pyhf.build.report_workspace.workspace_from_histograms`), or, with
 systematics or final-state channels, the detailed ``sample`` × ``channel`` ×
-``variation`` × m4l histograms (:mod:`higgs_pyhf.shapes`, template up/down
+``variation`` × m4l histograms (:mod:`higgs_pyhf.build.variations`, template up/down
 variations added here) turned into a model by
-:func:`higgs_pyhf.workspace_model.workspace_from_shapes`.
+:func:`higgs_pyhf.build.detailed_workspace.workspace_from_shapes`.
 
 Templates were made with some event selection (recorded in the
 configuration); building them together with data selected otherwise is
 refused unless ``allow_selection_mismatch`` is given, and then recorded in the
 provenance.
 
-What the inputs are is recorded, never guessed: :func:`higgs_pyhf.provenance.describe_inputs`
+What the inputs are is recorded, never guessed: :func:`higgs_pyhf.build.provenance.describe_inputs`
 checks every file against the manifest of the shipped real data and the
 generator's marker. Workspaces built from generated input get the
 measurement name :data:`GENERATED_MEASUREMENT`; the provenance says
@@ -34,17 +34,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import __version__
-from .configuration import AnalysisConfig
-from .errors import ConfigError
+from .. import __version__
+from ..errors import ConfigError
+from .config import AnalysisConfig
+from .detailed_workspace import ModelBuild, model_systematics, workspace_from_shapes
 from .histograms import HistogramSet, build_histograms, sample_yields
 from .ntuples import DEFAULT_STEP_SIZE
 from .provenance import describe_inputs, real_manifest
-from .report_model import workspace_from_histograms
-from .shapes import shape_spec
+from .report_workspace import workspace_from_histograms
 from .systematics import SystematicsConfig
-from .template_samples import add_templates, check_template_files, check_template_selection
-from .workspace_model import ModelBuild, model_systematics, workspace_from_shapes
+from .template_fill import add_templates, check_template_files, check_template_selection
+from .variations import shape_spec
 
 __all__ = [
     "GENERATED_MEASUREMENT",
@@ -80,7 +80,7 @@ _TRUTH_KEYS = (
 
 def generated_info(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The generator's marker in ``data_dir`` (None if there is none)."""
-    from .synthetic import is_generated
+    from ..synthetic import is_generated
 
     return is_generated(Path(data_dir))
 
@@ -116,7 +116,7 @@ def generated_inputs(
     Yields:
         The directory, laid out as the configuration's file names say.
     """
-    from . import synthetic
+    from .. import synthetic
 
     kwargs: dict[str, Any] = {"scale": scale}
     if seed is not None:

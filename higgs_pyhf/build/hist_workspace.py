@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import WorkspaceError
+from ..errors import WorkspaceError
 
 __all__ = ["histogram_values", "histogram_variances", "workspace_from_hists"]
 
@@ -265,6 +265,6 @@ def workspace_from_hists(
 
 def _validate(spec: dict[str, Any]) -> None:
     """Check the spec against pyhf's schema and build its model once (domain errors)."""
-    from .workspace import model_and_data
+    from ..workspace import model_and_data
 
     model_and_data(spec, validate=True)

@@ -23,6 +23,7 @@ and the label every figure and report uses (:data:`REAL_LABEL` or
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -30,12 +31,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .configuration import package_data_dir
-from .errors import ConfigError, InputFileError
-from .templates import sha256_of
+from ..errors import ConfigError, InputFileError
+from .config import package_data_dir
 
 if TYPE_CHECKING:
-    from .configuration import AnalysisConfig
+    from .config import AnalysisConfig
 
 __all__ = [
     "GENERATED_LABEL",
@@ -44,6 +44,7 @@ __all__ = [
     "describe_inputs",
     "real_data_dir",
     "real_manifest",
+    "sha256_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,15 @@ REAL_LABEL = "ATLAS Open Data"
 GENERATED_LABEL = "Generated (not ATLAS data)"
 #: Label when the data files are neither the shipped real ones nor generated ones.
 UNVERIFIED_LABEL = "Data of unverified origin"
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def real_data_dir() -> Path:

@@ -17,9 +17,9 @@ from typing import Any
 import hist
 import numpy as np
 
-from ._guard import register_input
-from ._io import atomic_path, write_text
-from .errors import HistogramError, InputFileError
+from .._guard import register_input
+from .._io import atomic_path, write_text
+from ..errors import HistogramError, InputFileError
 from .histograms import SAMPLE_AXIS, _one, make_histogram
 
 __all__ = ["load_histograms", "save_histograms"]

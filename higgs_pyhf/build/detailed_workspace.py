@@ -1,8 +1,8 @@
 """The workspace of a model with systematics and channels: samples, modifiers, pruning.
 
-From the detailed histograms (:mod:`higgs_pyhf.shapes`: ``sample`` ×
+From the detailed histograms (:mod:`higgs_pyhf.build.variations`: ``sample`` ×
 ``channel`` × ``variation`` × m4l) and the configured systematics
-(:mod:`higgs_pyhf.systematics`) this builds a pyhf workspace with
+(:mod:`higgs_pyhf.build.systematics`) this builds a pyhf workspace with
 
 - one channel per category of the channel axis (``hzz4l_m4l`` for the single
   channel, ``hzz4l_m4l_4e``, ``hzz4l_m4l_2e2mu``, ``hzz4l_m4l_4mu`` for the
@@ -35,16 +35,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .errors import ConfigError, WorkspaceError
-from .report_model import S_B_BOUNDS, S_S_BOUNDS
-from .shapes import ALL_CHANNEL, CHANNEL_AXIS, VARIATION_AXIS
+from ..errors import ConfigError, WorkspaceError
+from ..workspace import BKG_NORM, CHANNEL, POI, validate_workspace
+from .report_workspace import S_B_BOUNDS, S_S_BOUNDS
 from .systematics import NOMINAL, Systematic, SystematicsConfig
-from .workspace import BKG_NORM, CHANNEL, POI, validate_workspace
+from .variations import ALL_CHANNEL, CHANNEL_AXIS, VARIATION_AXIS
 
 if TYPE_CHECKING:
     import hist
 
-    from .configuration import AnalysisConfig
+    from .config import AnalysisConfig
 
 __all__ = [
     "ModelBuild",
