@@ -23,9 +23,9 @@ import numpy as np
 from ._guard import register_inputs
 from ._io import atomic_path, dumps_json
 from .errors import WorkspaceError
-from .json_input import read_json
 from .spec import schema
 from .spec.checks import check_structure, check_values
+from .spec.json_input import read_json
 
 __all__ = [
     "BACKGROUND",

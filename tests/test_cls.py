@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from higgs_pyhf.cli import main
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference.cls import CLsOutcome, hypotest
-from higgs_pyhf.patching import Patch, apply_patches, digest
+from higgs_pyhf.spec.patches import Patch, apply_patches, digest
 from higgs_pyhf.workspace import model_and_data
 
 #: pyhf's regression values (tests/test_regression.py of pyhf; μ = 1, q̃μ, asymptotics).

@@ -12,7 +12,7 @@ from higgs_pyhf.cli import main
 from higgs_pyhf.errors import WorkspaceError
 from higgs_pyhf.inference.cls import hypotest
 from higgs_pyhf.inference.grid import values_from_name
-from higgs_pyhf.patching import Patch, apply_patches, digest
+from higgs_pyhf.spec.patches import Patch, apply_patches, digest
 from higgs_pyhf.workspace import model_and_data
 
 POINTS = ["1300_205_60", "1400_950_60", "1500_850_60", "1000_131_1", "1300_1050_60", "1600_550_60"]

@@ -3,7 +3,7 @@
 Stages, in the order the data flows (each module imports only the ones
 above it):
 
-1. **config**: :mod:`.schema` (the JSON schema of a configuration and of its
+1. **config**: :mod:`.config_schema` (the JSON schema of a configuration and of its
    ``systematics`` section) → :mod:`.systematics` (the systematics section,
    parsed) → :mod:`.config` (:class:`~.config.AnalysisConfig`: samples,
    luminosity, binning; load, validate, the shipped configurations);
@@ -37,7 +37,7 @@ __all__ = ["STAGES"]
 #: The stages and their modules in the order the data flows: a module imports
 #: only modules listed before it (``tests/test_layout.py`` checks it).
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("config", ("schema", "systematics", "config")),
+    ("config", ("config_schema", "systematics", "config")),
     ("inputs", ("ntuples", "provenance")),
     ("selection", ("selection", "weights", "cutflows")),
     ("histograms", ("variations", "histograms", "histogram_io", "templates", "template_fill")),

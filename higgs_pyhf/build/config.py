@@ -1,7 +1,7 @@
 """Analysis configuration: samples, luminosity, binning, systematics.
 
 A configuration is a JSON document validated against :data:`CONFIG_SCHEMA`
-(:mod:`higgs_pyhf.build.schema`) and then by semantic checks whose
+(:mod:`higgs_pyhf.build.config_schema`) and then by semantic checks whose
 messages name the offending entry. File
 names, cross-sections, sums of weights and efficiencies come from the
 configuration, never from code; the default one ships with the package
@@ -20,8 +20,8 @@ import jsonschema
 import numpy as np
 
 from ..errors import ConfigError
-from ..json_input import read_json
-from .schema import CONFIG_SCHEMA
+from ..spec.json_input import read_json
+from .config_schema import CONFIG_SCHEMA
 from .systematics import SystematicsConfig, parse_systematics
 
 __all__ = [

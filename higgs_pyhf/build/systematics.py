@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import ConfigError
-from .schema import FLAVOURS, SCALE_FACTOR_BRANCHES
+from .config_schema import FLAVOURS, SCALE_FACTOR_BRANCHES
 
 __all__ = [
     "DEFAULT_PRUNE_THRESHOLD",

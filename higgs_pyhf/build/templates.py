@@ -29,7 +29,7 @@ import numpy as np
 
 from .._guard import register_input
 from ..errors import HistogramError, InputFileError, TemplateError
-from ..json_input import read_json
+from ..spec.json_input import read_json
 from .histogram_io import load_histograms
 from .histograms import SAMPLE_AXIS
 from .provenance import sha256_of

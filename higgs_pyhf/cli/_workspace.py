@@ -72,7 +72,7 @@ def load_input(
         WorkspaceError: for unreadable or invalid files, a patch that does not
             apply, or a patchset made for another workspace.
     """
-    from ..patching import apply_patches, load_patch, load_patchset, read_json, verify_digests
+    from ..spec.patches import apply_patches, load_patch, load_patchset, read_json, verify_digests
     from ..workspace import load_workspace, validate_spec
 
     dashes = [x for x in (workspace, *patches, patchset) if x == "-"]

@@ -16,7 +16,7 @@ import click
 from .._guard import safe_names
 from .._io import write_text
 from ..errors import ConfigError, FitError
-from ..json_input import read_json
+from ..spec.json_input import read_json
 from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
 from ._types import FiniteFloatRange
 from ._workspace import WorkspaceInput, workspace_input

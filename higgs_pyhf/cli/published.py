@@ -81,7 +81,7 @@ def _grid_patches(
 ) -> tuple[dict[str, Any], list[Any], tuple[str, ...], bool]:
     """The background-only spec, the patches, the labels and whether the labels are masses."""
     from ..inference.grid import values_from_name
-    from ..patching import load_patch, load_patchset, verify_digests
+    from ..spec.patches import load_patch, load_patchset, verify_digests
     from ..workspace import load_workspace
 
     if (patch_dir is None) == (patchset is None):

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from ..errors import HiggsPyhfError, WorkspaceError
-from ..patching import Patch, apply_patches
+from ..spec.patches import Patch, apply_patches
 from .cls import FitStatus, Timing, hypotest
 
 __all__ = ["GridPoint", "GridResult", "run_grid", "values_from_name"]

@@ -29,9 +29,9 @@ import numpy as np
 from .._guard import register_input
 from ..build.config import label_problem
 from ..errors import WorkspaceError
-from ..json_input import read_json
 from ..plotting import GENERATED_DATA_LABEL, REAL_DATA_LABEL, UNKNOWN_DATA_LABEL
 from ..plotting import is_generated_label as _is_generated_label
+from ..spec.json_input import read_json
 from ..workspace import load_workspace, model_and_data, provenance_path
 
 __all__ = [

@@ -36,7 +36,7 @@ from ..build.config import AnalysisConfig, default_config
 from ..build.ntuples import BRANCHES
 from ..build.provenance import sha256_of
 from ..errors import ConfigError, InputFileError
-from ..json_input import read_json
+from ..spec.json_input import read_json
 from .events import generate_events, in_window, m4l_of_events, weight_product
 from .models import CATEGORIES, REPORT_CATEGORIES, TRUE_NORMFACTORS, process_model
 from .shapes import TARGET_WINDOW_GEV, TEMPLATES_RESOURCE

@@ -21,8 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._guard import register_input
-from .errors import HiggsPyhfError
+from .._guard import register_input
+from ..errors import HiggsPyhfError
 
 __all__ = ["MAX_INT_DIGITS", "loads_json", "read_json"]
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import WorkspaceError
+from ..errors import WorkspaceError
 
 __all__ = [
     "Patch",
