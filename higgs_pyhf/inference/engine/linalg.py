@@ -8,7 +8,11 @@ definite* here when the Cholesky pivots of the scaled matrix stay above
 10⁻¹²; the solves report it (the fitter declares convergence only where it
 holds). Otherwise the curvature is floored: the eigenvalues of the scaled
 matrix are raised to at least 10⁻¹² of the largest |eigenvalue| (and
-10⁻³⁰⁰), so every step descends. Closed forms for 1×1 and 2×2.
+10⁻³⁰⁰), so every step descends. Closed forms for 1×1 and 2×2. For large
+matrices (the Schur complement of a model with hundreds of globals) the
+eigen-decomposition costs ~20 Choleskys: :func:`solve_shift` shifts the
+scaled matrix instead (Levenberg: H + τ·I, τ = 10⁻⁴, 10⁻³, … until it
+factors), which also bounds the step along negative curvature.
 
 Everything here runs on the calling thread: the eigen-decomposition is the
 engine's own (Householder reduction to tridiagonal form, then implicit QR
@@ -24,7 +28,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["eigh_small", "inverse_floor", "inverse_pd", "solve", "solve_floor"]
+__all__ = ["eigh_small", "inverse_floor", "inverse_pd", "solve", "solve_floor", "solve_shift"]
 
 Arr = np.ndarray
 #: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
@@ -304,18 +308,73 @@ def inverse_pd(h: Arr, out: Arr) -> bool:
                 lmat[i, i] = math.sqrt(s)
             else:
                 lmat[i, j] = s / lmat[j, j]
-    inv_l = np.zeros((k, k))  # L⁻¹, lower triangular
+    wt = np.zeros((k, k))  # (L⁻¹)ᵀ: row j is column j of L⁻¹ (contiguous inner loops)
     for j in range(k):
-        inv_l[j, j] = 1.0 / lmat[j, j]
+        wt[j, j] = 1.0 / lmat[j, j]
         for i in range(j + 1, k):
             s = 0.0
             for m in range(j, i):
-                s -= lmat[i, m] * inv_l[m, j]
-            inv_l[i, j] = s / lmat[i, i]
+                s -= lmat[i, m] * wt[j, m]
+            wt[j, i] = s / lmat[i, i]
     for i in range(k):  # (LLᵀ)⁻¹ = L⁻ᵀ L⁻¹
         for j in range(i + 1):
             s = 0.0
             for m in range(i, k):
-                s += inv_l[m, i] * inv_l[m, j]
+                s += wt[i, m] * wt[j, m]
             out[i, j] = out[j, i] = s * sc[i] * sc[j]
     return True
+
+
+@_jit
+def _factor_scaled(h: Arr, sc: Arr, tau: float, lmat: Arr) -> bool:
+    """Cholesky L of S H S + τI (S = diag ``sc``) into ``lmat``; False if a pivot ≤ 10⁻¹²."""
+    k = h.shape[0]
+    for i in range(k):
+        for j in range(i + 1):
+            s = h[i, j] * sc[i] * sc[j]
+            if i == j:
+                s += tau
+            for m in range(j):
+                s -= lmat[i, m] * lmat[j, m]
+            if i == j:
+                if not s > _PD:
+                    return False
+                lmat[i, i] = math.sqrt(s)
+            else:
+                lmat[i, j] = s / lmat[j, j]
+    return True
+
+
+@_jit
+def solve_shift(h: Arr, rhs: Arr, out: Arr, lmat: Arr) -> bool:
+    """Out = H⁻¹ rhs by Cholesky of the scaled H; shifted by τI until it factors where not PD.
+
+    The scaling is D = √|diag H| (1 where the diagonal vanishes), as in
+    :func:`solve_floor`. Returns whether H is positive definite (no shift
+    was needed). A non-finite matrix goes to :func:`solve_floor`.
+    """
+    k = rhs.size
+    sc = np.empty(k)
+    for i in range(k):
+        d = abs(h[i, i])
+        if not math.isfinite(d):
+            return solve_floor(np.ascontiguousarray(h), rhs, out)
+        sc[i] = 1.0 / math.sqrt(d) if d > 0.0 else 1.0
+    tau = 0.0
+    while not _factor_scaled(h, sc, tau, lmat):
+        tau = 1e-4 if tau == 0.0 else 10.0 * tau
+        if tau > 1e8:
+            return solve_floor(np.ascontiguousarray(h), rhs, out)
+    for i in range(k):
+        s = rhs[i] * sc[i]
+        for m in range(i):
+            s -= lmat[i, m] * out[m]
+        out[i] = s / lmat[i, i]
+    for i in range(k - 1, -1, -1):
+        s = out[i]
+        for m in range(i + 1, k):
+            s -= lmat[m, i] * out[m]
+        out[i] = s / lmat[i, i]
+    for i in range(k):
+        out[i] *= sc[i]
+    return tau == 0.0

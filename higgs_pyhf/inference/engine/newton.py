@@ -14,6 +14,10 @@ iteration:
    the rows and columns of the t_b globals acting on it (:mod:`.sparsity`),
    so the cost grows as Σ_b t_b²·Kl + G³, not (N·Kl)³ nor N·G². Negative
    or vanishing curvature is floored (:mod:`.linalg`), so the step descends;
+   above :data:`SHIFT_ABOVE` globals the Schur matrix is shifted instead
+   (Levenberg, :func:`.linalg.solve_shift`: the eigen-decomposition of a
+   G × G matrix costs ~20 Choleskys, and the floored step along negative
+   curvature was cut back by the line search to ~10⁻¹¹ of itself);
 4. the step is projected on the bounds; in bins with a single free per-bin
    parameter γ that parameter is then re-profiled in closed form
    (Barlow–Beeston-lite, :mod:`.gamma`), so the globals move on the profiled
@@ -49,7 +53,7 @@ import numpy as np
 from .compile import POISSON
 from .gamma import reprofile
 from .kernel import FULL, SLOPES, VALUE, KernelModel, evaluate
-from .linalg import inverse_floor, solve
+from .linalg import inverse_floor, solve, solve_shift
 
 __all__ = ["CONVERGED", "STATUS", "fit_toys"]
 
@@ -59,6 +63,9 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 #: The modes of :func:`.kernel.evaluate` as run-time values: a constant argument would
 #: be typed as a literal and compile :func:`.kernel.evaluate` once more (~3 s).
 _MODE = np.array([VALUE, SLOPES, FULL], dtype=np.int64)
+#: Above this many globals a Schur matrix that is not positive definite is shifted
+#: (:func:`.linalg.solve_shift`) rather than eigen-decomposed and floored (~20× the cost).
+SHIFT_ABOVE = 128
 #: Outcomes of a fit (``status``): its index in :data:`STATUS`.
 CONVERGED, GUARD, NONFINITE, STALLED, NOT_PD = 0, 1, 2, 3, 4
 #: Why a fit stopped, by status.
@@ -144,7 +151,10 @@ def _newton_step(
                     h = km.bin_g[t0 + j]
                     if mg[h]:
                         schur[g, h] -= t[i, k] * h_gl[b, j, k]
-    pd = solve(schur, rhs, dg, lmat) and pd
+    if ng > SHIFT_ABOVE:
+        pd = solve_shift(schur, rhs, dg, lmat) and pd
+    else:
+        pd = solve(schur, rhs, dg, lmat) and pd
     step[:] = 0.0
     dec = 0.0
     for g in range(ng):
