@@ -19,11 +19,16 @@ import pytest
 
 from higgs_pyhf.inference import engine
 from higgs_pyhf.inference.engine.kernel import kernel_model
+from higgs_pyhf.inference.engine.newton import SHIFT_ABOVE
+from higgs_pyhf.inference.parameters import pyhf_state
 from higgs_pyhf.synthetic.scaling import n_parameters, scaling_workspace
 
 
-def _irregular(n_channels: int, n_local: int, seed: int, *, empty_bin: bool = True) -> dict:
-    spec = copy.deepcopy(scaling_workspace(n_channels, n_local=n_local, n_shared=2, seed=seed))
+def _irregular(
+    n_channels: int, n_local: int, seed: int, *, empty_bin: bool = True, n_bins: int = 5
+) -> dict:
+    spec = scaling_workspace(n_channels, n_bins=n_bins, n_local=n_local, n_shared=2, seed=seed)
+    spec = copy.deepcopy(spec)
     for c, channel in enumerate(spec["channels"]):
         if c % 3 == 1:  # the minor sample (and its minor_xsec) is absent here
             channel["samples"] = channel["samples"][:2]
@@ -149,4 +154,30 @@ def test_fit_on_a_generated_many_channel_model_equals_tight_minuit():
     )
     assert abs(float(again_val) - res.twice_nll[0]) < 1e-9
     pull = np.abs(res.pars[0, free] - again[free]) / errors[0, free]
+    assert pull.max() < 1e-6, pull.max()
+
+
+def test_fit_with_more_globals_than_the_eigen_floor_handles_equals_minuit():
+    # 136 globals: a Schur matrix that is not positive definite is shifted (SHIFT_ABOVE)
+    model, data = _model(_irregular(13, 10, seed=11, empty_bin=False, n_bins=3))
+    cm = engine.compile_model(model)
+    assert cm.global_par.size > SHIFT_ABOVE
+    res = engine.fit(cm, data)
+    assert res.converged.all()
+    assert not res.fallback.any()
+    # the same minimum from a start far from it
+    far = np.where(cm.local_mask | cm.fixed, cm.init, cm.init + 1.5)
+    again = engine.fit(cm, data, init=far)
+    assert again.converged.all()
+    assert abs(again.twice_nll[0] - res.twice_nll[0]) < 1e-9
+    errors, _ = engine.hesse_errors(cm, res, data)
+    free = res.free
+    assert np.abs(again.pars[0, free] - res.pars[0, free]).max() < 1e-6 * errors[0, free].min()
+    # minuit started at the engine's minimum stays there
+    with pyhf_state(pyhf.optimize.minuit_optimizer(tolerance=1e-9, strategy=0)):
+        ref, ref_val = pyhf.infer.mle.fit(
+            data, model, return_fitted_val=True, init_pars=res.pars[0].tolist()
+        )
+    assert abs(float(ref_val) - res.twice_nll[0]) < 1e-9
+    pull = np.abs(res.pars[0, free] - ref[free]) / errors[0, free]
     assert pull.max() < 1e-6, pull.max()
