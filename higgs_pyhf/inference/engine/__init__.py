@@ -8,10 +8,12 @@ Stages, one module each:
 - :mod:`.likelihood`: batched expected data and −2 ln L (numpy), and the
   batched derivatives (:func:`derivatives`, through the kernel);
 - :mod:`.kernel`: the compiled −2 ln L of one point with its gradient and
-  Hessian blocks (numba);
+  Hessian blocks (numba), accumulated only over the globals that meet in
+  each bin (:mod:`.sparsity`) and the factor slots of each block (:mod:`.blocks`);
 - :mod:`.constraints`: constraint terms and auxiliary data;
 - :mod:`.newton`: the compiled bounded Newton loop over toys (Schur
-  elimination of per-bin nuisances, closed-form Barlow–Beeston-lite γ);
+  elimination of per-bin nuisances; :mod:`.linalg` its small solves), with
+  closed-form Barlow–Beeston-lite γ (:mod:`.gamma`);
 - :mod:`.linear`: the compiled kernel for models linear in their free parameters;
 - :mod:`.fitter`: the fit API (:func:`fit` → :class:`FitResult`) and the safeguarded path;
 - :mod:`.uncertainties`: Hesse errors and covariance at the best fits;
