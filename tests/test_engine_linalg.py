@@ -9,9 +9,11 @@ from higgs_pyhf.inference.engine.linalg import (
     eigh_small,
     inverse_floor,
     inverse_pd,
+    solve_envelope,
     solve_floor,
     solve_shift,
 )
+from higgs_pyhf.inference.engine.sparsity import envelope
 
 
 def _matrices(k: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -101,3 +103,28 @@ def test_shifted_solve_is_exact_where_pd_and_descends_where_not(k: int) -> None:
         res = (hs + tau * np.eye(k)) @ y - sc * rhs
         assert np.abs(res).max() <= 1e-10 * k * (1.0 + np.abs(hs).max() * np.abs(y).max())
         assert rhs @ out > 0.0
+
+
+def test_envelope_solve_equals_the_dense_shifted_solve() -> None:
+    # "bins" of a few globals each: 30 channels of 6 own globals and 4 shared ones
+    rng = np.random.default_rng(7)
+    k, shared = 184, np.arange(180, 184)
+    owner = rng.permutation(180).reshape(30, 6)  # own globals scattered over the indices
+    lists = [np.sort(np.r_[owner[c], shared]) for c in range(30) for _ in range(3)]
+    start = np.r_[0, np.cumsum([len(x) for x in lists])]
+    order, env = envelope(start, np.concatenate(lists), k)
+    assert np.all(env <= np.arange(k))
+    assert int(((np.arange(k) - env) ** 2).sum()) < 0.1 * k**3 / 3
+    h = np.diag(rng.uniform(0.5, 2.0, k))
+    for g in lists:
+        a = rng.normal(size=(g.size, g.size))
+        h[np.ix_(g, g)] += a @ a.T
+    d = np.diag(10.0 ** rng.uniform(-4, 4, size=k))
+    rhs = rng.normal(size=k)
+    shift = np.linalg.eigvalsh(h).min() + 1.0  # one negative eigenvalue or more
+    for m, is_pd in ((d @ h @ d, True), (d @ (h - shift * np.eye(k)) @ d, False)):
+        ref, out = np.empty(k), np.empty(k)
+        assert solve_shift(m, rhs, ref, np.zeros((k, k))) is is_pd
+        assert solve_envelope(m, rhs, out, np.zeros((k, k)), order, env) is is_pd
+        sc = 1.0 / np.sqrt(np.abs(np.diag(m)))
+        np.testing.assert_allclose(out / sc, ref / sc, rtol=0, atol=1e-8 * np.abs(ref / sc).max())

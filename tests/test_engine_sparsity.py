@@ -18,6 +18,7 @@ import pyhf
 import pytest
 
 from higgs_pyhf.inference import engine
+from higgs_pyhf.inference.engine.hesse_blocks import covariance_blocks
 from higgs_pyhf.inference.engine.kernel import kernel_model
 from higgs_pyhf.inference.engine.newton import SHIFT_ABOVE
 from higgs_pyhf.inference.parameters import pyhf_state
@@ -181,3 +182,22 @@ def test_fit_with_more_globals_than_the_eigen_floor_handles_equals_minuit():
     assert abs(float(ref_val) - res.twice_nll[0]) < 1e-9
     pull = np.abs(res.pars[0, free] - ref[free]) / errors[0, free]
     assert pull.max() < 1e-6, pull.max()
+
+
+@pytest.mark.parametrize(("n_ch", "n_local", "n_bins"), [(12, 4, 5), (13, 10, 3)])
+def test_block_covariance_equals_the_dense_inverse(n_ch, n_local, n_bins):
+    model, data = _model(_irregular(n_ch, n_local, seed=5, n_bins=n_bins, empty_bin=False))
+    cm = engine.compile_model(model)
+    res = engine.fit(cm, data)
+    free = res.free.copy()
+    free[cm.par_names.index("lumi")] = False  # a fixed global and a fixed per-bin parameter
+    free[np.flatnonzero(cm.local_mask)[3]] = False
+    got = covariance_blocks(cm, res.pars[0], data, free)
+    h = engine.hessian(cm, res.pars, data[None, :])[0]
+    f = np.flatnonzero(free)
+    ref = np.zeros_like(h)
+    ref[np.ix_(f, f)] = 2.0 * np.linalg.inv(h[np.ix_(f, f)])
+    sd = np.sqrt(np.diag(ref))
+    sd[sd == 0.0] = 1.0
+    np.testing.assert_allclose(got / np.outer(sd, sd), ref / np.outer(sd, sd), rtol=0, atol=1e-12)
+    assert np.all(got[~free] == 0.0)

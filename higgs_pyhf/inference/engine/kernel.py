@@ -37,7 +37,7 @@ from .blocks import block_factors
 from .compile import NORMAL, POISSON, CompiledModel
 from .constraints import deviance_point
 from .interpolation import histosys_point
-from .sparsity import bin_globals
+from .sparsity import bin_globals, envelope
 
 __all__ = ["FULL", "SLOPES", "VALUE", "KernelModel", "deviance_point", "evaluate", "kernel_model"]
 
@@ -65,6 +65,8 @@ class KernelModel(NamedTuple):
             ``bin_g[bin_g_start[b]:bin_g_start[b+1]]`` (:mod:`.sparsity`).
         bin_g: (nnz,) their global indices, sorted within each bin.
         t_max: the largest number of globals acting on one bin (≥ 1).
+        g_order: (G,) the globals in the order of :func:`.sparsity.envelope`.
+        g_env: (G,) the envelope of their coupling pattern in that order.
     """
 
     nominal: np.ndarray
@@ -95,6 +97,8 @@ class KernelModel(NamedTuple):
     bin_g_start: np.ndarray
     bin_g: np.ndarray
     t_max: int
+    g_order: np.ndarray
+    g_env: np.ndarray
 
 
 _CACHE: dict[int, tuple[CompiledModel, KernelModel]] = {}
@@ -119,6 +123,7 @@ def kernel_model(cm: CompiledModel) -> KernelModel:
 
     hist_g = cm.hist_par[he] if he.size else np.zeros(0, dtype=np.int64)
     bin_g_start, bin_g = bin_globals(cm.block, cm.fac_par, hist_start, hist_g, cm.global_par.size)
+    g_order, g_env = envelope(bin_g_start, bin_g, cm.global_par.size)
 
     def i64(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=np.int64)
@@ -155,6 +160,8 @@ def kernel_model(cm: CompiledModel) -> KernelModel:
         bin_g_start=bin_g_start,
         bin_g=bin_g,
         t_max=max(1, int(np.diff(bin_g_start).max(initial=0))),
+        g_order=g_order,
+        g_env=g_env,
     )
     if len(_CACHE) > 32:
         _CACHE.clear()

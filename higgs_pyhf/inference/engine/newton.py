@@ -14,9 +14,10 @@ iteration:
    the rows and columns of the t_b globals acting on it (:mod:`.sparsity`),
    so the cost grows as Σ_b t_b²·Kl + G³, not (N·Kl)³ nor N·G². Negative
    or vanishing curvature is floored (:mod:`.linalg`), so the step descends;
-   above :data:`SHIFT_ABOVE` globals the Schur matrix is shifted instead
-   (Levenberg, :func:`.linalg.solve_shift`: the eigen-decomposition of a
-   G × G matrix costs ~20 Choleskys, and the floored step along negative
+   above :data:`SHIFT_ABOVE` globals the Schur matrix is factored within its
+   envelope (:func:`.sparsity.envelope`) and shifted instead (Levenberg,
+   :func:`.linalg.solve_envelope`: the eigen-decomposition of a G × G
+   matrix costs ~20 Choleskys, and the floored step along negative
    curvature was cut back by the line search to ~10⁻¹¹ of itself);
 4. the step is projected on the bounds; in bins with a single free per-bin
    parameter γ that parameter is then re-profiled in closed form
@@ -53,7 +54,7 @@ import numpy as np
 from .compile import POISSON
 from .gamma import reprofile
 from .kernel import FULL, SLOPES, VALUE, KernelModel, evaluate
-from .linalg import inverse_floor, solve, solve_shift
+from .linalg import inverse_floor, solve, solve_envelope
 
 __all__ = ["CONVERGED", "STATUS", "fit_toys"]
 
@@ -63,8 +64,9 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 #: The modes of :func:`.kernel.evaluate` as run-time values: a constant argument would
 #: be typed as a literal and compile :func:`.kernel.evaluate` once more (~3 s).
 _MODE = np.array([VALUE, SLOPES, FULL], dtype=np.int64)
-#: Above this many globals a Schur matrix that is not positive definite is shifted
-#: (:func:`.linalg.solve_shift`) rather than eigen-decomposed and floored (~20× the cost).
+#: Above this many globals the Schur matrix is factored within its envelope
+#: (:mod:`.sparsity`) and, where not positive definite, shifted
+#: (:func:`.linalg.solve_envelope`) rather than eigen-decomposed and floored (~20× the cost).
 SHIFT_ABOVE = 128
 #: Outcomes of a fit (``status``): its index in :data:`STATUS`.
 CONVERGED, GUARD, NONFINITE, STALLED, NOT_PD = 0, 1, 2, 3, 4
@@ -152,7 +154,7 @@ def _newton_step(
                     if mg[h]:
                         schur[g, h] -= t[i, k] * h_gl[b, j, k]
     if ng > SHIFT_ABOVE:
-        pd = solve_shift(schur, rhs, dg, lmat) and pd
+        pd = solve_envelope(schur, rhs, dg, lmat, km.g_order, km.g_env) and pd
     else:
         pd = solve(schur, rhs, dg, lmat) and pd
     step[:] = 0.0
