@@ -16,7 +16,8 @@ Stages, one module each:
   closed-form Barlow–Beeston-lite γ (:mod:`.gamma`);
 - :mod:`.linear`: the compiled kernel for models linear in their free parameters;
 - :mod:`.fitter`: the fit API (:func:`fit` → :class:`FitResult`) and the safeguarded path;
-- :mod:`.uncertainties`: Hesse errors and covariance at the best fits;
+- :mod:`.uncertainties`: Hesse errors and covariance at the best fits
+  (:mod:`.hesse_blocks`: one fit's covariance from the Hessian blocks);
 - :mod:`.sampling`: toy data sets.
 
 Everything works on batches: parameters [B, P] and data [B, N + A] in
