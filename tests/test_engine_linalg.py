@@ -1,18 +1,12 @@
-"""The engine's own single-threaded symmetric eigen-solver against LAPACK (numpy)."""
+"""The engine's own single-threaded symmetric solvers (linalg, envelope_linalg) against numpy."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from higgs_pyhf.inference.engine.linalg import (
-    eigh_small,
-    inverse_floor,
-    inverse_pd,
-    solve_envelope,
-    solve_floor,
-    solve_shift,
-)
+from higgs_pyhf.inference.engine.envelope_linalg import solve_envelope, solve_shift
+from higgs_pyhf.inference.engine.linalg import eigh_small, inverse_floor, inverse_pd, solve_floor
 from higgs_pyhf.inference.engine.sparsity import envelope
 
 

@@ -12,7 +12,8 @@ Stages, one module each:
   each bin (:mod:`.sparsity`) and the factor slots of each block (:mod:`.blocks`);
 - :mod:`.constraints`: constraint terms and auxiliary data;
 - :mod:`.newton`: the compiled bounded Newton loop over toys (Schur
-  elimination of per-bin nuisances; :mod:`.linalg` its small solves), with
+  elimination of per-bin nuisances; :mod:`.linalg` its small solves,
+  :mod:`.envelope_linalg` its large sparse ones), with
   closed-form Barlow–Beeston-lite γ (:mod:`.gamma`);
 - :mod:`.linear`: the compiled kernel for models linear in their free parameters;
 - :mod:`.fitter`: the fit API (:func:`fit` → :class:`FitResult`) and the safeguarded path;

@@ -8,7 +8,7 @@ Schur complement S = A − E Bᵀ::
 
 Each bin's part of E has rows only for the t_b globals acting on it
 (:mod:`.sparsity`), S is inverted within its envelope
-(:func:`.linalg.inverse_envelope`), so the cost is ~G·Σ_b t_b + P² instead
+(:func:`.envelope_linalg.inverse_envelope`), so the cost is ~G·Σ_b t_b + P² instead
 of P³/2. Where D or S is not positive definite the caller inverts the dense
 Hessian instead.
 """
@@ -19,9 +19,9 @@ import numpy as np
 
 from .compile import CompiledModel
 from .constraints import data_constant
+from .envelope_linalg import inverse_envelope
 from .kernel import FULL, kernel_model
 from .likelihood import _evaluate_batch
-from .linalg import inverse_envelope
 
 __all__ = ["covariance_blocks"]
 

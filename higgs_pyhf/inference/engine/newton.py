@@ -16,7 +16,7 @@ iteration:
    or vanishing curvature is floored (:mod:`.linalg`), so the step descends;
    above :data:`SHIFT_ABOVE` globals the Schur matrix is factored within its
    envelope (:func:`.sparsity.envelope`) and shifted instead (Levenberg,
-   :func:`.linalg.solve_envelope`: the eigen-decomposition of a G × G
+   :func:`.envelope_linalg.solve_envelope`: the eigen-decomposition of a G × G
    matrix costs ~20 Choleskys, and the floored step along negative
    curvature was cut back by the line search to ~10⁻¹¹ of itself);
 4. the step is projected on the bounds; in bins with a single free per-bin
@@ -52,9 +52,10 @@ import numba
 import numpy as np
 
 from .compile import POISSON
+from .envelope_linalg import solve_envelope
 from .gamma import reprofile
 from .kernel import FULL, SLOPES, VALUE, KernelModel, evaluate
-from .linalg import inverse_floor, solve, solve_envelope
+from .linalg import inverse_floor, solve
 
 __all__ = ["CONVERGED", "STATUS", "fit_toys"]
 
@@ -66,7 +67,7 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 _MODE = np.array([VALUE, SLOPES, FULL], dtype=np.int64)
 #: Above this many globals the Schur matrix is factored within its envelope
 #: (:mod:`.sparsity`) and, where not positive definite, shifted
-#: (:func:`.linalg.solve_envelope`) rather than eigen-decomposed and floored (~20× the cost).
+#: (:func:`.envelope_linalg.solve_envelope`) rather than eigen-decomposed and floored (~20× the cost).
 SHIFT_ABOVE = 128
 #: Outcomes of a fit (``status``): its index in :data:`STATUS`.
 CONVERGED, GUARD, NONFINITE, STALLED, NOT_PD = 0, 1, 2, 3, 4

@@ -23,7 +23,7 @@ by the span of bins they act on, then by their first bin, the channel-own
 systematics of a channel come together and the parameters shared by many
 channels (POI, lumi, shared systematics) last: the coupling pattern is then
 an *envelope* (row i couples only to columns ``env[i]..i``) that a Cholesky
-factorization keeps (:func:`.linalg.solve_envelope`): the cost of a Newton
+factorization keeps (:func:`.envelope_linalg.solve_envelope`): the cost of a Newton
 step's G × G solve falls from G³/3 to Σ_i (i − env[i])², about
 G·(channel-own)² + (shared)·G².
 """
