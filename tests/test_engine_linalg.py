@@ -1,11 +1,13 @@
-"""The engine's own single-threaded symmetric eigen-solver against LAPACK (numpy)."""
+"""The engine's own single-threaded symmetric solvers (linalg, envelope_linalg) against numpy."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from higgs_pyhf.inference.engine.envelope_linalg import solve_envelope, solve_shift
 from higgs_pyhf.inference.engine.linalg import eigh_small, inverse_floor, inverse_pd, solve_floor
+from higgs_pyhf.inference.engine.sparsity import envelope
 
 
 def _matrices(k: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -68,3 +70,55 @@ def test_inverse_pd_matches_numpy_and_refuses_indefinite() -> None:
     np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12 * np.abs(ref).max())
     assert not inverse_pd(np.array([[1.0, 2.0], [2.0, 1.0]]), np.empty((2, 2)))
     assert not inverse_pd(np.array([[0.0, 0.0], [0.0, 1.0]]), np.empty((2, 2)))
+
+
+@pytest.mark.parametrize("k", [3, 40, 200])
+def test_shifted_solve_is_exact_where_pd_and_descends_where_not(k: int) -> None:
+    rng = np.random.default_rng(k)
+    a = rng.normal(size=(k, k))
+    d = np.diag(10.0 ** rng.uniform(-6, 6, size=k))  # units of the parameters far apart
+    pd = d @ (a @ a.T + k * np.eye(k)) @ d
+    rhs = rng.normal(size=k)
+    out, lmat = np.empty(k), np.zeros((k, k))
+    assert solve_shift(pd, rhs, out, lmat)
+    sc = 1.0 / np.sqrt(np.diag(pd))  # compared in the unit-diagonal scaling (no cancellation)
+    y = out / sc
+    ref = np.linalg.solve(pd * sc[:, None] * sc[None, :], sc * rhs)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-10 * k * np.abs(ref).max())
+    for indefinite in (d @ (a + a.T) @ d, -pd, np.diag(np.r_[-1.0, np.ones(k - 1)])):
+        assert not solve_shift(indefinite, rhs, out, lmat)
+        # (S H S + τI) y = S rhs with S = diag|H|^-1/2 and some τ > 0: a descent
+        # direction for rhs the gradient, τ the smallest of 1e-4·10^j that factors
+        sc = 1.0 / np.sqrt(np.abs(np.diag(indefinite)))
+        hs = indefinite * sc[:, None] * sc[None, :]
+        lam_min = np.linalg.eigvalsh(hs).min()
+        tau = next(t for t in 1e-4 * 10.0 ** np.arange(13) if t + lam_min > 1e-12)
+        y = out / sc  # residual of the shifted system (near-singular: compare residuals)
+        res = (hs + tau * np.eye(k)) @ y - sc * rhs
+        assert np.abs(res).max() <= 1e-10 * k * (1.0 + np.abs(hs).max() * np.abs(y).max())
+        assert rhs @ out > 0.0
+
+
+def test_envelope_solve_equals_the_dense_shifted_solve() -> None:
+    # "bins" of a few globals each: 30 channels of 6 own globals and 4 shared ones
+    rng = np.random.default_rng(7)
+    k, shared = 184, np.arange(180, 184)
+    owner = rng.permutation(180).reshape(30, 6)  # own globals scattered over the indices
+    lists = [np.sort(np.r_[owner[c], shared]) for c in range(30) for _ in range(3)]
+    start = np.r_[0, np.cumsum([len(x) for x in lists])]
+    order, env = envelope(start, np.concatenate(lists), k)
+    assert np.all(env <= np.arange(k))
+    assert int(((np.arange(k) - env) ** 2).sum()) < 0.1 * k**3 / 3
+    h = np.diag(rng.uniform(0.5, 2.0, k))
+    for g in lists:
+        a = rng.normal(size=(g.size, g.size))
+        h[np.ix_(g, g)] += a @ a.T
+    d = np.diag(10.0 ** rng.uniform(-4, 4, size=k))
+    rhs = rng.normal(size=k)
+    shift = np.linalg.eigvalsh(h).min() + 1.0  # one negative eigenvalue or more
+    for m, is_pd in ((d @ h @ d, True), (d @ (h - shift * np.eye(k)) @ d, False)):
+        ref, out = np.empty(k), np.empty(k)
+        assert solve_shift(m, rhs, ref, np.zeros((k, k))) is is_pd
+        assert solve_envelope(m, rhs, out, np.zeros((k, k)), order, env) is is_pd
+        sc = 1.0 / np.sqrt(np.abs(np.diag(m)))
+        np.testing.assert_allclose(out / sc, ref / sc, rtol=0, atol=1e-8 * np.abs(ref / sc).max())

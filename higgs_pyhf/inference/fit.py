@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import FitError
 from .engine import CompiledModel, compile_model, hessian, precision_notes
 from .engine import fit as engine_fit
+from .engine.hesse_blocks import covariance_blocks
 from .engine.linalg import inverse_pd
 from .parameters import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resolve_values
 from .profile import crossings
@@ -75,7 +76,14 @@ def _check_bounds(
 def _covariance(
     cm: CompiledModel, pars: np.ndarray, data: np.ndarray, free: np.ndarray
 ) -> np.ndarray:
-    """Covariance 2 H⁻¹ of the free parameters (zeros for the fixed ones)."""
+    """Covariance 2 H⁻¹ of the free parameters (zeros for the fixed ones).
+
+    By the Hessian's blocks (:mod:`.engine.hesse_blocks`); where they are not
+    positive definite, by the dense Hessian.
+    """
+    blocks = covariance_blocks(cm, pars, data, free)
+    if blocks is not None:
+        return blocks
     h = hessian(cm, pars[None, :], data[None, :])[0]
     cov = np.zeros_like(h)
     f = np.flatnonzero(free)

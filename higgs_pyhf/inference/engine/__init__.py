@@ -8,13 +8,17 @@ Stages, one module each:
 - :mod:`.likelihood`: batched expected data and −2 ln L (numpy), and the
   batched derivatives (:func:`derivatives`, through the kernel);
 - :mod:`.kernel`: the compiled −2 ln L of one point with its gradient and
-  Hessian blocks (numba);
+  Hessian blocks (numba), accumulated only over the globals that meet in
+  each bin (:mod:`.sparsity`) and the factor slots of each block (:mod:`.blocks`);
 - :mod:`.constraints`: constraint terms and auxiliary data;
 - :mod:`.newton`: the compiled bounded Newton loop over toys (Schur
-  elimination of per-bin nuisances, closed-form Barlow–Beeston-lite γ);
+  elimination of per-bin nuisances; :mod:`.linalg` its small solves,
+  :mod:`.envelope_linalg` its large sparse ones), with
+  closed-form Barlow–Beeston-lite γ (:mod:`.gamma`);
 - :mod:`.linear`: the compiled kernel for models linear in their free parameters;
 - :mod:`.fitter`: the fit API (:func:`fit` → :class:`FitResult`) and the safeguarded path;
-- :mod:`.uncertainties`: Hesse errors and covariance at the best fits;
+- :mod:`.uncertainties`: Hesse errors and covariance at the best fits
+  (:mod:`.hesse_blocks`: one fit's covariance from the Hessian blocks);
 - :mod:`.sampling`: toy data sets.
 
 Everything works on batches: parameters [B, P] and data [B, N + A] in

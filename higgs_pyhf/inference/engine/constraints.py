@@ -35,6 +35,7 @@ __all__ = [
     "count_constant",
     "data_constant",
     "deviance",
+    "deviance_point",
     "expected_aux",
     "kernel_constant",
     "precision_notes",
@@ -98,6 +99,22 @@ def log_gamma(x: Any) -> np.ndarray:
     out = np.empty_like(flat)
     _log_gamma(flat, out)
     return out.reshape(arr.shape)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def deviance_point(n: float, nu: float) -> float:
+    """D(n, ν) = 2n(r − 1 − ln r), r = ν/n, from d = (ν − n)/n (2ν at n = 0; +inf if ν ≤ 0 < n)."""
+    if n > 0.0:
+        if not nu > 0.0:
+            return math.inf
+        d = (nu - n) / n
+        if abs(d) < 1e-4:
+            return 2.0 * n * d * d * (0.5 + d * (-1.0 / 3.0 + d * (0.25 + d * (-0.2 + d / 6.0))))
+        if d < -0.5:  # ν ≪ n: d rounds to −1 below ν/n ~ 1e-16, use r = ν/n itself
+            r = nu / n
+            return 2.0 * n * (r - 1.0 - math.log(r))
+        return 2.0 * n * (d - math.log1p(d))
+    return 2.0 * nu
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

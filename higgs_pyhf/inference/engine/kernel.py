@@ -12,10 +12,15 @@ fixed dtypes and ranks only, so one compilation serves every model.
                           + Σ_sb w_b ∂²ν_sb/∂x_p∂x_q                + constraint
 
 The Hessian comes in blocks: globals × globals ``h_gg`` [G, G], globals ×
-local slots of each bin ``h_gl`` [N, G, Kl], local slots × local slots of
+local slots of each bin ``h_gl`` [N, T, Kl], local slots × local slots of
 each bin ``h_ll`` [N, Kl, Kl]; local parameters of different bins never
 couple, which the Newton fitter (:mod:`.newton`) uses to eliminate them bin
-by bin. The value is checked against pyhf's ``logpdf`` through
+by bin. Row ``i`` of ``h_gl[b]`` is the ``i``-th global acting on bin ``b``
+(:mod:`.sparsity`; T is the largest number of them in a bin): a bin's
+gradient and Hessian terms are accumulated only over the globals that meet
+in it, and the block factors' derivatives only over their few factor slots
+(:mod:`.blocks`), so a full evaluation costs Σ_b t_b² + n_blocks·Kg², not
+n_blocks·G² + N·G². The value is checked against pyhf's ``logpdf`` through
 :func:`.likelihood.twice_nll` (numpy, batched), and the derivatives against
 its finite differences, in the tests.
 """
@@ -28,8 +33,11 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from .compile import LINEAR, NORMAL, POISSON, CompiledModel
-from .interpolation import histosys_point, normsys_point
+from .blocks import block_factors
+from .compile import NORMAL, POISSON, CompiledModel
+from .constraints import deviance_point
+from .interpolation import histosys_point
+from .sparsity import bin_globals, envelope
 
 __all__ = ["FULL", "SLOPES", "VALUE", "KernelModel", "deviance_point", "evaluate", "kernel_model"]
 
@@ -53,6 +61,12 @@ class KernelModel(NamedTuple):
         par_global: (P,) global index of each parameter, −1 if local.
         par_bin: (P,) bin of each local parameter, −1 if global.
         par_slot: (P,) slot of each local parameter, −1 if global.
+        bin_g_start: (N + 1,) the globals acting on bin b are
+            ``bin_g[bin_g_start[b]:bin_g_start[b+1]]`` (:mod:`.sparsity`).
+        bin_g: (nnz,) their global indices, sorted within each bin.
+        t_max: the largest number of globals acting on one bin (≥ 1).
+        g_order: (G,) the globals in the order of :func:`.sparsity.envelope`.
+        g_env: (G,) the envelope of their coupling pattern in that order.
     """
 
     nominal: np.ndarray
@@ -80,6 +94,11 @@ class KernelModel(NamedTuple):
     par_global: np.ndarray
     par_bin: np.ndarray
     par_slot: np.ndarray
+    bin_g_start: np.ndarray
+    bin_g: np.ndarray
+    t_max: int
+    g_order: np.ndarray
+    g_env: np.ndarray
 
 
 _CACHE: dict[int, tuple[CompiledModel, KernelModel]] = {}
@@ -102,6 +121,10 @@ def kernel_model(cm: CompiledModel) -> KernelModel:
     par_bin[cm.slot_par[bins, slots]] = bins
     par_slot[cm.slot_par[bins, slots]] = slots
 
+    hist_g = cm.hist_par[he] if he.size else np.zeros(0, dtype=np.int64)
+    bin_g_start, bin_g = bin_globals(cm.block, cm.fac_par, hist_start, hist_g, cm.global_par.size)
+    g_order, g_env = envelope(bin_g_start, bin_g, cm.global_par.size)
+
     def i64(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, dtype=np.int64)
 
@@ -117,7 +140,7 @@ def kernel_model(cm: CompiledModel) -> KernelModel:
         fac_hi=f64(cm.fac_hi),
         fac_coef=f64(cm.fac_coef),
         hist_start=hist_start,
-        hist_g=i64(cm.hist_par[he]) if he.size else np.zeros(0, dtype=np.int64),
+        hist_g=i64(hist_g),
         hist_s=i64(se),
         hist_up=f64(cm.hist_up[he, se, be]),
         hist_dn=f64(cm.hist_dn[he, se, be]),
@@ -134,6 +157,11 @@ def kernel_model(cm: CompiledModel) -> KernelModel:
         par_global=par_global,
         par_bin=par_bin,
         par_slot=par_slot,
+        bin_g_start=bin_g_start,
+        bin_g=bin_g,
+        t_max=max(1, int(np.diff(bin_g_start).max(initial=0))),
+        g_order=g_order,
+        g_env=g_env,
     )
     if len(_CACHE) > 32:
         _CACHE.clear()
@@ -147,71 +175,21 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
-def _blocks(km: KernelModel, x: Arr, want: int, phi: Arr, dphi: Arr, d2phi: Arr) -> None:
-    """Φ_κ of every block; with ``want == FULL`` also ∂Φ_κ/∂θ [G] and ∂²Φ_κ [G, G]."""
-    nblk, kg = km.fac_par.shape
-    f = np.empty(kg)
-    f1 = np.empty(kg)
-    f2 = np.empty(kg)
-    for k_ in range(nblk):
-        prod = 1.0
-        for k in range(kg):
-            g = km.fac_par[k_, k]
-            if g < 0:
-                f[k], f1[k], f2[k] = 1.0, 0.0, 0.0
-            elif km.fac_kind[k_, k] == LINEAR:
-                f[k], f1[k], f2[k] = x[km.global_par[g]], 1.0, 0.0
-            else:
-                f[k], f1[k], f2[k] = normsys_point(
-                    x[km.global_par[g]],
-                    km.fac_kind[k_, k],
-                    km.fac_lo[k_, k],
-                    km.fac_hi[k_, k],
-                    km.fac_coef[k_, k],
-                )
-            prod *= f[k]
-        phi[k_] = prod
-        if want != FULL:
-            continue
-        for g in range(dphi.shape[1]):
-            dphi[k_, g] = 0.0
-            for h in range(dphi.shape[1]):
-                d2phi[k_, g, h] = 0.0
-        for k in range(kg):
-            g = km.fac_par[k_, k]
-            if g < 0:
-                continue
-            loo = 1.0
-            for j in range(kg):
-                if j != k:
-                    loo *= f[j]
-            dphi[k_, g] += f1[k] * loo
-            d2phi[k_, g, g] += f2[k] * loo
-            for j in range(kg):
-                h = km.fac_par[k_, j]
-                if j == k or h < 0:
-                    continue
-                l2o = f1[k] * f1[j]
-                for m in range(kg):
-                    if m != k and m != j:
-                        l2o *= f[m]
-                d2phi[k_, g, h] += l2o
-
-
-@_jit
-def deviance_point(n: float, nu: float) -> float:
-    """D(n, ν) = 2n(r − 1 − ln r), r = ν/n, from d = (ν − n)/n (2ν at n = 0; +inf if ν ≤ 0 < n)."""
-    if n > 0.0:
-        if not nu > 0.0:
-            return math.inf
-        d = (nu - n) / n
-        if abs(d) < 1e-4:
-            return 2.0 * n * d * d * (0.5 + d * (-1.0 / 3.0 + d * (0.25 + d * (-0.2 + d / 6.0))))
-        if d < -0.5:  # ν ≪ n: d rounds to −1 below ν/n ~ 1e-16, use r = ν/n itself
-            r = nu / n
-            return 2.0 * n * (r - 1.0 - math.log(r))
-        return 2.0 * n * (d - math.log1p(d))
-    return 2.0 * nu
+def _blocks(km: KernelModel, x: Arr, derivs: bool, phi: Arr, dphi: Arr, d2phi: Arr) -> None:
+    """:func:`.blocks.block_factors` of ``km``: Φ_κ, and with ``derivs`` its slot derivatives."""
+    block_factors(
+        km.fac_par,
+        km.fac_kind,
+        km.fac_lo,
+        km.fac_hi,
+        km.fac_coef,
+        km.global_par,
+        x,
+        derivs,
+        phi,
+        dphi,
+        d2phi,
+    )
 
 
 @_jit
@@ -265,22 +243,24 @@ def evaluate(
     any count; ``const`` is the data constant
     (:func:`.constraints.data_constant`), so the value is pyhf's −2 ln L.
     ``nu`` [N] and, unless ``want == VALUE``, ``jl`` [N, Kl] (∂ν_b/∂γ per
-    slot) are filled; with ``want == FULL`` also ``grad`` [P], ``h_gg``,
-    ``h_gl``, ``h_ll`` (overwritten). Returns +inf where a bin with data has
+    slot) are filled; with ``want == FULL`` also ``grad`` [P], ``h_gg`` [G, G],
+    ``h_gl`` [N, T, Kl] (row i: the i-th global of the bin, :mod:`.sparsity`),
+    ``h_ll`` [N, Kl, Kl] (overwritten). Returns +inf where a bin with data has
     ν ≤ 0 or ν < 0.
     """
     ns, nbin = km.nominal.shape
     kb = km.loc_par.shape[2]
-    nblk = km.fac_par.shape[0]
+    nblk, kg = km.fac_par.shape
     ng = km.global_par.size
     phi = np.empty(nblk)
-    dphi = np.empty((nblk, ng))
-    d2phi = np.empty((nblk, ng, ng))
-    _blocks(km, x, want, phi, dphi, d2phi)
+    dphi = np.empty((nblk, kg))
+    d2phi = np.empty((nblk, kg, kg))
+    _blocks(km, x, want == FULL, phi, dphi, d2phi)
     m = np.empty(ns)
     gam = np.empty(ns)
     loo = np.empty((ns, kb))
-    jg = np.empty(ng)
+    jg = np.empty(km.t_max)  # ∂ν_b/∂θ of the globals acting on bin b, by their position
+    pos = np.empty(ng, dtype=np.int64)  # position of each global in the current bin's list
     wq = np.zeros(nblk)
     if want == FULL:
         grad[:] = 0.0
@@ -332,42 +312,53 @@ def evaluate(
         safe = nub if nub > 0.0 else 1.0
         w = 2.0 * (1.0 - nb_ / safe)
         u = 2.0 * nb_ / (safe * safe)
-        # global Jacobian of the bin and the block sums of the second-derivative terms
-        for g in range(ng):
-            jg[g] = 0.0
+        # the globals acting on this bin, their Jacobian, and the block sums of the
+        # second-derivative terms
+        t0 = km.bin_g_start[b]
+        nt = km.bin_g_start[b + 1] - t0
+        for i in range(nt):
+            pos[km.bin_g[t0 + i]] = i
+            jg[i] = 0.0
         for s in range(ns):
             k_ = km.block[s, b]
             c = gam[s] * m[s]
-            for g in range(ng):
-                jg[g] += c * dphi[k_, g]
+            for k in range(kg):
+                g = km.fac_par[k_, k]
+                if g >= 0:
+                    jg[pos[g]] += c * dphi[k_, k]
             wq[k_] += w * c
         for e in range(h0, h1):
             s = km.hist_s[e]
             k_ = km.block[s, b]
-            alpha = x[km.global_par[km.hist_g[e]]]
-            _, d1, d2 = histosys_point(alpha, km.hist_code, km.hist_up[e], km.hist_dn[e])
             ge = km.hist_g[e]
-            jg[ge] += gam[s] * phi[k_] * d1
+            _, d1, d2 = histosys_point(
+                x[km.global_par[ge]], km.hist_code, km.hist_up[e], km.hist_dn[e]
+            )
+            ie = pos[ge]
+            jg[ie] += gam[s] * phi[k_] * d1
             q = w * gam[s] * d1
-            for g in range(ng):
-                h_gg[g, ge] += dphi[k_, g] * q
-                h_gg[ge, g] += dphi[k_, g] * q
+            for k in range(kg):
+                g = km.fac_par[k_, k]
+                if g >= 0:
+                    h_gg[g, ge] += dphi[k_, k] * q
+                    h_gg[ge, g] += dphi[k_, k] * q
             h_gg[ge, ge] += w * gam[s] * phi[k_] * d2
             # ∂²ν/∂θ∂γ through the histosys shift
             for e2 in range(kb):
                 if km.loc_par[s, b, e2] >= 0:
-                    h_gl[b, ge, km.loc_slot[s, b, e2]] += w * phi[k_] * d1 * loo[s, e2]
-        for g in range(ng):
-            grad[km.global_par[g]] += w * jg[g]
-            for h in range(ng):
-                h_gg[g, h] += u * (jg[g] * jg[h])  # exactly symmetric
+                    h_gl[b, ie, km.loc_slot[s, b, e2]] += w * phi[k_] * d1 * loo[s, e2]
+        for i in range(nt):
+            g = km.bin_g[t0 + i]
+            grad[km.global_par[g]] += w * jg[i]
+            for j in range(nt):
+                h_gg[g, km.bin_g[t0 + j]] += u * (jg[i] * jg[j])  # exactly symmetric
         for k in range(km.slot_par.shape[1]):
             p = km.slot_par[b, k]
             if p < 0:
                 continue
             grad[p] += w * jl[b, k]
-            for g in range(ng):
-                h_gl[b, g, k] += u * jg[g] * jl[b, k]
+            for i in range(nt):
+                h_gl[b, i, k] += u * jg[i] * jl[b, k]
             for k2 in range(km.slot_par.shape[1]):
                 h_ll[b, k, k2] += u * (jl[b, k] * jl[b, k2])
         # second derivatives in (θ, γ) through Φ, and in (γ, γ')
@@ -378,8 +369,10 @@ def evaluate(
                     continue
                 k = km.loc_slot[s, b, e]
                 c = w * m[s] * loo[s, e]
-                for g in range(ng):
-                    h_gl[b, g, k] += c * dphi[k_, g]
+                for kk in range(kg):
+                    g = km.fac_par[k_, kk]
+                    if g >= 0:
+                        h_gl[b, pos[g], k] += c * dphi[k_, kk]
                 for f in range(kb):
                     if f == e or km.loc_par[s, b, f] < 0:
                         continue
@@ -391,10 +384,16 @@ def evaluate(
                     h_ll[b, k, km.loc_slot[s, b, f]] += w * phi[k_] * m[s] * v
     if want == FULL:
         for k_ in range(nblk):
-            if wq[k_] != 0.0:
-                for g in range(ng):
-                    for h in range(ng):
-                        h_gg[g, h] += wq[k_] * d2phi[k_, g, h]
+            if wq[k_] == 0.0:
+                continue
+            for k in range(kg):
+                g = km.fac_par[k_, k]
+                if g < 0:
+                    continue
+                for j in range(kg):
+                    h = km.fac_par[k_, j]
+                    if h >= 0:
+                        h_gg[g, h] += wq[k_] * d2phi[k_, k, j]
     con = _constraints(km, x, aux, want, grad, h_gg, h_ll)
     if bad:
         return math.inf

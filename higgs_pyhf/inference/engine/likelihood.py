@@ -154,7 +154,7 @@ def _evaluate_batch(
     value = np.empty(bsz)
     grad = np.zeros((bsz, npar))
     h_gg = np.zeros((bsz, ng, ng))
-    h_gl = np.zeros((bsz, nbin, ng, kl))
+    h_gl = np.zeros((bsz, nbin, km.t_max, kl))
     h_ll = np.zeros((bsz, nbin, kl, kl))
     nu = np.empty((bsz, nbin))
     jl = np.zeros((bsz, nbin, kl))
@@ -174,8 +174,15 @@ def derivatives(cm: CompiledModel, pars: Any, data: Any) -> Derivatives:
     n = np.array(np.broadcast_to(n, (bsz, n.shape[1])), order="C")
     aux = np.array(np.broadcast_to(aux, (bsz, aux.shape[1])), order="C")
     c = data_constant(cm, np.concatenate([n, aux], axis=1))
-    out = _evaluate_batch(kernel_model(cm), x, n, aux, c, FULL)
-    return Derivatives(*out)
+    km = kernel_model(cm)
+    value, grad, h_gg, h_gl, h_ll, nu, jl = _evaluate_batch(km, x, n, aux, c, FULL)
+    # the kernel's rows of h_gl are the globals acting on each bin: spread them out
+    counts = np.diff(km.bin_g_start)
+    rows = np.repeat(np.arange(cm.nmain), counts)
+    at = np.arange(km.bin_g.size) - np.repeat(km.bin_g_start[:-1], counts)
+    dense = np.zeros((bsz, cm.nmain, cm.global_par.size, h_gl.shape[-1]))
+    dense[:, rows, km.bin_g] = h_gl[:, rows, at]
+    return Derivatives(value, grad, h_gg, dense, h_ll, nu, jl)
 
 
 def gradient(cm: CompiledModel, pars: Any, data: Any) -> np.ndarray:

@@ -8,7 +8,8 @@ definite* here when the Cholesky pivots of the scaled matrix stay above
 10⁻¹²; the solves report it (the fitter declares convergence only where it
 holds). Otherwise the curvature is floored: the eigenvalues of the scaled
 matrix are raised to at least 10⁻¹² of the largest |eigenvalue| (and
-10⁻³⁰⁰), so every step descends. Closed forms for 1×1 and 2×2.
+10⁻³⁰⁰), so every step descends. Closed forms for 1×1 and 2×2. Large
+sparse matrices have their own solves (:mod:`.envelope_linalg`).
 
 Everything here runs on the calling thread: the eigen-decomposition is the
 engine's own (Householder reduction to tridiagonal form, then implicit QR
@@ -24,7 +25,13 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["eigh_small", "inverse_floor", "inverse_pd", "solve", "solve_floor"]
+__all__ = [
+    "eigh_small",
+    "inverse_floor",
+    "inverse_pd",
+    "solve",
+    "solve_floor",
+]
 
 Arr = np.ndarray
 #: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
@@ -304,18 +311,18 @@ def inverse_pd(h: Arr, out: Arr) -> bool:
                 lmat[i, i] = math.sqrt(s)
             else:
                 lmat[i, j] = s / lmat[j, j]
-    inv_l = np.zeros((k, k))  # L⁻¹, lower triangular
+    wt = np.zeros((k, k))  # (L⁻¹)ᵀ: row j is column j of L⁻¹ (contiguous inner loops)
     for j in range(k):
-        inv_l[j, j] = 1.0 / lmat[j, j]
+        wt[j, j] = 1.0 / lmat[j, j]
         for i in range(j + 1, k):
             s = 0.0
             for m in range(j, i):
-                s -= lmat[i, m] * inv_l[m, j]
-            inv_l[i, j] = s / lmat[i, i]
+                s -= lmat[i, m] * wt[j, m]
+            wt[j, i] = s / lmat[i, i]
     for i in range(k):  # (LLᵀ)⁻¹ = L⁻ᵀ L⁻¹
         for j in range(i + 1):
             s = 0.0
             for m in range(i, k):
-                s += inv_l[m, i] * inv_l[m, j]
+                s += wt[i, m] * wt[j, m]
             out[i, j] = out[j, i] = s * sc[i] * sc[j]
     return True

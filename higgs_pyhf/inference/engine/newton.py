@@ -10,12 +10,18 @@ iteration:
    each bin couple only to each other and to the globals, so the globals
    solve the Schur complement
    ``(H_gg − Σ_b H_gl H_ll⁻¹ H_lg) d_g = −(g_g − Σ_b H_gl H_ll⁻¹ g_l)`` and
-   ``d_l = −H_ll⁻¹ (g_l + H_lg d_g)`` per bin; the cost grows as N·G²·Kl + G³,
-   not (N·Kl)³. Negative or vanishing curvature is floored (:mod:`.linalg`),
-   so the step descends;
+   ``d_l = −H_ll⁻¹ (g_l + H_lg d_g)`` per bin. A bin's update touches only
+   the rows and columns of the t_b globals acting on it (:mod:`.sparsity`),
+   so the cost grows as Σ_b t_b²·Kl + G³, not (N·Kl)³ nor N·G². Negative
+   or vanishing curvature is floored (:mod:`.linalg`), so the step descends;
+   above :data:`SHIFT_ABOVE` globals the Schur matrix is factored within its
+   envelope (:func:`.sparsity.envelope`) and shifted instead (Levenberg,
+   :func:`.envelope_linalg.solve_envelope`: the eigen-decomposition of a G × G
+   matrix costs ~20 Choleskys, and the floored step along negative
+   curvature was cut back by the line search to ~10⁻¹¹ of itself);
 4. the step is projected on the bounds; in bins with a single free per-bin
    parameter γ that parameter is then re-profiled in closed form
-   (Barlow–Beeston-lite, below), so the globals move on the profiled
+   (Barlow–Beeston-lite, :mod:`.gamma`), so the globals move on the profiled
    likelihood (whose gradient is the global gradient, by the envelope
    theorem, and whose Hessian is the Schur complement);
 5. Armijo backtracking where the step does not decrease −2 ln L enough.
@@ -36,18 +42,6 @@ a guard. A toy that stops otherwise (the guard, non-finite values, no
 decrease, a Hessian that is not positive definite) keeps its best point and
 its ``status``; the caller (:mod:`.fitter`) refits it on the safeguarded
 path from there.
-
-Closed-form γ̂: where ν_b = A + γC (A, C independent of γ), the stationarity
-condition of 2(ν_b − n_b ln ν_b) + c(γ), times ν_b (and γ for a Poisson
-constraint), is a quadratic a₂γ² + a₁γ + a₀ = 0:
-
-- normal constraint c = (γ − a)²/σ²: a₂ = C, a₁ = σ²C² + A − aC, a₀ = σ²C(A − n) − aA;
-- Poisson constraint c = −2(a ln(τγ) − τγ): a₂ = (C + τ)C, a₁ = (C + τ)A − (n + a)C, a₀ = −aA;
-- no constraint (shapefactor): Cγ = n − A.
-
-The objective is convex in γ on ν_b > 0 and the quadratic is ≤ 0 at the
-lower end of that domain, so the larger root is the minimum; clipping it to
-the bounds gives the bounded minimum.
 """
 
 from __future__ import annotations
@@ -57,12 +51,13 @@ import math
 import numba
 import numpy as np
 
-from .compile import NORMAL, POISSON
-from .interpolation import histosys_point
-from .kernel import FULL, SLOPES, VALUE, KernelModel, _blocks, evaluate
+from .compile import POISSON
+from .envelope_linalg import solve_envelope
+from .gamma import reprofile
+from .kernel import FULL, SLOPES, VALUE, KernelModel, evaluate
 from .linalg import inverse_floor, solve
 
-__all__ = ["CONVERGED", "STATUS", "fit_toys", "gamma_hat"]
+__all__ = ["CONVERGED", "STATUS", "fit_toys"]
 
 Arr = np.ndarray
 #: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
@@ -70,6 +65,10 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 #: The modes of :func:`.kernel.evaluate` as run-time values: a constant argument would
 #: be typed as a literal and compile :func:`.kernel.evaluate` once more (~3 s).
 _MODE = np.array([VALUE, SLOPES, FULL], dtype=np.int64)
+#: Above this many globals the Schur matrix is factored within its envelope
+#: (:mod:`.sparsity`) and, where not positive definite, shifted
+#: (:func:`.envelope_linalg.solve_envelope`) rather than eigen-decomposed and floored (~20× the cost).
+SHIFT_ABOVE = 128
 #: Outcomes of a fit (``status``): its index in :data:`STATUS`.
 CONVERGED, GUARD, NONFINITE, STALLED, NOT_PD = 0, 1, 2, 3, 4
 #: Why a fit stopped, by status.
@@ -80,93 +79,6 @@ STATUS = (
     "no decrease along the Newton direction before the decrement fell below the tolerance",
     "Hessian not positive definite at the stationary point",
 )
-
-
-@_jit
-def gamma_hat(
-    n: float, a_rest: float, c: float, aux: float, kind: int, sigma: float, tau: float
-) -> float:
-    """The conditional minimum γ̂ of one bin (unbounded); NaN where γ does not enter."""
-    if not c > 0.0:
-        if kind == NORMAL:
-            return aux
-        if kind == POISSON:
-            return aux / tau
-        return math.nan
-    if kind == NORMAL:
-        s2 = sigma * sigma
-        a2, a1, a0 = c, s2 * c * c + a_rest - aux * c, s2 * c * (a_rest - n) - aux * a_rest
-    elif kind == POISSON:
-        a2, a1, a0 = (c + tau) * c, (c + tau) * a_rest - (n + aux) * c, -aux * a_rest
-    else:
-        return (n - a_rest) / c
-    sq = math.sqrt(max(a1 * a1 - 4.0 * a2 * a0, 0.0))
-    root = (-a1 + sq) / (2.0 * a2) if a1 <= 0.0 else -2.0 * a0 / (a1 + sq)
-    if not math.isfinite(root):
-        return aux if kind == NORMAL else aux / tau
-    return root
-
-
-@_jit
-def _bin_slope(km: KernelModel, x: Arr, phi: Arr, b: int, p: int) -> tuple[float, float]:
-    """ν_b and ∂ν_b/∂x_p at ``x`` for the per-bin parameter ``p`` of bin ``b``."""
-    nub = 0.0
-    c = 0.0
-    h0, h1 = km.hist_start[b], km.hist_start[b + 1]
-    for s in range(km.nominal.shape[0]):
-        m = km.nominal[s, b]
-        for e in range(h0, h1):
-            if km.hist_s[e] == s:
-                alpha = x[km.global_par[km.hist_g[e]]]
-                m += histosys_point(alpha, km.hist_code, km.hist_up[e], km.hist_dn[e])[0]
-        g = 1.0
-        rest = 1.0
-        has = False
-        for e in range(km.loc_par.shape[2]):
-            q = km.loc_par[s, b, e]
-            if q >= 0:
-                g *= x[q]
-                if q == p:
-                    has = True
-                else:
-                    rest *= x[q]
-        f = phi[km.block[s, b]]
-        nub += f * g * m
-        if has:
-            c += f * m * rest
-    return nub, c
-
-
-@_jit
-def _reprofile(
-    km: KernelModel, x: Arr, n: Arr, aux: Arr, lo: Arr, hi: Arr, cf_par: Arr, buf: tuple
-) -> None:
-    """Set each γ of ``cf_par`` in turn to its bounded conditional minimum given the others.
-
-    Each γ enters ν_b linearly (:func:`gamma_hat`); ν_b is recomputed for
-    each, so several γ of one bin are swept one after the other.
-    """
-    if cf_par.size == 0:
-        return
-    phi = np.empty(km.fac_par.shape[0])
-    _blocks(km, x, _MODE[VALUE], phi, np.empty((1, 1)), np.empty((1, 1, 1)))
-    for p in cf_par:
-        b = km.par_bin[p]
-        nub, c = _bin_slope(km, x, phi, b, p)
-        a = km.par_con[p]
-        kind = km.con_kind[a] if a >= 0 else -1
-        root = gamma_hat(
-            n[b],
-            nub - x[p] * c,
-            c,
-            aux[a] if a >= 0 else 1.0,
-            kind,
-            km.con_sigma[a] if a >= 0 else 1.0,
-            km.con_factor[a] if a >= 0 else 1.0,
-        )
-        if math.isnan(root):
-            root = x[p]
-        x[p] = min(max(root, lo[p]), hi[p])
 
 
 @_jit
@@ -216,25 +128,36 @@ def _newton_step(
             for m in range(kl):
                 hl[k, m] = h_ll[b, k, m] if (ml[b, k] and ml[b, m]) else (1.0 if k == m else 0.0)
         pd = inverse_floor(hl, inv_ll[b]) and pd
-        for g in range(ng):
+        # rows i of h_gl[b] are the globals acting on bin b (the others' rows are 0)
+        t0 = km.bin_g_start[b]
+        nt = km.bin_g_start[b + 1] - t0
+        for i in range(nt):
+            g = km.bin_g[t0 + i]
             for k in range(kl):
                 s = 0.0
                 if mg[g]:
                     for m in range(kl):
                         if ml[b, m]:
-                            s += h_gl[b, g, m] * inv_ll[b, m, k]
-                t[g, k] = s
-        for g in range(ng):
+                            s += h_gl[b, i, m] * inv_ll[b, m, k]
+                t[i, k] = s
+        for i in range(nt):
+            g = km.bin_g[t0 + i]
             if not mg[g]:
                 continue
             for k in range(kl):
-                if t[g, k] == 0.0:
+                if t[i, k] == 0.0:
                     continue
-                rhs[g] -= t[g, k] * gl[k]
-                for h in range(ng):
-                    if mg[h] and ml[b, k]:
-                        schur[g, h] -= t[g, k] * h_gl[b, h, k]
-    pd = solve(schur, rhs, dg, lmat) and pd
+                rhs[g] -= t[i, k] * gl[k]
+                if not ml[b, k]:
+                    continue
+                for j in range(nt):
+                    h = km.bin_g[t0 + j]
+                    if mg[h]:
+                        schur[g, h] -= t[i, k] * h_gl[b, j, k]
+    if ng > SHIFT_ABOVE:
+        pd = solve_envelope(schur, rhs, dg, lmat, km.g_order, km.g_env) and pd
+    else:
+        pd = solve(schur, rhs, dg, lmat) and pd
     step[:] = 0.0
     dec = 0.0
     for g in range(ng):
@@ -249,11 +172,13 @@ def _newton_step(
             any_free = any_free or ml[b, k]
         if not any_free:
             continue
+        t0 = km.bin_g_start[b]
         for k in range(kl):
             s = grad[km.slot_par[b, k]] if ml[b, k] else 0.0
-            for g in range(ng):
+            for i in range(km.bin_g_start[b + 1] - t0):
+                g = km.bin_g[t0 + i]
                 if mg[g]:
-                    s -= dg[g] * h_gl[b, g, k]
+                    s -= dg[g] * h_gl[b, i, k]
             gl[k] = s
         for k in range(kl):
             if not ml[b, k]:
@@ -318,7 +243,7 @@ def fit_toys(
     buf = (
         np.empty(npar),
         np.empty((ng, ng)),
-        np.empty((nbin, ng, kl)),
+        np.empty((nbin, km.t_max, kl)),
         np.empty((nbin, kl, kl)),
         np.empty(nbin),
         np.empty((nbin, kl)),
@@ -333,7 +258,7 @@ def fit_toys(
         np.empty((nbin, kl), dtype=np.bool_),
         np.empty((kl, kl)),
         np.empty(kl),
-        np.empty((ng, kl)),
+        np.empty((km.t_max, kl)),
     )
     gfree = np.empty(ng, dtype=np.bool_)
     for g in range(ng):
@@ -371,7 +296,7 @@ def fit_toys(
         prof = prof_all[:m]
         for p in range(npar):
             x[p] = min(max(x0[i, p], lo[p]), hi[p])
-        _reprofile(km, x, ni, ai, lo, hi, prof, buf)
+        reprofile(km, x, ni, ai, lo, hi, prof, buf)
         st = GUARD
         it = 0
         flat = 0
@@ -383,14 +308,14 @@ def fit_toys(
                 break
             alpha = 1.0
             _project(x, step, alpha, lo, hi, cand)
-            _reprofile(km, cand, ni, ai, lo, hi, prof, buf)
+            reprofile(km, cand, ni, ai, lo, hi, prof, buf)
             ok = _accept(f0, evaluate(km, cand, ni, ai, ci, _MODE[VALUE], *buf), grad, x, cand)
             for _ls in range(60):
                 if ok:
                     break
                 alpha *= 0.5
                 _project(x, step, alpha, lo, hi, cand)
-                _reprofile(km, cand, ni, ai, lo, hi, prof, buf)
+                reprofile(km, cand, ni, ai, lo, hi, prof, buf)
                 ok = _accept(f0, evaluate(km, cand, ni, ai, ci, _MODE[VALUE], *buf), grad, x, cand)
             it += 1
             if ok:
