@@ -13,7 +13,6 @@ import numpy as np
 import pyhf
 import pytest
 from click.testing import CliRunner
-from higgs_pyhf.synthetic.workspaces import random_workspace, realistic_workspace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from higgs_pyhf.inference.engine import compile_model
 from higgs_pyhf.inference.engine.spec_model import NotNative, SpecModel, spec_model
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.spec import schema
+from higgs_pyhf.synthetic.workspaces import random_workspace, realistic_workspace
 from higgs_pyhf.workspace import engine_model_and_data, model_and_data, validate_spec
 
 ROOT = Path(__file__).resolve().parents[1]
