@@ -2,7 +2,11 @@
 
 Stages, one module each:
 
-- :mod:`.compile`: ``pyhf.pdf.Model`` → :class:`CompiledModel` (arrays, once);
+- :mod:`.spec_layout` (the workspace JSON, by pyhf's model-building rules,
+  without pyhf) or :mod:`.layout` (a ``pyhf.pdf.Model``) → a model's
+  :class:`~.layout.Layout`; :mod:`.spec_model`: the model of a JSON with
+  pyhf's model interface;
+- :mod:`.compile`: a layout → :class:`CompiledModel` (arrays, once);
 - :mod:`.interpolation`: pyhf's codes 0, 1, 4 and 4p with derivatives
   (vectorized numpy, and compiled scalar twins);
 - :mod:`.likelihood`: batched expected data and −2 ln L (numpy), and the
