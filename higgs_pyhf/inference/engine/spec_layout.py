@@ -98,8 +98,17 @@ def _staterror(
         uncs.append(unc)
     with_mod = [i for i, m in enumerate(masks) if m.any()]
     nomsall = np.sum([noms[i] for i in with_mod], axis=0)
-    safe = np.where(nomsall > 0, nomsall, 1.0)
-    relerr = np.sqrt(np.sum([np.where(nomsall > 0, (u / safe) ** 2, 0.0) for u in uncs], axis=0))
+    # element by element with numpy scalars' pow, as pyhf does: an array's ``** 2``
+    # squares by multiplication, which can differ from pow in the last bit
+    relerr = np.sqrt(
+        np.sum(
+            [
+                [(u[b] / nomsall[b]) ** 2 if nomsall[b] > 0 else 0.0 for b in range(total)]
+                for u in uncs
+            ],
+            axis=0,
+        )
+    )
     mask = masks[with_mod[0]]
     if any((masks[i] != mask).any() for i in with_mod):
         msg = f"staterror {name} covers different bins in different samples"
