@@ -25,7 +25,9 @@ read from ``model.spec``.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import weakref
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -155,7 +157,9 @@ def compile_model(model: Any) -> CompiledModel:
     """Compile a ``pyhf.pdf.Model`` (pyhf 0.7.6) into a :class:`CompiledModel`.
 
     A model read by :mod:`.spec_model` (without pyhf) carries its compiled
-    arrays already; they are returned as they are.
+    arrays already; they are returned as they are. A pyhf model is compiled
+    once: its arrays are kept while the model lives (the callers copy what
+    they change), so repeated fits of one model do not compile it again.
 
     Args:
         model: the pyhf model (its ``spec`` and ``config`` are read).
@@ -170,7 +174,18 @@ def compile_model(model: Any) -> CompiledModel:
     compiled = getattr(model, "compiled", None)
     if isinstance(compiled, CompiledModel):
         return compiled
-    return compile_layout(pyhf_layout(model))
+    try:
+        return _COMPILED[model]
+    except (KeyError, TypeError):
+        pass
+    cm = compile_layout(pyhf_layout(model))
+    with contextlib.suppress(TypeError):  # a model that cannot be weakly referenced
+        _COMPILED[model] = cm
+    return cm
+
+
+#: pyhf model → its compiled arrays, for as long as the model lives.
+_COMPILED: weakref.WeakKeyDictionary[Any, CompiledModel] = weakref.WeakKeyDictionary()
 
 
 def compile_layout(lay: Layout) -> CompiledModel:
