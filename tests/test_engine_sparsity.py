@@ -133,6 +133,7 @@ def _tight_minuit():
     pyhf.set_backend(*old)
 
 
+@pytest.mark.slow  # a MINUIT study (CI runs it)
 @pytest.mark.usefixtures("_tight_minuit")
 def test_fit_on_a_generated_many_channel_model_equals_tight_minuit():
     # (an empty bin shifted by a code-0 histosys, |α|-shaped, has two local minima)
@@ -158,6 +159,7 @@ def test_fit_on_a_generated_many_channel_model_equals_tight_minuit():
     assert pull.max() < 1e-6, pull.max()
 
 
+@pytest.mark.slow  # a MINUIT study (CI runs it)
 def test_fit_with_more_globals_than_the_eigen_floor_handles_equals_minuit():
     # 136 globals: a Schur matrix that is not positive definite is shifted (SHIFT_ABOVE)
     model, data = _model(_irregular(13, 10, seed=11, empty_bin=False, n_bins=3))

@@ -165,6 +165,7 @@ def test_schema_errors_are_pyhfs(mutate):
     assert ours.value.detail == ref.value.parent.message
 
 
+@pytest.mark.slow  # fresh interpreters (CI runs it)
 @pytest.mark.parametrize("command", ["fit", "cls", "significance"])
 def test_fitting_commands_do_not_import_pyhf(command):
     code = (
