@@ -1,10 +1,12 @@
 import json
 from importlib import resources
 
+import jsonschema
 import numpy as np
 import pytest
 
 from higgs_pyhf.build.config import default_config, load_config, parse_config
+from higgs_pyhf.build.config_schema import CONFIG_SCHEMA
 from higgs_pyhf.errors import ConfigError
 
 
@@ -49,6 +51,10 @@ def test_config_file_roundtrip_and_errors(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.json")
+
+
+def test_the_configuration_schema_is_a_valid_schema():
+    jsonschema.validators.validator_for(CONFIG_SCHEMA).check_schema(CONFIG_SCHEMA)
 
 
 def test_with_lumi_rejects_nonpositive():

@@ -156,6 +156,7 @@ def test_fit_equals_the_fit_of_pyhfs_model():
 )
 def test_schema_errors_are_pyhfs(mutate):
     spec = json.loads((ROOT / "workspaces" / "hzz4l_atlas.json").read_text())
+    schema.validate(spec)  # passes, and is remembered: the changed document must not be
     mutate(spec)
     with pytest.raises(pyhf.exceptions.InvalidSpecification) as ref:
         pyhf.schema.validate(spec, "workspace.json")
@@ -163,6 +164,23 @@ def test_schema_errors_are_pyhfs(mutate):
         schema.validate(spec)
     assert ours.value.path == ref.value.path
     assert ours.value.detail == ref.value.parent.message
+
+
+def test_a_remembered_pass_is_only_reused_for_an_equal_document():
+    spec = json.loads((ROOT / "workspaces" / "hzz4l_atlas.json").read_text())
+    schema.validate(spec)
+    schema.validate(copy.deepcopy(spec))
+    as_numpy = copy.deepcopy(spec)
+    as_numpy["channels"][0]["samples"][0]["data"] = np.asarray(
+        spec["channels"][0]["samples"][0]["data"]
+    )
+    schema.validate(as_numpy)  # numpy values: never remembered, always walked
+    as_numpy["channels"][0]["samples"][0]["data"] = np.asarray(["a"])
+    with pytest.raises(schema.SchemaError, match=r"channels\[0\]\.samples\[0\]\.data\[0\]"):
+        schema.validate(as_numpy)
+    spec["channels"][0]["samples"][0]["data"][3] = "x"
+    with pytest.raises(schema.SchemaError, match=r"samples\[0\]\.data\[3\]"):
+        schema.validate(spec)
 
 
 @pytest.mark.slow  # fresh interpreters (CI runs it)

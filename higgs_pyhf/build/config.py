@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..spec.json_input import read_json
-from .config_schema import CONFIG_SCHEMA
+from .config_schema import CONFIG_SCHEMA, config_validator
 from .systematics import SystematicsConfig, parse_systematics
 
 __all__ = [
@@ -250,11 +250,10 @@ def parse_config(
     Raises:
         ConfigError: naming the offending entry if the document is invalid.
     """
-    try:
-        jsonschema.validate(raw, CONFIG_SCHEMA)
-    except jsonschema.ValidationError as err:
+    err = jsonschema.exceptions.best_match(config_validator().iter_errors(raw))
+    if err is not None:
         msg = f"invalid configuration {source} at {_where(err)}: {err.message}"
-        raise ConfigError(msg) from None
+        raise ConfigError(msg)
     obs = raw["observable"]
     if "edges" in obs:
         edges = np.asarray(obs["edges"], dtype=float)

@@ -8,6 +8,7 @@ one source per shape systematic, ntuple or template samples, finite numbers).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "MAX_SHIFT",
     "SCALE_FACTOR_BRANCHES",
     "SYSTEMATICS_SCHEMA",
+    "config_validator",
 ]
 
 #: Lepton flavour name → ``lep_type`` code.
@@ -170,3 +172,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": False,
 }
+
+
+@functools.cache
+def config_validator() -> Any:
+    """The jsonschema validator of :data:`CONFIG_SCHEMA`, built once (the tests check the schema)."""
+    import jsonschema
+
+    return jsonschema.validators.validator_for(CONFIG_SCHEMA)(CONFIG_SCHEMA)

@@ -10,9 +10,11 @@ a command that only needs to read a workspace should not pay it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import json
 import numbers
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +57,14 @@ def _validator(name: str) -> Any:
     from referencing.jsonschema import DRAFT6
 
     folder = schema_dir()
+    contents = {
+        p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))
+    }
+    # Without "$schema" a reference keeps this validator (and its numpy-aware types):
+    # jsonschema picks the validator of a referenced schema from its "$schema".
     resources = [
-        (_BASE + p.name, DRAFT6.create_resource(json.loads(p.read_text(encoding="utf-8"))))
-        for p in sorted(folder.glob("*.json"))
+        (_BASE + n, DRAFT6.create_resource({k: v for k, v in c.items() if k != "$schema"}))
+        for n, c in contents.items()
     ]
     registry: Any = Registry().with_resources(resources)
     checker = jsonschema.Draft6Validator.TYPE_CHECKER.redefine(
@@ -73,16 +80,43 @@ def _validator(name: str) -> Any:
     return cls({"$ref": _BASE + name}, registry=registry)
 
 
+#: Digests of the plain-JSON documents that passed, newest last (a few dozen at most).
+_PASSED: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+_PASSED_MAX = 64
+
+
+def _digest(spec: Any, name: str) -> tuple[str, bytes] | None:
+    """A key for a plain-JSON document (``None`` for one holding numpy values)."""
+    try:
+        text = json.dumps(spec, sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return name, hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
 def validate(spec: Any, name: str = "workspace.json") -> None:
     """Check ``spec`` against pyhf's schema ``name`` (``workspace.json``, ``patchset.json``, ...).
+
+    A document equal to one that passed before in this process is not walked
+    again: validating a large workspace takes jsonschema a tenth of a second
+    or more, and a session (a notebook, the tests, ``grid``) reads the same
+    workspace many times.
 
     Raises:
         SchemaError: at the first violation, with its path.
     """
     import jsonschema
 
+    key = _digest(spec, name)
+    if key is not None and key in _PASSED:
+        _PASSED.move_to_end(key)
+        return
     try:
         _validator(name).validate(spec)
     except jsonschema.ValidationError as err:
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.path)
         raise SchemaError(path.lstrip("."), err.message) from None
+    if key is not None:
+        _PASSED[key] = None
+        while len(_PASSED) > _PASSED_MAX:
+            _PASSED.popitem(last=False)
