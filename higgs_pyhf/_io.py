@@ -130,6 +130,20 @@ def _remove_stale(target: Path) -> None:
                     p.unlink()
 
 
+def _make_folder_of(target: Path, path: str | os.PathLike[str]) -> None:
+    """Create the folder ``target`` goes in and clear the stale temporaries there.
+
+    Raises:
+        OutputError: naming ``path`` and the folder that could not be made.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        msg = f"cannot create the folder of {path}: {err.strerror} ({err.filename})"
+        raise OutputError(msg) from None
+    _remove_stale(target)
+
+
 #: errno values that mean the output could not be written (not a bug, not bad input).
 _WRITE_ERRORS = {
     errno.ENOSPC: "no space left writing {path}",
@@ -174,12 +188,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target, special = check_output(path)
     if not special:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            msg = f"cannot create the folder of {path}: {err.strerror} ({err.filename})"
-            raise OutputError(msg) from None
-        _remove_stale(target)
+        _make_folder_of(target, path)
     suffix = target.suffix if len(target.suffix) <= 16 else ""
     try:
         fd, tmp_name = tempfile.mkstemp(
@@ -235,12 +244,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         OutputError: if ``path`` is a file, or a folder with other contents.
     """
     target = check_output_folder(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        msg = f"cannot create the folder of {path}: {err.strerror}"
-        raise OutputError(msg) from None
-    _remove_stale(target)
+    _make_folder_of(target, path)
     stage = target.parent / f"{_tmp_prefix(target)}{os.getpid()}-dir"
     old = target.parent / f"{_tmp_prefix(target)}{os.getpid()}-old"
     for leftover in (stage, old):

@@ -13,8 +13,10 @@ luminosity, selection, ...) goes into the measurement name and into a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,23 @@ def _pyhf_errors() -> tuple[type[Exception], ...]:
     )
 
 
+@contextlib.contextmanager
+def _refused_by_pyhf(what: str) -> Iterator[None]:
+    """Turn pyhf's refusal inside the block into one ``WorkspaceError``: ``{what}: {pyhf's message}``.
+
+    pyhf's own errors (:func:`_pyhf_errors`) keep their message; the plain
+    errors it lets through from an invalid specification are named by type.
+    """
+    try:
+        yield
+    except _pyhf_errors() as err:
+        msg = f"{what}: {err}"
+        raise WorkspaceError(msg) from None
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        msg = f"{what}: {type(err).__name__}: {err}"
+        raise WorkspaceError(msg) from None
+
+
 def validate_spec(spec: Any, *, source: str = "workspace") -> None:
     """Check ``spec`` against pyhf's schema and the project's checks, without pyhf.
 
@@ -109,14 +128,8 @@ def validate_workspace(spec: Any, *, source: str = "workspace") -> Any:
 def _pyhf_workspace(spec: dict[str, Any], source: str) -> Any:
     import pyhf
 
-    try:
+    with _refused_by_pyhf(f"invalid pyhf workspace {source}"):
         return pyhf.Workspace(spec, validate=False)
-    except _pyhf_errors() as err:
-        msg = f"invalid pyhf workspace {source}: {err}"
-        raise WorkspaceError(msg) from None
-    except (ValueError, TypeError, KeyError, IndexError) as err:
-        msg = f"invalid pyhf workspace {source}: {type(err).__name__}: {err}"
-        raise WorkspaceError(msg) from None
 
 
 def provenance_path(path: str | os.PathLike[str]) -> Path:
@@ -221,17 +234,12 @@ def model_and_data(
 
     ws = _pyhf_workspace(spec, source)
     try:
-        model = ws.model(measurement_name=measurement, validate=False)
-        data = np.asarray(ws.data(model), dtype=float)
-        _probe(model, data, source)
+        with _refused_by_pyhf(f"invalid pyhf model in {source}"):
+            model = ws.model(measurement_name=measurement, validate=False)
+            data = np.asarray(ws.data(model), dtype=float)
+            _probe(model, data, source)
     except pyhf.exceptions.InvalidMeasurement as err:
         msg = f"{source} has no usable measurement {measurement!r}: {err}"
-        raise WorkspaceError(msg) from None
-    except _pyhf_errors() as err:
-        msg = f"invalid pyhf model in {source}: {err}"
-        raise WorkspaceError(msg) from None
-    except (ValueError, TypeError, KeyError, IndexError) as err:
-        msg = f"invalid pyhf model in {source}: {type(err).__name__}: {err}"
         raise WorkspaceError(msg) from None
     return model, data
 

@@ -257,6 +257,34 @@ def merge_chunk_results(
     return HistogramSet(total, ordered, selection, config.lumi_fb, detail)
 
 
+def _chunk_jobs(
+    config: AnalysisConfig,
+    tasks: list[ChunkTask],
+    *,
+    selection: str,
+    shapes: ShapeSpec | None,
+) -> list[ChunkJob]:
+    """One job per chunk: what a worker needs to select and histogram it."""
+    names = tuple(s.name for s in config.samples)
+    jobs = []
+    for t in tasks:
+        s = config.sample(t.sample)
+        jobs.append(
+            ChunkJob(
+                chunk=t,
+                samples=names,
+                is_data=s.is_data,
+                xsec_weight=s.xsec_weight(config.lumi_fb),
+                edges=config.edges,
+                observable=config.observable,
+                label=config.observable_label,
+                selection=selection,
+                shapes=shapes,
+            )
+        )
+    return jobs
+
+
 def build_histograms(
     config: AnalysisConfig,
     data_dir: str | os.PathLike[str],
@@ -294,72 +322,29 @@ def build_histograms(
     """
     check_selection(selection)
     try:
-        return _build_histograms(
-            config,
-            data_dir,
-            selection=selection,
-            step_size=step_size,
-            workers=workers,
-            scheduler=scheduler,
-            progress=progress,
-            on_plan=on_plan,
-            require_events=require_events,
-            shapes=shapes,
+        tasks = plan_chunks(config, data_dir, step_size=step_size)
+        if workers > 1 or scheduler is not None:
+            release_files()  # open files stay in this process only; workers open their own
+        if on_plan is not None:
+            on_plan(len(tasks))
+        jobs = _chunk_jobs(config, tasks, selection=selection, shapes=shapes)
+        results = map_tasks(
+            process_chunk, jobs, workers=workers, scheduler=scheduler, progress=progress
         )
+        out = merge_chunk_results(
+            results, config, selection=selection, require_events=require_events, shapes=shapes
+        )
+        for name, cf in out.cutflows.items():
+            log.info(
+                "%s: %d of %d events selected (%.4g weighted)",
+                name,
+                cf.selected,
+                cf.events[0],
+                cf.weighted[-1],
+            )
+        return out
     finally:
         release_files()
-
-
-def _build_histograms(
-    config: AnalysisConfig,
-    data_dir: str | os.PathLike[str],
-    *,
-    selection: str,
-    step_size: int | str,
-    workers: int,
-    scheduler: str | None,
-    progress: Callable[[int], Any] | None,
-    on_plan: Callable[[int], Any] | None,
-    require_events: bool,
-    shapes: ShapeSpec | None,
-) -> HistogramSet:
-    tasks = plan_chunks(config, data_dir, step_size=step_size)
-    if workers > 1 or scheduler is not None:
-        release_files()  # open files stay in this process only; workers open their own
-    if on_plan is not None:
-        on_plan(len(tasks))
-    names = tuple(s.name for s in config.samples)
-    jobs = []
-    for t in tasks:
-        s = config.sample(t.sample)
-        jobs.append(
-            ChunkJob(
-                chunk=t,
-                samples=names,
-                is_data=s.is_data,
-                xsec_weight=s.xsec_weight(config.lumi_fb),
-                edges=config.edges,
-                observable=config.observable,
-                label=config.observable_label,
-                selection=selection,
-                shapes=shapes,
-            )
-        )
-    results = map_tasks(
-        process_chunk, jobs, workers=workers, scheduler=scheduler, progress=progress
-    )
-    out = merge_chunk_results(
-        results, config, selection=selection, require_events=require_events, shapes=shapes
-    )
-    for name, cf in out.cutflows.items():
-        log.info(
-            "%s: %d of %d events selected (%.4g weighted)",
-            name,
-            cf.selected,
-            cf.events[0],
-            cf.weighted[-1],
-        )
-    return out
 
 
 def sample_yields(h: hist.Hist, *, flow: bool = False) -> dict[str, float]:

@@ -34,6 +34,7 @@ from ..errors import FitError
 from . import normal
 from .engine import CompiledModel, compile_model, expected_aux, expected_main
 from .engine import fit as engine_fit
+from .observed import data_vector
 
 __all__ = ["TEST_STATISTICS", "CLsOutcome", "FitStatus", "Timing", "hypotest", "hypotest_compiled"]
 
@@ -217,10 +218,7 @@ def hypotest_compiled(
     if not lo <= test_poi <= hi:
         msg = f"tested {poi} = {test_poi:g} lies outside its bounds [{lo:g}, {hi:g}]"
         raise FitError(msg)
-    d = np.asarray(data, dtype=float)
-    if d.ndim != 1 or d.size != cm.nmain + cm.naux:
-        msg = f"data has shape {d.shape}, expected ({cm.nmain + cm.naux},) (main bins followed by auxdata)"
-        raise FitError(msg)
+    d = data_vector(data, cm.nmain, cm.naux)
     fits = _Fits(cm, pos)
     pars0, _ = fits(d[None, :], np.zeros(1))
     asimov = np.concatenate([expected_main(cm, pars0)[0], expected_aux(cm, pars0)[0]])

@@ -37,6 +37,7 @@ from .chi2grid import (
     templates_from_workspace,
 )
 from .fit import fit
+from .results import row_by
 from .scan import scan_1d
 
 __all__ = ["METHODS", "Comparison", "ComparisonRow", "compare"]
@@ -153,11 +154,7 @@ class Comparison(NamedTuple):
 
     def row(self, method: str) -> ComparisonRow:
         """The row of ``method``."""
-        for r in self.rows:
-            if r.method == method:
-                return r
-        msg = f"no row {method!r}; rows are {[r.method for r in self.rows]}"
-        raise KeyError(msg)
+        return row_by(self.rows, "method", method)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""

@@ -32,6 +32,7 @@ from .engine import CompiledModel, compile_model, hessian, precision_notes
 from .engine import fit as engine_fit
 from .engine.hesse_blocks import covariance_blocks
 from .engine.linalg import inverse_pd
+from .observed import data_vector
 from .parameters import MINUIT_TOLERANCE, label_index, labels, pyhf_state, resolve_values
 from .profile import crossings
 from .results import FitResult
@@ -150,10 +151,7 @@ def _fit(
 ) -> FitResult:
     cfg = model.config
     labs = labels(model)
-    obs = np.asarray(data, dtype=float)
-    if obs.ndim != 1 or obs.size != cfg.nmaindata + cfg.nauxdata:
-        msg = f"data has shape {obs.shape}, expected ({cfg.nmaindata + cfg.nauxdata},) (main bins followed by auxdata)"
-        raise FitError(msg)
+    obs = data_vector(data, cfg.nmaindata, cfg.nauxdata)
     if not np.all(np.isfinite(obs)):
         msg = "data has non-finite values"
         raise FitError(msg)

@@ -9,14 +9,17 @@ likelihood Δχ²); intervals are ``(low, high)`` parameter values.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from .._io import as_float
 from .._summary import markdown_repr, result_dict, short_repr
 
-__all__ = ["UNCONSTRAINED", "FitResult", "Scan1DResult", "Scan2DResult"]
+__all__ = ["UNCONSTRAINED", "FitResult", "Scan1DResult", "Scan2DResult", "row_by"]
+
+_Row = TypeVar("_Row")
 
 #: Why a free parameter has no error: the likelihood does not depend on it.
 UNCONSTRAINED = (
@@ -26,6 +29,19 @@ UNCONSTRAINED = (
 
 def _floats(x: Any) -> list[Any]:
     return np.asarray(x, dtype=float).tolist()  # type: ignore[no-any-return]
+
+
+def row_by(rows: Sequence[_Row], field: str, key: str) -> _Row:
+    """The row of a result table whose ``field`` is ``key``.
+
+    Raises:
+        KeyError: naming ``key`` and the keys of the rows there are.
+    """
+    for r in rows:
+        if getattr(r, field) == key:
+            return r
+    msg = f"no row {key!r}; rows are {[getattr(r, field) for r in rows]}"
+    raise KeyError(msg)
 
 
 class FitResult(NamedTuple):

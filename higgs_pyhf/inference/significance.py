@@ -30,6 +30,7 @@ from ..errors import FitError
 from . import normal
 from .engine import CompiledModel, compile_model, dead_parameters, expected_aux, expected_main
 from .engine import fit as engine_fit
+from .observed import data_vector
 
 __all__ = [
     "CLsResult",
@@ -67,10 +68,7 @@ def _prepare(model: Any, data: Any) -> _Poi:
     if dead_parameters(cm, ~cm.fixed, cm.init)[i]:
         msg = f"the POI {poi!r} has no effect on the likelihood (its samples are empty): nothing to test"
         raise FitError(msg)
-    d = np.asarray(data, dtype=float)
-    if d.ndim != 1 or d.size != cm.nmain + cm.naux:
-        msg = f"data has shape {d.shape}, expected ({cm.nmain + cm.naux},) (main bins followed by auxdata)"
-        raise FitError(msg)
+    d = data_vector(data, cm.nmain, cm.naux)
     return _Poi(cm, str(poi), i, d, [])
 
 

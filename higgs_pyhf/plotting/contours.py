@@ -89,6 +89,31 @@ def _contour_label(label: str, level: float, statistic: str) -> str:
     return f"{label} {name}" if statistic == "likelihood" else f"{label}, contour {name}"
 
 
+def _level_handles(
+    levels: Sequence[float], line_styles: Sequence[str], color: str, label: str, statistic: str
+) -> list[matplotlib.lines.Line2D]:
+    """Legend entries of a scan's contour lines, one per level in its line style."""
+    return [
+        matplotlib.lines.Line2D(
+            [],
+            [],
+            color=color,
+            linestyle=ls,
+            linewidth=2,
+            label=_contour_label(label, lev, statistic),
+        )
+        for lev, ls in zip(levels, line_styles, strict=False)
+    ]
+
+
+def _best_point(ax: Axes, point: Any, label: str, **style: Any) -> matplotlib.lines.Line2D:
+    """Mark a best-fit ``point`` (black-edged marker in ``style``); return its legend entry."""
+    ax.plot(*point, markeredgecolor="black", linestyle="none", **style)
+    return matplotlib.lines.Line2D(
+        [], [], markeredgecolor="black", linestyle="none", label=label, **style
+    )
+
+
 def plot_scan_2d(
     scan: Scan2DResult,
     *,
@@ -182,37 +207,9 @@ def plot_scan_2d(
         short = {lev: level_name(lev, scan.statistic).split(" (")[0] for lev in levels}
         ax.clabel(cs, fmt=short, fontsize=10, inline=True)
         main_label = label or scan_label(scan)
-        for lev, ls in zip(levels, line_styles, strict=False):
-            handles.append(
-                matplotlib.lines.Line2D(
-                    [],
-                    [],
-                    color="0.2",
-                    linestyle=ls,
-                    linewidth=2,
-                    label=_contour_label(main_label, lev, scan.statistic),
-                )
-            )
-        ax.plot(
-            *best,
-            marker="o",
-            color="white",
-            markeredgecolor="black",
-            markersize=9,
-            linestyle="none",
-        )
-        handles.append(
-            matplotlib.lines.Line2D(
-                [],
-                [],
-                marker="o",
-                color="white",
-                markeredgecolor="black",
-                markersize=9,
-                linestyle="none",
-                label=f"Best fit ({param_label(name_h)} = {best[0]:.3f}, {param_label(name_v)} = {best[1]:.2f})",
-            )
-        )
+        handles += _level_handles(levels, line_styles, "0.2", main_label, scan.statistic)
+        best_label = f"Best fit ({param_label(name_h)} = {best[0]:.3f}, {param_label(name_v)} = {best[1]:.2f})"
+        handles.append(_best_point(ax, best, best_label, marker="o", color="white", markersize=9))
         other_colors = ["#e69f00", "#cc79a7", "#f0e442"]
         for k, o in enumerate(others):
             oxh, oyv, oz, obest, _ = _oriented(o, horizontal)
@@ -228,36 +225,9 @@ def plot_scan_2d(
                 linestyles=line_styles[: len(olevels)],
                 linewidths=2,
             )
-            for lev, ls in zip(olevels, line_styles, strict=False):
-                handles.append(
-                    matplotlib.lines.Line2D(
-                        [],
-                        [],
-                        color=color,
-                        linestyle=ls,
-                        linewidth=2,
-                        label=_contour_label(olabel, lev, o.statistic),
-                    )
-                )
-            ax.plot(
-                *obest,
-                marker="X",
-                color=color,
-                markeredgecolor="black",
-                markersize=10,
-                linestyle="none",
-            )
+            handles += _level_handles(olevels, line_styles, color, olabel, o.statistic)
             handles.append(
-                matplotlib.lines.Line2D(
-                    [],
-                    [],
-                    marker="X",
-                    color=color,
-                    markeredgecolor="black",
-                    markersize=10,
-                    linestyle="none",
-                    label=f"{olabel} best fit",
-                )
+                _best_point(ax, obest, f"{olabel} best fit", marker="X", color=color, markersize=10)
             )
             if oxh[0] > xh[0] or oxh[-1] < xh[-1] or oyv[0] > yv[0] or oyv[-1] < yv[-1]:
                 # the overlaid scan covers less than the map: show where its contours are cut

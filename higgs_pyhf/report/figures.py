@@ -92,8 +92,13 @@ def report_figure(
     reason = skipped.get("chi2_grid", "the report's grid method did not run")
     repro = res.get("reproduction")
     edges = repro.grid_edges if repro is not None else {}
-    label, lumi = inputs.data_label, inputs.lumi_fb
+    page: dict[str, Any] = {
+        "data_label": inputs.data_label,
+        "lumi_fb": inputs.lumi_fb,
+        **inputs.header,
+    }
     stack = (inputs.edges, inputs.signal, inputs.background, inputs.observed)
+    stack_page: dict[str, Any] = {"xlabel": inputs.xlabel, "unavailable": reason, **page}
     if name in ("prefit", "postfit") and fits is None:
         return None
     if name == "prefit":
@@ -102,11 +107,7 @@ def report_figure(
             *stack,
             pearson=grid.before_fit if grid is not None else None,
             deviance=fits.deviance_prefit,
-            xlabel=inputs.xlabel,
-            unavailable=reason,
-            data_label=label,
-            lumi_fb=lumi,
-            **inputs.header,
+            **stack_page,
         )
     if name == "postfit":
         assert fits is not None
@@ -115,11 +116,7 @@ def report_figure(
             report=grid.scan_2d if grid is not None else None,
             fit=fits.fit,
             deviance=fits.deviance,
-            xlabel=inputs.xlabel,
-            unavailable=reason,
-            data_label=label,
-            lumi_fb=lumi,
-            **inputs.header,
+            **stack_page,
         )
     if name == "contour":
         if "contour" not in res:
@@ -130,9 +127,7 @@ def report_figure(
             res["contour"],
             note="Grid edge: " + "; ".join(notes) if notes else None,
             unavailable=reason,
-            data_label=label,
-            lumi_fb=lumi,
-            **inputs.header,
+            **page,
         )
     if name == "gof_toys":
         toys = res.get("toys_gof") or {}
@@ -142,9 +137,7 @@ def report_figure(
             toys.get("report"),
             toys.get("likelihood"),
             nbins=inputs.observed.size,
-            data_label=label,
-            lumi_fb=lumi,
-            **inputs.header,
+            **page,
         )
     if name == "critical_value":
         toys = res.get("toys_coverage") or {}
@@ -157,10 +150,8 @@ def report_figure(
         return plot_critical_value_pair(
             toys.get("report"),
             toys.get("likelihood"),
-            data_label=label,
-            lumi_fb=lumi,
             note=note,
-            **inputs.header,
+            **page,
         )
     if name in ("scan_s_s", "scan_s_b"):
         return _scan_figure(inputs, name.removeprefix("scan_"), res, edges)

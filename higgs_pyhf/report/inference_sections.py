@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -149,6 +150,12 @@ def gof_section(gof: GoodnessOfFit) -> str:
     )
 
 
+def _band_row(what: str, observed: float, band: Sequence[float], fmt: str) -> list[str]:
+    """A table row: observed, the expected median, ±1σ and ±2σ of a −2σ … +2σ ``band``."""
+    m2, m1, med, p1, p2 = (format(v, fmt) for v in band)
+    return [what, format(observed, fmt), med, f"[{m1}, {p1}]", f"[{m2}, {p2}]"]
+
+
 def significance_section(sig: dict[str, Any]) -> str:
     """Discovery p0/Z, CLs at s_s = 1 and the CLs upper limit."""
     text = ["## Discovery significance and upper limit", ""]
@@ -163,28 +170,12 @@ def significance_section(sig: dict[str, Any]) -> str:
     rows = []
     c = sig.get("cls")
     if c is not None:
-        e = c.cls_expected
-        rows.append(
-            [
-                f"CLs at {c.poi} = {c.poi_value:g} ({c.test_stat})",
-                f"{c.cls_observed:.4g}",
-                f"{e[2]:.4g}",
-                f"[{e[1]:.4g}, {e[3]:.4g}]",
-                f"[{e[0]:.4g}, {e[4]:.4g}]",
-            ]
-        )
+        what = f"CLs at {c.poi} = {c.poi_value:g} ({c.test_stat})"
+        rows.append(_band_row(what, c.cls_observed, c.cls_expected, ".4g"))
     u = sig.get("upper_limit")
     if u is not None:
-        e = u.expected
-        rows.append(
-            [
-                f"{100 * (1 - u.level):.0f}% CL upper limit on {u.poi} (CLs)",
-                f"{u.observed:.3f}",
-                f"{e[2]:.3f}",
-                f"[{e[1]:.3f}, {e[3]:.3f}]",
-                f"[{e[0]:.3f}, {e[4]:.3f}]",
-            ]
-        )
+        what = f"{100 * (1 - u.level):.0f}% CL upper limit on {u.poi} (CLs)"
+        rows.append(_band_row(what, u.observed, u.expected, ".3f"))
     if rows:
         text.append(
             md_table(

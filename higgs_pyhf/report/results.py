@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+from ..inference.results import row_by
+
 __all__ = ["CRITICAL_TOLERANCE", "PRINTED", "Reproduction", "ReproductionRow"]
 
 #: key → (quantity, the report's text, its numbers, their decimals).
@@ -110,11 +112,7 @@ class Reproduction(NamedTuple):
 
     def row(self, key: str) -> ReproductionRow:
         """The row of ``key``."""
-        for r in self.rows:
-            if r.key == key:
-                return r
-        msg = f"no row {key!r}; rows are {[r.key for r in self.rows]}"
-        raise KeyError(msg)
+        return row_by(self.rows, "key", key)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form."""

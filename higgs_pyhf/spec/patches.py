@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import WorkspaceError
+from . import json_input
 
 __all__ = [
     "Patch",
@@ -85,28 +86,22 @@ class PatchSet(NamedTuple):
 
 
 def read_json(path: str | Path, what: str) -> Any:
-    """Read a JSON file (``-``: standard input) once.
+    """Read a JSON file (``-``: standard input) once, with :mod:`.json_input`'s checks.
 
     Raises:
         WorkspaceError: naming the file if it cannot be read or is not JSON.
     """
-    source = "stdin" if str(path) == "-" else str(path)
+    if str(path) != "-":
+        return json_input.read_json(path, what=what, error=WorkspaceError)
     try:
-        text = sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")
+        text = sys.stdin.read()
     except OSError as err:
-        msg = f"cannot read {what} {source}: {err.strerror}"
+        msg = f"cannot read {what} stdin: {err.strerror}"
         raise WorkspaceError(msg) from None
     except UnicodeDecodeError as err:
-        msg = f"{what} {source} is not UTF-8 text (byte {err.start})"
+        msg = f"{what} stdin is not UTF-8 text (byte {err.start})"
         raise WorkspaceError(msg) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        msg = f"{what} {source} is not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}"
-        raise WorkspaceError(msg) from None
-    except RecursionError:
-        msg = f"{what} {source} is nested too deeply"
-        raise WorkspaceError(msg) from None
+    return json_input.loads_json(text, what=f"{what} stdin", error=WorkspaceError)
 
 
 def _check_operations(ops: Any, where: str) -> list[dict[str, Any]]:

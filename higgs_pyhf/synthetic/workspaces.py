@@ -47,12 +47,24 @@ def _shapes() -> dict[str, np.ndarray]:
     }
 
 
-def _poisson_data(channels: list[dict[str, Any]], rng: np.random.Generator) -> list[dict[str, Any]]:
-    out = []
+def _poisson_workspace(
+    channels: list[dict[str, Any]],
+    rng: np.random.Generator,
+    *,
+    poi: str,
+    parameters: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The workspace of ``channels`` with Poisson data drawn around their total and one measurement ``meas``."""
+    observations = []
     for ch in channels:
         total = np.sum([np.asarray(s["data"], dtype=float) for s in ch["samples"]], axis=0)
-        out.append({"name": ch["name"], "data": rng.poisson(total).astype(float).tolist()})
-    return out
+        observations.append({"name": ch["name"], "data": rng.poisson(total).astype(float).tolist()})
+    return {
+        "version": "1.0.0",
+        "channels": channels,
+        "observations": observations,
+        "measurements": [{"name": "meas", "config": {"poi": poi, "parameters": parameters}}],
+    }
 
 
 def realistic_workspace(seed: int = 0) -> dict[str, Any]:
@@ -157,30 +169,22 @@ def realistic_workspace(seed: int = 0) -> dict[str, Any]:
             },
         ]
         channels.append({"name": ch, "samples": samples})
-    return {
-        "version": "1.0.0",
-        "channels": channels,
-        "observations": _poisson_data(channels, rng),
-        "measurements": [
+    return _poisson_workspace(
+        channels,
+        rng,
+        poi="s_s",
+        parameters=[
             {
-                "name": "meas",
-                "config": {
-                    "poi": "s_s",
-                    "parameters": [
-                        {
-                            "name": "lumi",
-                            "auxdata": [1.0],
-                            "sigmas": [0.017],
-                            "bounds": [[0.9, 1.1]],
-                            "inits": [1.0],
-                        },
-                        {"name": "s_s", "bounds": [[0.0, 10.0]], "inits": [1.0]},
-                        {"name": "s_b", "bounds": [[0.0, 10.0]], "inits": [1.0]},
-                    ],
-                },
-            }
+                "name": "lumi",
+                "auxdata": [1.0],
+                "sigmas": [0.017],
+                "bounds": [[0.9, 1.1]],
+                "inits": [1.0],
+            },
+            {"name": "s_s", "bounds": [[0.0, 10.0]], "inits": [1.0]},
+            {"name": "s_b", "bounds": [[0.0, 10.0]], "inits": [1.0]},
         ],
-    }
+    )
 
 
 def random_workspace(
@@ -301,17 +305,5 @@ def random_workspace(
     }
     if fixed_lumi:
         lumi["fixed"] = True
-    return {
-        "version": "1.0.0",
-        "channels": channels,
-        "observations": _poisson_data(channels, rng),
-        "measurements": [
-            {
-                "name": "meas",
-                "config": {
-                    "poi": "mu",
-                    "parameters": [lumi, {"name": "nb", "bounds": [[0.0, 10.0]], "inits": [1.0]}],
-                },
-            }
-        ],
-    }
+    nb = {"name": "nb", "bounds": [[0.0, 10.0]], "inits": [1.0]}
+    return _poisson_workspace(channels, rng, poi="mu", parameters=[lumi, nb])
