@@ -24,6 +24,7 @@ from .scans import (
     level_name,
     new_axes,
     note_handle,
+    outside_legend,
     scan_header,
     scan_label,
 )
@@ -90,7 +91,7 @@ def _contour_label(label: str, level: float, statistic: str) -> str:
 
 
 def _level_handles(
-    levels: Sequence[float], line_styles: Sequence[str], color: str, label: str, statistic: str
+    levels: Sequence[float], line_styles: Sequence[Any], color: str, label: str, statistic: str
 ) -> list[matplotlib.lines.Line2D]:
     """Legend entries of a scan's contour lines, one per level in its line style."""
     return [
@@ -270,14 +271,6 @@ def plot_scan_2d(
             _mark_cut_edges(ax, xh, yv, z, levels[0])
             handles.append(note_handle(note, 55))
         # legend outside the map (above, or below the axis label): it never hides a contour
-        ax.legend(
-            handles=handles,
-            loc="lower left" if legend == "above" else "upper left",
-            bbox_to_anchor=(0.0, 1.01) if legend == "above" else (0.0, -0.13),
-            ncols=2,
-            fontsize=10,
-            borderaxespad=0.0,
-            borderpad=0.2,
-        )
+        outside_legend(ax, handles, above=legend == "above", ncols=2, fontsize=10)
         scan_header(fig, created, data_label, generated, header)
     return fig

@@ -38,6 +38,7 @@ __all__ = [
     "level_name",
     "new_axes",
     "note_handle",
+    "outside_legend",
     "plot_scan_1d",
     "scan_header",
     "scan_label",
@@ -128,6 +129,21 @@ def note_handle(note: str, width: int = 60) -> matplotlib.lines.Line2D:
         markersize=11,
         linestyle="none",
         label=textwrap.fill(note, width),
+    )
+
+
+def outside_legend(
+    ax: Axes, handles: list[Any], *, above: bool = True, ncols: int = 1, fontsize: float = 11
+) -> None:
+    """The legend outside the axes, above them (or below the axis label): it hides no curve."""
+    ax.legend(
+        handles=handles,
+        loc="lower left" if above else "upper left",
+        bbox_to_anchor=(0.0, 1.01) if above else (0.0, -0.13),
+        ncols=ncols,
+        fontsize=fontsize,
+        borderaxespad=0.0,
+        borderpad=0.2,
     )
 
 
@@ -255,14 +271,6 @@ def plot_scan_1d(
         handles, _ = ax.get_legend_handles_labels()
         if note:
             handles.append(note_handle(note))
-        ax.legend(
-            handles=handles,
-            loc="lower left",
-            bbox_to_anchor=(0.0, 1.01),
-            ncols=1,
-            fontsize=11,
-            borderaxespad=0.0,
-            borderpad=0.2,
-        )
+        outside_legend(ax, handles)
         scan_header(fig, created, data_label, generated, header)
     return fig
