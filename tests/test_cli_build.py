@@ -357,11 +357,11 @@ def test_invalid_config_json(plain_dir, tmp_path):
     out = tmp_path / "ws.json"
     assert_error(_ws_cmd(plain_dir, out, "--config", bad), "bad.json", "not valid JSON", "line 1")
     _assert_no_output(out)
-    doc = json.loads(json.dumps(_default_config_doc()))
-    doc["samples"][0]["xsec_pb"] = -1.0
-    bad.write_text(json.dumps(doc))
-    assert_error(_ws_cmd(plain_dir, out, "--config", bad), "samples[0].xsec_pb")
-    _assert_no_output(out)
+
+    def negative_xsec(doc):
+        doc["samples"][0]["xsec_pb"] = -1.0
+
+    _assert_config_refused(plain_dir, tmp_path, negative_xsec, "samples[0].xsec_pb")
     assert_error(
         _ws_cmd(plain_dir, out, "--config", tmp_path / "missing.json"),
         "cannot read configuration file",
@@ -374,6 +374,17 @@ def _default_config_doc():
     return json.loads(
         resources.files("higgs_pyhf").joinpath("data/config_atlas_ntuples.json").read_text("utf-8")
     )
+
+
+def _assert_config_refused(data_dir, tmp_path, mutate, fragment, *extra):
+    """build-workspace with the default configuration changed by ``mutate``: one Error line, no output."""
+    doc = _default_config_doc()
+    mutate(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(data_dir, out, "--config", bad, *extra), fragment)
+    _assert_no_output(out)
 
 
 def test_bad_options(plain_dir, tmp_path):
@@ -420,13 +431,7 @@ def test_nan_kinematics_are_refused_not_dropped(broken_dir, tmp_path):
     ],
 )
 def test_config_values_that_cannot_be_right(plain_dir, tmp_path, mutate, fragment):
-    doc = _default_config_doc()
-    mutate(doc)
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(doc))
-    out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(plain_dir, out, "--config", bad), fragment)
-    _assert_no_output(out)
+    _assert_config_refused(plain_dir, tmp_path, mutate, fragment)
 
 
 def test_nan_config_values(plain_dir, tmp_path):
@@ -563,13 +568,7 @@ def test_prune_threshold_needs_systematics(tmp_path):
     ],
 )
 def test_bad_systematics_config_is_one_error_line(plain_dir, tmp_path, mutate, fragment):
-    doc = _default_config_doc()
-    mutate(doc)
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(doc))
-    out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(plain_dir, out, "--config", bad, "--systematics"), fragment)
-    _assert_no_output(out)
+    _assert_config_refused(plain_dir, tmp_path, mutate, fragment, "--systematics")
 
 
 def test_staterror_refused_on_templates_without_sumw2(tmp_path):
