@@ -63,13 +63,25 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - t0, _cpu() - c0, out
 
 
-def pyhf_poi(model: Any, data: np.ndarray, index: int | None = None, value: float = 0.0) -> float:
+def pyhf_poi(
+    model: Any,
+    data: np.ndarray,
+    index: int | None = None,
+    value: float = 0.0,
+    optimizer: Any = None,
+) -> float:
+    """The POI of pyhf's own fit, parameter ``index`` (if given) held at ``value``.
+
+    ``optimizer``: a pyhf optimizer; default numpy + minuit at tolerance 1e-4
+    (:func:`~higgs_pyhf.inference.parameters.pyhf_state`). tests/test_impacts.py
+    checks the impacts against this reference at a tighter tolerance.
+    """
     init = np.asarray(model.config.suggested_init(), dtype=float)
     fixed = list(model.config.suggested_fixed())
     if index is not None:
         init[index] = value
         fixed[index] = True
-    with pyhf_state():
+    with pyhf_state(optimizer):
         best = pyhf.infer.mle.fit(
             data,
             model,

@@ -8,9 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-import hist
-import numpy as np
 import pytest
+from _helpers import counts, weighted
 from click.testing import CliRunner
 
 import higgs_pyhf
@@ -22,18 +21,6 @@ def run(*args: object) -> dict:
     res = CliRunner().invoke(main, ["--no-progress", *(str(a) for a in args)])
     assert res.exit_code == 0, res.stderr
     return json.loads(res.stdout)
-
-
-def weighted(values, variances):
-    h = hist.Hist(hist.axis.Regular(len(values), 0.0, 1.0), storage=hist.storage.Weight())
-    h[...] = np.stack([values, variances], axis=-1)
-    return h
-
-
-def counts(values):
-    h = hist.Hist(hist.axis.Regular(len(values), 0.0, 1.0))
-    h[...] = values
-    return h
 
 
 @pytest.fixture(scope="module")

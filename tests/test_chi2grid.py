@@ -44,53 +44,41 @@ def calcChiSq(obs, preds, numParams):
     return chiSq, ndf
 
 
+def report_1d_cell(par_ar, prediction, H_data):
+    """One of the report's 1-D cells: grid loop, Δχ² parabola, its roots at Δχ² = 1."""
+    chi2_ar = np.empty(len(par_ar))
+    minChi2 = 1000000
+    mindof = 1
+    bestFit = 0.0
+    for k in range(0, len(par_ar)):
+        pred = prediction(par_ar[k])
+        chi2, dof = calcChiSq(H_data, pred, 1)
+        chi2_ar[k] = chi2
+        if chi2 < minChi2:
+            minChi2 = chi2
+            mindof = dof
+            bestFit = par_ar[k]
+    deltaChi2_ar = chi2_ar - minChi2
+    z = np.polyfit(par_ar, deltaChi2_ar, 2)
+    p = np.poly1d(z)
+    y0 = 1.0
+    crit = (p - y0).roots
+    return (bestFit, np.abs(crit[0] - bestFit), minChi2 / mindof, deltaChi2_ar, crit)
+
+
 def report_loops(H_125, H_bkg, H_data):
     out = {}
     chi2_before_fit, dof_before_fit = calcChiSq(H_data, H_125 + H_bkg, 0)
     out["before"] = (chi2_before_fit, dof_before_fit, chi2_before_fit / dof_before_fit)
     out["p_before"] = 1 - stats.chi2.cdf(chi2_before_fit, dof_before_fit)
 
-    # Fitting s_s
-    s_s_ar = np.linspace(1.0, 3.0, 100)
-    chi2_ar = np.empty(len(s_s_ar))
-    minChi2 = 1000000
-    mindof = 1
-    bestFit_s_s = 0.0
-    for s_s in range(0, len(s_s_ar)):
-        pred = (s_s_ar[s_s] * H_125) + (H_bkg)
-        chi2, dof = calcChiSq(H_data, pred, 1)
-        chi2_ar[s_s] = chi2
-        if chi2 < minChi2:
-            minChi2 = chi2
-            mindof = dof
-            bestFit_s_s = s_s_ar[s_s]
-    deltaChi2_ar = chi2_ar - minChi2
-    z = np.polyfit(s_s_ar, deltaChi2_ar, 2)
-    p = np.poly1d(z)
-    y0 = 1.0
-    crit = (p - y0).roots
-    out["s_s"] = (bestFit_s_s, np.abs(crit[0] - bestFit_s_s), minChi2 / mindof, deltaChi2_ar, crit)
-
-    # Fitting s_b
-    s_b_ar = np.linspace(1.15, 1.4, 100)
-    chi2_ar = np.empty(len(s_b_ar))
-    minChi2 = 1000000
-    mindof = 1
-    bestFit_s_b = 0.0
-    for s_b in range(0, len(s_b_ar)):
-        pred = (H_125) + (s_b_ar[s_b] * H_bkg)
-        chi2, dof = calcChiSq(H_data, pred, 1)
-        chi2_ar[s_b] = chi2
-        if chi2 < minChi2:
-            minChi2 = chi2
-            mindof = dof
-            bestFit_s_b = s_b_ar[s_b]
-    deltaChi2_ar = chi2_ar - minChi2
-    z = np.polyfit(s_b_ar, deltaChi2_ar, 2)
-    p = np.poly1d(z)
-    y0 = 1.0
-    crit = (p - y0).roots
-    out["s_b"] = (bestFit_s_b, np.abs(crit[0] - bestFit_s_b), minChi2 / mindof, deltaChi2_ar, crit)
+    # Fitting s_s, then s_b (the report's two 1-D cells, the same loop on other grids)
+    out["s_s"] = report_1d_cell(
+        np.linspace(1.0, 3.0, 100), lambda s_s: (s_s * H_125) + (H_bkg), H_data
+    )
+    out["s_b"] = report_1d_cell(
+        np.linspace(1.15, 1.4, 100), lambda s_b: (H_125) + (s_b * H_bkg), H_data
+    )
 
     # Fitting s_s and s_b
     s_s_ar = np.linspace(0.1, 2.7, 100)

@@ -9,6 +9,7 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from _helpers import write_generated_inputs
 from click.testing import CliRunner
 
 from higgs_pyhf.build.config import default_config
@@ -16,20 +17,14 @@ from higgs_pyhf.build.histogram_io import load_histograms
 from higgs_pyhf.build.histograms import SAMPLE_AXIS, build_histograms
 from higgs_pyhf.build.ntuples import write_ntuple
 from higgs_pyhf.cli import main
-from higgs_pyhf.synthetic import MARKER, generate_sample
+from higgs_pyhf.synthetic import MARKER
 from higgs_pyhf.workspace import load_workspace, provenance_path
 
 
 @pytest.fixture(scope="module")
 def plain_dir(tmp_path_factory):
     """Generated events written in the default layout WITHOUT the generator marker (reads as real input)."""
-    config = default_config()
-    directory = tmp_path_factory.mktemp("plain")
-    for i, sample in enumerate(config.samples):
-        events, _ = generate_sample(sample, config, np.random.default_rng(200 + i), scale=0.03)
-        for j, name in enumerate(sample.files):
-            write_ntuple(directory / name, events[j :: len(sample.files)])
-    return directory
+    return write_generated_inputs(tmp_path_factory.mktemp("plain"), first_seed=200, scale=0.03)
 
 
 @pytest.fixture
@@ -231,18 +226,8 @@ def test_cutflow_command(plain_dir, tmp_path):
         periods = [p["period"] for p in doc["data"][sel]["periods"]]
         assert periods == ["A", "B", "C", "D"]
     rows = next(cf for cf in doc["mc"]["intended"] if cf["sample"] == "llll")["cuts"]
-    assert [r["cut"] for r in rows] == [
-        "all",
-        "nlep",
-        "charge",
-        "flavour",
-        "pt_lead",
-        "pt_min",
-        "eta",
-        "iso_pt",
-        "iso_et",
-        "trigger",
-    ]
+    cuts = "all nlep charge flavour pt_lead pt_min eta iso_pt iso_et trigger"
+    assert [r["cut"] for r in rows] == cuts.split()
     events = [r["events"] for r in rows]
     assert events == sorted(events, reverse=True)
     assert events[-1] > 0
@@ -287,37 +272,63 @@ def test_missing_file(broken_dir, tmp_path):
     assert not out.parent.exists() or not out.exists()
 
 
-def test_missing_tree(broken_dir, tmp_path):
-    path = broken_dir / "Data" / "data_B.4lep.root"
+def _tree_renamed(d):
+    path = d / "Data" / "data_B.4lep.root"
     write_ntuple(path, _read_events(path), tree="nominal")
-    out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(broken_dir, out), "data_B.4lep.root", "no tree 'mini'")
-    _assert_no_output(out)
 
 
-def test_missing_branch(broken_dir, tmp_path):
-    path = broken_dir / "MC" / "mc_345060.ggH125_ZZ4lep.4lep.root"
+def _branch_dropped(d):
+    path = d / "MC" / "mc_345060.ggH125_ZZ4lep.4lep.root"
     events = _read_events(path)
     write_ntuple(path, events[[f for f in events.fields if f != "lep_etcone20"]])
+
+
+def _truncated(keep):
+    def damage(d):
+        path = d / "MC" / "mc_363490.llll.4lep.root"
+        raw = path.read_bytes()
+        path.write_bytes(raw[: int(len(raw) * keep)])
+
+    return damage
+
+
+def _html_page(d):
+    (d / "Data" / "data_A.4lep.root").write_text("<html>404 Not Found</html>\n")
+
+
+def _nan_weight(d):
+    path = d / "MC" / "mc_410000.ttbar_lep.4lep.root"
+    events = _read_events(path)
+    weights = np.asarray(events["mcWeight"]).copy()
+    weights[5] = np.nan
+    write_ntuple(path, ak.with_field(events, weights, "mcWeight"))
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragments"),
+    [
+        pytest.param(_tree_renamed, ("data_B.4lep.root", "no tree 'mini'"), id="missing-tree"),
+        pytest.param(
+            _branch_dropped,
+            ("mc_345060.ggH125_ZZ4lep.4lep.root", "lep_etcone20"),
+            id="missing-branch",
+        ),
+        pytest.param(_truncated(0.1), ("mc_363490.llll.4lep.root",), id="truncated-0.1"),
+        pytest.param(_truncated(0.6), ("mc_363490.llll.4lep.root",), id="truncated-0.6"),
+        pytest.param(
+            _html_page, ("cannot open ROOT file", "data_A.4lep.root"), id="not-a-root-file"
+        ),
+        pytest.param(
+            _nan_weight,
+            ("sample ttbar_lep", "NaN", "mc_410000.ttbar_lep.4lep.root", "entry 5"),
+            id="nan-weight",
+        ),
+    ],
+)
+def test_damaged_input_is_one_error_line_and_no_output(broken_dir, tmp_path, damage, fragments):
+    damage(broken_dir)
     out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(broken_dir, out), "mc_345060.ggH125_ZZ4lep.4lep.root", "lep_etcone20")
-    _assert_no_output(out)
-
-
-@pytest.mark.parametrize("keep", [0.1, 0.6])
-def test_truncated_file(broken_dir, tmp_path, keep):
-    path = broken_dir / "MC" / "mc_363490.llll.4lep.root"
-    raw = path.read_bytes()
-    path.write_bytes(raw[: int(len(raw) * keep)])
-    out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(broken_dir, out), "mc_363490.llll.4lep.root")
-    _assert_no_output(out)
-
-
-def test_not_a_root_file(broken_dir, tmp_path):
-    (broken_dir / "Data" / "data_A.4lep.root").write_text("<html>404 Not Found</html>\n")
-    out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(broken_dir, out), "cannot open ROOT file", "data_A.4lep.root")
+    assert_error(_ws_cmd(broken_dir, out), *fragments)
     _assert_no_output(out)
 
 
@@ -340,34 +351,17 @@ def test_empty_selection(broken_dir, tmp_path):
     assert zh["cuts"][-1]["events"] == 0
 
 
-def test_nan_weights(broken_dir, tmp_path):
-    path = broken_dir / "MC" / "mc_410000.ttbar_lep.4lep.root"
-    events = _read_events(path)
-    weights = np.asarray(events["mcWeight"]).copy()
-    weights[5] = np.nan
-    write_ntuple(path, ak.with_field(events, weights, "mcWeight"))
-    out = tmp_path / "ws.json"
-    assert_error(
-        _ws_cmd(broken_dir, out),
-        "sample ttbar_lep",
-        "NaN",
-        "mc_410000.ttbar_lep.4lep.root",
-        "entry 5",
-    )
-    _assert_no_output(out)
-
-
 def test_invalid_config_json(plain_dir, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"tree": "mini", "lumi_fb": 10,,}')
     out = tmp_path / "ws.json"
     assert_error(_ws_cmd(plain_dir, out, "--config", bad), "bad.json", "not valid JSON", "line 1")
     _assert_no_output(out)
-    doc = json.loads(json.dumps(_default_config_doc()))
-    doc["samples"][0]["xsec_pb"] = -1.0
-    bad.write_text(json.dumps(doc))
-    assert_error(_ws_cmd(plain_dir, out, "--config", bad), "samples[0].xsec_pb")
-    _assert_no_output(out)
+
+    def negative_xsec(doc):
+        doc["samples"][0]["xsec_pb"] = -1.0
+
+    _assert_config_refused(plain_dir, tmp_path, negative_xsec, "samples[0].xsec_pb")
     assert_error(
         _ws_cmd(plain_dir, out, "--config", tmp_path / "missing.json"),
         "cannot read configuration file",
@@ -380,6 +374,17 @@ def _default_config_doc():
     return json.loads(
         resources.files("higgs_pyhf").joinpath("data/config_atlas_ntuples.json").read_text("utf-8")
     )
+
+
+def _assert_config_refused(data_dir, tmp_path, mutate, fragment, *extra):
+    """build-workspace with the default configuration changed by ``mutate``: one Error line, no output."""
+    doc = _default_config_doc()
+    mutate(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "ws.json"
+    assert_error(_ws_cmd(data_dir, out, "--config", bad, *extra), fragment)
+    _assert_no_output(out)
 
 
 def test_bad_options(plain_dir, tmp_path):
@@ -426,13 +431,7 @@ def test_nan_kinematics_are_refused_not_dropped(broken_dir, tmp_path):
     ],
 )
 def test_config_values_that_cannot_be_right(plain_dir, tmp_path, mutate, fragment):
-    doc = _default_config_doc()
-    mutate(doc)
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(doc))
-    out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(plain_dir, out, "--config", bad), fragment)
-    _assert_no_output(out)
+    _assert_config_refused(plain_dir, tmp_path, mutate, fragment)
 
 
 def test_nan_config_values(plain_dir, tmp_path):
@@ -569,13 +568,7 @@ def test_prune_threshold_needs_systematics(tmp_path):
     ],
 )
 def test_bad_systematics_config_is_one_error_line(plain_dir, tmp_path, mutate, fragment):
-    doc = _default_config_doc()
-    mutate(doc)
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(doc))
-    out = tmp_path / "ws.json"
-    assert_error(_ws_cmd(plain_dir, out, "--config", bad, "--systematics"), fragment)
-    _assert_no_output(out)
+    _assert_config_refused(plain_dir, tmp_path, mutate, fragment, "--systematics")
 
 
 def test_staterror_refused_on_templates_without_sumw2(tmp_path):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import FIT_JSON_KEYS
 from click.testing import CliRunner
 
 from higgs_pyhf.build.report_workspace import build_workspace
@@ -32,16 +33,7 @@ def test_fit_contract(ws):
     code, out, _ = run("fit", ws, "--minos", "s_s")
     assert code == 0
     obj = json.loads(out)
-    assert set(obj) == {
-        "parameters",
-        "twice_nll",
-        "correlation",
-        "converged",
-        "status",
-        "minimizer",
-        "notes",
-        "timing",
-    }
+    assert set(obj) == FIT_JSON_KEYS
     assert obj["status"] == "converged"
     assert obj["notes"] == []
     assert obj["minimizer"] == "engine"

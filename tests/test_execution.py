@@ -10,24 +10,18 @@ import time
 
 import numpy as np
 import pytest
+from _helpers import write_generated_inputs
 
 from higgs_pyhf.build.config import default_config
 from higgs_pyhf.build.histograms import build_histograms
-from higgs_pyhf.build.ntuples import write_ntuple
 from higgs_pyhf.execution import map_tasks
-from higgs_pyhf.synthetic import generate_sample
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """Generated events of every sample written in the default layout (small)."""
-    config = default_config()
     directory = tmp_path_factory.mktemp("generated_exec")
-    for i, sample in enumerate(config.samples):
-        events, _ = generate_sample(sample, config, np.random.default_rng(100 + i), scale=0.05)
-        for j, name in enumerate(sample.files):
-            write_ntuple(directory / name, events[j :: len(sample.files)])
-    return directory, config
+    return write_generated_inputs(directory, first_seed=100, scale=0.05), default_config()
 
 
 def _square(x: int) -> int:

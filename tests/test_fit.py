@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pyhf
 import pytest
+from _helpers import FIT_JSON_KEYS, nuisance_workspace
 from scipy import optimize, special
 
 from higgs_pyhf.build.report_workspace import build_workspace
@@ -172,16 +173,7 @@ def test_backend_and_optimizer_restored(simple):
 
 def test_staterror_and_lumi_model():
     sig, bkg, n = report_like(seed=3)
-    spec = build_workspace(
-        sig,
-        bkg,
-        n,
-        mc_stat=True,
-        signal_sumw2=0.01 * sig,
-        background_sumw2=0.02 * bkg,
-        lumi_uncertainty=0.02,
-    )
-    model, data = model_and_data(spec)
+    model, data = model_and_data(nuisance_workspace(sig, bkg, n))
     labs = labels(model)
     assert "staterror_hzz4l_m4l[0]" in labs
     assert "lumi" in labs
@@ -200,16 +192,7 @@ def test_json_contract_round_trip(simple):
     model, data, *_ = simple
     res = fit(model, data, minos=["s_b"])
     obj = res.to_json()
-    assert set(obj) == {
-        "parameters",
-        "twice_nll",
-        "correlation",
-        "converged",
-        "status",
-        "minimizer",
-        "notes",
-        "timing",
-    }
+    assert set(obj) == FIT_JSON_KEYS
     assert obj["minimizer"] == "engine"
     assert set(obj["parameters"]["s_b"]) >= {"value", "error", "minos"}
     assert obj["parameters"]["s_s"]["minos"] is None

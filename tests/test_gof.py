@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import nuisance_workspace
 from scipy import special, stats
 
 from higgs_pyhf.build.report_workspace import build_workspace
@@ -73,16 +74,7 @@ def test_fixed_parameter_counts_and_prefit_override(simple):
 
 def test_constrained_nuisances_do_not_count():
     sig, bkg, n = report_like(seed=1)
-    spec = build_workspace(
-        sig,
-        bkg,
-        n,
-        mc_stat=True,
-        signal_sumw2=0.01 * sig,
-        background_sumw2=0.02 * bkg,
-        lumi_uncertainty=0.02,
-    )
-    model, data = model_and_data(spec)
+    model, data = model_and_data(nuisance_workspace(sig, bkg, n))
     res = goodness_of_fit(model, data)
     assert res.n_free == 2
     assert res.dof_postfit == 32

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import hist
 import numpy as np
 import pyhf
 import pytest
+from _helpers import counts, weighted
 
 import higgs_pyhf
 from higgs_pyhf.build.hist_workspace import workspace_from_hists
 from higgs_pyhf.errors import WorkspaceError
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.workspace import model_and_data
-
-
-def weighted(values, variances):
-    """A 1D Weight-storage histogram with the given contents and variances."""
-    h = hist.Hist(hist.axis.Regular(len(values), 0.0, 1.0), storage=hist.storage.Weight())
-    h[...] = np.stack([values, variances], axis=-1)
-    return h
-
-
-def counts(values):
-    h = hist.Hist(hist.axis.Regular(len(values), 0.0, 1.0))
-    h[...] = values
-    return h
 
 
 def test_minimal_call_gives_a_valid_spec_with_staterror_from_variances():
@@ -112,41 +99,34 @@ def test_two_channel_model_fits_as_pyhf_on_the_same_json():
     np.testing.assert_allclose(ours_pars, np.asarray(best), rtol=0, atol=1e-5)
 
 
-def test_bad_inputs_are_workspace_errors():
-    h = weighted([1.0, 2.0], [1.0, 2.0])
-    with pytest.raises(WorkspaceError, match="no sample 'sig'"):
-        workspace_from_hists(
-            {"SR": {"signal": h}},
-            data={"SR": counts([1, 2])},
-            normfactors={"mu": ["sig"]},
-            poi="mu",
-        )
-    with pytest.raises(WorkspaceError, match="different bin counts"):
-        workspace_from_hists(
-            {"SR": {"signal": h}},
-            data={"SR": counts([1, 2, 3])},
-            normfactors={"mu": ["signal"]},
-            poi="mu",
-        )
-    with pytest.raises(WorkspaceError, match="POI 'nu'"):
-        workspace_from_hists(
-            {"SR": {"signal": h}},
-            data={"SR": counts([1, 2])},
-            normfactors={"mu": ["signal"]},
-            poi="nu",
-        )
-    with pytest.raises(WorkspaceError, match="variances"):
-        workspace_from_hists(
-            {"SR": {"signal": [1.0, 2.0]}},
-            data={"SR": [1, 2]},
-            normfactors={"mu": ["signal"]},
-            staterror=True,
-            poi="mu",
-        )
-    with pytest.raises(WorkspaceError, match="expected a histogram"):
-        workspace_from_hists(
-            {"SR": {"signal": object()}}, data={"SR": [1]}, normfactors={"mu": ["signal"]}, poi="mu"
-        )
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        pytest.param({"normfactors": {"mu": ["sig"]}}, "no sample 'sig'", id="unknown-sample"),
+        pytest.param({"data": {"SR": counts([1, 2, 3])}}, "different bin counts", id="bin-counts"),
+        pytest.param({"poi": "nu"}, "POI 'nu'", id="unknown-poi"),
+        pytest.param(
+            {"samples": {"SR": {"signal": [1.0, 2.0]}}, "data": {"SR": [1, 2]}, "staterror": True},
+            "variances",
+            id="staterror-without-variances",
+        ),
+        pytest.param(
+            {"samples": {"SR": {"signal": object()}}, "data": {"SR": [1]}},
+            "expected a histogram",
+            id="not-a-histogram",
+        ),
+    ],
+)
+def test_bad_inputs_are_workspace_errors(change, match):
+    """One valid call (sample 'signal' in 'SR', normfactor 'mu') with one thing made wrong."""
+    valid = {
+        "samples": {"SR": {"signal": weighted([1.0, 2.0], [1.0, 2.0])}},
+        "data": {"SR": counts([1, 2])},
+        "normfactors": {"mu": ["signal"]},
+        "poi": "mu",
+    }
+    with pytest.raises(WorkspaceError, match=match):
+        workspace_from_hists(**{**valid, **change})
 
 
 def test_fixed_and_inits_reach_the_measurement():

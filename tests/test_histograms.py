@@ -6,6 +6,7 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from _helpers import lepton_events
 
 from higgs_pyhf.build.config import parse_config
 from higgs_pyhf.build.histogram_io import load_histograms, save_histograms
@@ -33,34 +34,28 @@ def nice_events(n: int, *, seed: int = 0, mc: bool = True) -> ak.Array:
     rng = np.random.default_rng(seed)
     counts = np.where(rng.random(n) < 0.9, 4, 3).astype(np.uint32)
     total = int(counts.sum())
-
-    def jag(values):
-        return ak.unflatten(values, counts.astype(np.int64))
-
     pt = rng.uniform(8e3, 9e4, total).astype(np.float32)
     eta = rng.uniform(-2.4, 2.4, total).astype(np.float32)
-    charge = np.tile([-1, 1], total)[:total].astype(np.int32)
-    fields = {
-        "lep_n": counts,
-        "lep_pt": jag(pt),
-        "lep_eta": jag(eta),
-        "lep_phi": jag(rng.uniform(-np.pi, np.pi, total).astype(np.float32)),
-        "lep_E": jag((pt * np.cosh(eta)).astype(np.float32)),
-        "lep_charge": jag(charge),
-        "lep_type": jag(np.full(total, 13, dtype=np.uint32)),
-        "lep_ptcone30": jag((pt * rng.uniform(0, 0.32, total)).astype(np.float32)),
-        "lep_etcone20": jag((pt * rng.uniform(0, 0.32, total)).astype(np.float32)),
-        "trigE": rng.random(n) < 0.5,
-        "trigM": rng.random(n) < 0.9,
-    }
+    events = lepton_events(
+        counts,
+        pt,
+        eta,
+        rng.uniform(-np.pi, np.pi, total).astype(np.float32),
+        {
+            "lep_charge": np.tile([-1, 1], total)[:total].astype(np.int32),
+            "lep_type": np.full(total, 13, dtype=np.uint32),
+            "lep_ptcone30": (pt * rng.uniform(0, 0.32, total)).astype(np.float32),
+            "lep_etcone20": (pt * rng.uniform(0, 0.32, total)).astype(np.float32),
+        },
+        {"trigE": rng.random(n) < 0.5, "trigM": rng.random(n) < 0.9},
+    )
     if mc:
-        fields["mcWeight"] = rng.choice([-1.0, 1.0], n, p=[0.1, 0.9]).astype(
-            np.float32
-        ) * rng.uniform(0.5, 1.5, n).astype(np.float32)
+        weight = rng.choice([-1.0, 1.0], n, p=[0.1, 0.9]).astype(np.float32)
+        events["mcWeight"] = weight * rng.uniform(0.5, 1.5, n).astype(np.float32)
         for b in MC_BRANCHES:
             if b.startswith("scaleFactor"):
-                fields[b] = rng.uniform(0.9, 1.1, n).astype(np.float32)
-    return ak.Array(fields)
+                events[b] = rng.uniform(0.9, 1.1, n).astype(np.float32)
+    return events
 
 
 def _config(edges=(80, 100, 120, 130, 160, 250)):
@@ -101,15 +96,23 @@ def inputs(tmp_path):
     return tmp_path, _config()
 
 
+#: Per-event normalisation of each sample of _config(), lumi·1000·xsec/(sumw·red_eff); 1 for data.
+XSEC_WEIGHTS = {
+    "sig": LUMI * 1000 * XSEC / (SUMW * EFF),
+    "bkg": LUMI * 1000 * 4.0 / (2.0e4 * 1.0),
+    "data": 1.0,
+}
+
+
 def _job(task, config, selection="intended"):
-    s = config.sample(task.sample)
+    """The job of one chunk of _config(), written out from the configuration above."""
     return ChunkJob(
         chunk=task,
-        samples=tuple(x.name for x in config.samples),
-        is_data=s.is_data,
-        xsec_weight=s.xsec_weight(config.lumi_fb),
+        samples=("sig", "bkg", "data"),
+        is_data=task.sample == "data",
+        xsec_weight=XSEC_WEIGHTS[task.sample],
         edges=config.edges,
-        observable=config.observable,
+        observable="m4l",
         label=config.observable_label,
         selection=selection,
     )

@@ -8,12 +8,17 @@ import math
 import numpy as np
 import pyhf
 import pytest
+from _helpers import load_script
 
 from higgs_pyhf.errors import FitError
 from higgs_pyhf.inference.engine import compile_model
 from higgs_pyhf.inference.fit import fit
 from higgs_pyhf.inference.impacts import ImpactsResult, held_fits, impacts
-from higgs_pyhf.inference.parameters import pyhf_state
+
+
+def histosys(name: str, hi: list[float], lo: list[float]) -> dict:
+    """A histosys modifier: the sample's templates at +1σ (``hi``) and -1σ (``lo``)."""
+    return {"name": name, "type": "histosys", "data": {"hi_data": hi, "lo_data": lo}}
 
 
 def nuisance_spec() -> dict:
@@ -33,14 +38,11 @@ def nuisance_spec() -> dict:
                     {"name": "mu", "type": "normfactor", "data": None},
                     {"name": "lumi", "type": "lumi", "data": None},
                     {"name": "sig_theory", "type": "normsys", "data": {"hi": 1.08, "lo": 0.93}},
-                    {
-                        "name": "sig_shape",
-                        "type": "histosys",
-                        "data": {
-                            "hi_data": [1.5, 6.5, 14.0, 8.5, 2.8, 0.9],
-                            "lo_data": [2.5, 5.6, 13.8, 9.4, 3.1, 1.1],
-                        },
-                    },
+                    histosys(
+                        "sig_shape",
+                        [1.5, 6.5, 14.0, 8.5, 2.8, 0.9],
+                        [2.5, 5.6, 13.8, 9.4, 3.1, 1.1],
+                    ),
                 ],
             },
             {
@@ -49,14 +51,11 @@ def nuisance_spec() -> dict:
                 "modifiers": [
                     {"name": "lumi", "type": "lumi", "data": None},
                     {"name": "bkg_norm", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}},
-                    {
-                        "name": "bkg_shape",
-                        "type": "histosys",
-                        "data": {
-                            "hi_data": [42.0, 36.0, 30.0, 25.5, 21.0, 18.5],
-                            "lo_data": [38.5, 34.0, 30.0, 26.5, 23.0, 21.0],
-                        },
-                    },
+                    histosys(
+                        "bkg_shape",
+                        [42.0, 36.0, 30.0, 25.5, 21.0, 18.5],
+                        [38.5, 34.0, 30.0, 26.5, 23.0, 21.0],
+                    ),
                     {
                         "name": "staterror_sr",
                         "type": "staterror",
@@ -116,22 +115,16 @@ def result(model_data):
     return impacts(model, data)
 
 
-def _pyhf_poi(model, data, fixed_index=None, value=None) -> float:
-    init = np.asarray(model.config.suggested_init(), dtype=float)
-    fixed = list(model.config.suggested_fixed())
-    if fixed_index is not None:
-        init[fixed_index] = value
-        fixed[fixed_index] = True
-    opt = pyhf.optimize.minuit_optimizer(tolerance=1e-7, strategy=2)
-    with pyhf_state(opt):
-        best = pyhf.infer.mle.fit(
-            data,
-            model,
-            init_pars=init.tolist(),
-            fixed_params=fixed,
-            par_bounds=model.config.suggested_bounds(),
-        )
-    return float(np.asarray(best)[model.config.poi_index])
+@pytest.fixture(scope="module")
+def pyhf_poi():
+    """The benchmark's pyhf reference (a refit with one parameter held), minuit at 1e-7, strategy 2."""
+    reference = load_script("benchmark_diagnostics").pyhf_poi
+
+    def poi(model, data, fixed_index=None, value=0.0) -> float:
+        optimizer = pyhf.optimize.minuit_optimizer(tolerance=1e-7, strategy=2)
+        return reference(model, data, fixed_index, value, optimizer=optimizer)
+
+    return poi
 
 
 def test_at_least_ten_nuisances(result):
@@ -141,10 +134,10 @@ def test_at_least_ten_nuisances(result):
 
 
 @pytest.mark.slow
-def test_impacts_equal_brute_force_pyhf_minuit_refits(model_data, result):
+def test_impacts_equal_brute_force_pyhf_minuit_refits(model_data, result, pyhf_poi):
     model, data = model_data
     cm = compile_model(model)
-    poi_ref = _pyhf_poi(model, data)
+    poi_ref = pyhf_poi(model, data)
     assert result.poi_bestfit == pytest.approx(poi_ref, abs=1e-4)
     for imp in result.impacts:
         i = cm.par_names.index(imp.parameter)
@@ -155,7 +148,7 @@ def test_impacts_equal_brute_force_pyhf_minuit_refits(model_data, result):
         }
         for kind, (dn, up) in shifts.items():
             ref = [
-                _pyhf_poi(model, data, i, float(np.clip(imp.bestfit + s, lo, hi))) - poi_ref
+                pyhf_poi(model, data, i, float(np.clip(imp.bestfit + s, lo, hi))) - poi_ref
                 for s in (dn, up)
             ]
             got = getattr(imp, kind)
@@ -279,7 +272,7 @@ def free_normfactor_spec() -> dict:
     }
 
 
-def test_free_normfactors_are_ranked_with_their_postfit_shifts():
+def test_free_normfactors_are_ranked_with_their_postfit_shifts(pyhf_poi):
     ws = pyhf.Workspace(free_normfactor_spec())
     model = ws.model()
     data = np.asarray(ws.data(model), dtype=float)
@@ -297,9 +290,9 @@ def test_free_normfactors_are_ranked_with_their_postfit_shifts():
     assert free.postfit_sigma == pytest.approx(fr.error("wjets_norm"), rel=1e-8)
     # brute force: pyhf/minuit with wjets_norm held at its best fit ± its Hesse error
     i = model.config.par_slice("wjets_norm").start
-    poi_ref = _pyhf_poi(model, data)
-    up = _pyhf_poi(model, data, i, free.bestfit + free.postfit_sigma) - poi_ref
-    down = _pyhf_poi(model, data, i, free.bestfit - free.postfit_sigma) - poi_ref
+    poi_ref = pyhf_poi(model, data)
+    up = pyhf_poi(model, data, i, free.bestfit + free.postfit_sigma) - poi_ref
+    down = pyhf_poi(model, data, i, free.bestfit - free.postfit_sigma) - poi_ref
     assert (free.postfit.up, free.postfit.down) == pytest.approx((up, down), abs=1e-4)
     assert free.postfit.up < 0 < free.postfit.down  # more background, less signal
     assert res.impacts[0].parameter == "wjets_norm"  # the dominant one, as in cabinetry's ranking

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-import hist
 import matplotlib as mpl
 import numpy as np
 import pyhf
 import pytest
+from _helpers import weighted
 from click.testing import CliRunner
 
 import higgs_pyhf
@@ -105,16 +106,13 @@ def simplemodels_spec() -> dict:
 
 
 def hist_spec() -> dict:
-    def h(values, variances=None):
-        out = hist.Hist(hist.axis.Regular(len(values), 0.0, 1.0), storage=hist.storage.Weight())
-        var = variances if variances is not None else values
-        out[...] = np.stack([values, var], axis=-1)
-        return out
-
     return higgs_pyhf.workspace_from_hists(
         {
-            "SR": {"signal": h([3.0, 6.0, 2.0]), "wjets": h([20.0, 25.0, 15.0], [2.0, 3.0, 1.5])},
-            "CR": {"wjets": h([100.0, 80.0], [10.0, 8.0])},
+            "SR": {
+                "signal": weighted([3.0, 6.0, 2.0], [3.0, 6.0, 2.0]),
+                "wjets": weighted([20.0, 25.0, 15.0], [2.0, 3.0, 1.5]),
+            },
+            "CR": {"wjets": weighted([100.0, 80.0], [10.0, 8.0])},
         },
         data={"SR": [28, 37, 18], "CR": [104, 77]},
         poi="mu",
@@ -137,11 +135,20 @@ def _clean(text: str, where: str) -> None:
         assert word not in text, f"{word!r} in {where}"
 
 
-@pytest.mark.slow  # runs every figure command (subprocesses)
-@pytest.mark.parametrize(("name", "make"), [("simple", simplemodels_spec), ("hists", hist_spec)])
-def test_outside_workspaces_say_nothing_of_atlas(tmp_path, name, make):
-    ws = tmp_path / f"{name}.json"
+@pytest.fixture(
+    params=[("simple", simplemodels_spec), ("hists", hist_spec)], ids=["simple", "hists"]
+)
+def outside_ws(request, tmp_path) -> tuple[str, Path]:
+    """A workspace made outside this project (pyhf.simplemodels, or hist.Hist objects), saved."""
+    name, make = request.param
+    ws = tmp_path / f"{name}_ws.json"
     save_workspace(make(), ws)
+    return name, ws
+
+
+@pytest.mark.slow  # runs every figure command (subprocesses)
+def test_outside_workspaces_say_nothing_of_atlas(tmp_path, outside_ws):
+    name, ws = outside_ws
     figdir = tmp_path / "figs"
     # SVG with text as text, so that the figures' words can be read back
     with mpl.rc_context({"svg.fonttype": "none"}):
@@ -200,10 +207,8 @@ def test_outside_workspaces_say_nothing_of_atlas(tmp_path, name, make):
 
 
 @pytest.mark.slow  # a whole report run (subprocess)
-@pytest.mark.parametrize(("name", "make"), [("simple", simplemodels_spec), ("hists", hist_spec)])
-def test_report_is_titled_after_the_workspace(tmp_path, name, make):
-    ws = tmp_path / f"{name}_ws.json"
-    save_workspace(make(), ws)
+def test_report_is_titled_after_the_workspace(tmp_path, outside_ws):
+    _, ws = outside_ws
     out = tmp_path / "report"
     run("report", ws, "-o", out, "--quick", "--no-upper-limit")
     md = (out / "report.md").read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from _helpers import lepton_events
 
 from higgs_pyhf.build.config import parse_config
 from higgs_pyhf.build.ntuples import (
@@ -26,30 +27,26 @@ def tiny_events(n: int, *, seed: int = 0, mc: bool = True) -> ak.Array:
     rng = np.random.default_rng(seed)
     counts = rng.choice([3, 4, 4, 5], size=n).astype(np.uint32)
     total = int(counts.sum())
-
-    def jag(values):
-        return ak.unflatten(values, counts.astype(np.int64))
-
     pt = rng.uniform(5e3, 6e4, total).astype(np.float32)
     eta = rng.uniform(-2.6, 2.6, total).astype(np.float32)
-    fields = {
-        "lep_n": counts,
-        "lep_pt": jag(pt),
-        "lep_eta": jag(eta),
-        "lep_phi": jag(rng.uniform(-np.pi, np.pi, total).astype(np.float32)),
-        "lep_E": jag((pt * np.cosh(eta)).astype(np.float32)),
-        "lep_charge": jag(rng.choice([-1, 1], total).astype(np.int32)),
-        "lep_type": jag(rng.choice([11, 13], total).astype(np.uint32)),
-        "lep_ptcone30": jag((pt * rng.uniform(0, 0.4, total)).astype(np.float32)),
-        "lep_etcone20": jag((pt * rng.uniform(0, 0.4, total)).astype(np.float32)),
-        "trigE": rng.random(n) < 0.7,
-        "trigM": rng.random(n) < 0.5,
-    }
+    events = lepton_events(
+        counts,
+        pt,
+        eta,
+        rng.uniform(-np.pi, np.pi, total).astype(np.float32),
+        {
+            "lep_charge": rng.choice([-1, 1], total).astype(np.int32),
+            "lep_type": rng.choice([11, 13], total).astype(np.uint32),
+            "lep_ptcone30": (pt * rng.uniform(0, 0.4, total)).astype(np.float32),
+            "lep_etcone20": (pt * rng.uniform(0, 0.4, total)).astype(np.float32),
+        },
+        {"trigE": rng.random(n) < 0.7, "trigM": rng.random(n) < 0.5},
+    )
     if mc:
         for b in MC_BRANCHES:
-            if b not in fields:
-                fields[b] = rng.uniform(0.8, 1.2, n).astype(np.float32)
-    return ak.Array(fields)
+            if b not in ak.fields(events):
+                events[b] = rng.uniform(0.8, 1.2, n).astype(np.float32)
+    return events
 
 
 def _config(files_mc, files_data, files_bkg=None):

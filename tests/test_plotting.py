@@ -281,31 +281,14 @@ def test_report_figure_pairs(study_results, label) -> None:
     from higgs_pyhf.inference.scan import scan_2d
 
     like = scan_2d(model, data, ("s_s", "s_b"), n_points=(21, 21))
+    hists = (EDGES, SIGNAL, BACKGROUND, DATA)
+    header = {"data_label": label, "lumi_fb": 10.0}
     figs = [
-        plot_prefit_pair(
-            EDGES,
-            SIGNAL,
-            BACKGROUND,
-            DATA,
-            data_label=label,
-            lumi_fb=10.0,
-            pearson=grid.before_fit,
-            deviance=grid.before_fit,
-        ),
-        plot_postfit_pair(
-            EDGES,
-            SIGNAL,
-            BACKGROUND,
-            DATA,
-            data_label=label,
-            lumi_fb=10.0,
-            report=grid.scan_2d,
-            fit=FIT,
-            deviance=None,
-        ),
-        plot_contour_pair(grid.scan_2d, like, data_label=label, lumi_fb=10.0),
-        plot_gof_pair(gof, gof, data_label=label, nbins=34, lumi_fb=10.0),
-        plot_critical_value_pair(cov, cov, data_label=label, lumi_fb=10.0),
+        plot_prefit_pair(*hists, **header, pearson=grid.before_fit, deviance=grid.before_fit),
+        plot_postfit_pair(*hists, **header, report=grid.scan_2d, fit=FIT, deviance=None),
+        plot_contour_pair(grid.scan_2d, like, **header),
+        plot_gof_pair(gof, gof, nbins=34, **header),
+        plot_critical_value_pair(cov, cov, **header),
     ]
     for fig in figs:
         text = _texts(fig)

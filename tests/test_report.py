@@ -592,23 +592,28 @@ def test_report_package_rooms() -> None:
         assert len(src.splitlines()) <= 400, path.name
 
 
-@pytest.mark.slow  # a whole report run
-def test_report_on_a_model_with_nuisances_has_the_diagnostics(tmp_path):
+def _quick_report(ws: Path, out: Path) -> tuple[str, dict]:
+    """``report ws -o out --quick`` through the CLI: (report.md, results.json)."""
     from click.testing import CliRunner
 
     from higgs_pyhf.cli import main
 
-    ws = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas_syst.json"
-    out = tmp_path / "syst"
     r = CliRunner().invoke(main, ["--no-progress", "report", str(ws), "-o", str(out), "--quick"])
     assert r.exit_code == 0, r.output
     md = (out / "report.md").read_text()
+    return md, json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.slow  # a whole report run
+def test_report_on_a_model_with_nuisances_has_the_diagnostics(tmp_path):
+    ws = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas_syst.json"
+    out = tmp_path / "syst"
+    md, res = _quick_report(ws, out)
     for title in ("## Diagnostics", "### Impacts on the parameter of interest", "Brazil plot"):
         assert title in md
     assert "Toy-calibrated" not in md  # --quick skips the toy studies
     for name in ("pulls", "impacts", "correlations", "brazil", "yields_hzz4l_m4l"):
         assert (out / f"{name}.png").is_file(), name
-    res = json.loads((out / "results.json").read_text())
     impacts = res["results"]["diagnostics"]["impacts"]
     names = {i["parameter"] for i in impacts["impacts"]}
     assert names == {"lumi", "signal_theory", "background_norm", "s_b"}
@@ -618,37 +623,24 @@ def test_report_on_a_model_with_nuisances_has_the_diagnostics(tmp_path):
 
 @pytest.mark.slow  # a whole report run
 def test_report_on_several_channels_runs_the_likelihood_parts(tmp_path):
-    from click.testing import CliRunner
-
-    from higgs_pyhf.cli import main
-
     ws = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_generated_syst_channels.json"
     out = tmp_path / "channels"
-    r = CliRunner().invoke(main, ["--no-progress", "report", str(ws), "-o", str(out), "--quick"])
-    assert r.exit_code == 0, r.output
-    md = (out / "report.md").read_text()
+    md, res = _quick_report(ws, out)
     assert "| `hzz4l_m4l_4e` | 34 |" in md
     assert "## Maximum-likelihood fit" in md
     assert "## Diagnostics" in md
     for ch in ("4e", "2e2mu", "4mu"):
         assert (out / f"yields_hzz4l_m4l_{ch}.png").is_file()
-    res = json.loads((out / "results.json").read_text())
     assert res["reproduction"] is None
     assert "one channel" in res["skipped"]["reproduction"]
 
 
 def test_report_on_a_workspace_whose_poi_is_not_s_s(tmp_path):
-    from click.testing import CliRunner
-
-    from higgs_pyhf.cli import main
-
     text = (Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_atlas.json").read_text()
     ws = tmp_path / "mu.json"
     ws.write_text(text.replace('"s_s"', '"mu"'))
     out = tmp_path / "mu"
-    r = CliRunner().invoke(main, ["--no-progress", "report", str(ws), "-o", str(out), "--quick"])
-    assert r.exit_code == 0, r.output
-    md = (out / "report.md").read_text()
+    md, _ = _quick_report(ws, out)
     assert "POI `mu`" in md
     assert "| `mu` |" in md  # the fit table holds the model's own POI
     assert (out / "brazil.png").is_file()

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import click
 import pytest
+from _helpers import interrupt, start_cli_until, write_generated_inputs
 from click.testing import CliRunner
 
 from higgs_pyhf.cli import _Terminated, main
 from higgs_pyhf.errors import InputFileError
 
 WORKSPACE = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_generated.json"
-
-
-def _run_until(args: list[str], marker: str, cwd: Path) -> subprocess.Popen[str]:
-    """Start the CLI and return once ``marker`` appeared on its stderr (-v logs)."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "higgs_pyhf", "--no-progress", "-v", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=cwd,
-        # Python turns SIGINT into KeyboardInterrupt only when it is not ignored
-        # (it is in the children of a shell's background job)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if marker in line:
-            return proc
-    proc.wait(timeout=60)
-    pytest.fail(f"the command ended (exit {proc.returncode}) before logging {marker!r}")
 
 
 def test_termination_while_reading_is_not_a_read_error(tmp_path, monkeypatch):
@@ -127,19 +103,8 @@ def test_an_interruption_surfacing_as_another_error_gives_its_exit_code(
 @pytest.fixture(scope="module")
 def ntuples(tmp_path_factory):
     """Generated ntuples in the default layout, small (read in many small chunks)."""
-    import numpy as np
-
-    from higgs_pyhf.build.config import default_config
-    from higgs_pyhf.build.ntuples import write_ntuple
-    from higgs_pyhf.synthetic import generate_sample
-
-    config = default_config()
     directory = tmp_path_factory.mktemp("ntuples_signals")
-    for i, sample in enumerate(config.samples):
-        events, _ = generate_sample(sample, config, np.random.default_rng(200 + i), scale=0.3)
-        for j, name in enumerate(sample.files):
-            write_ntuple(directory / name, events[j :: len(sample.files)])
-    return directory
+    return write_generated_inputs(directory, first_seed=200, scale=0.3)
 
 
 @pytest.mark.slow
@@ -147,7 +112,7 @@ def test_sigterm_while_ntuples_are_read_is_143(ntuples, tmp_path):
     rng = random.Random(3)
     outcomes = []
     for _ in range(3):
-        proc = _run_until(
+        proc = start_cli_until(
             [
                 "build-workspace",
                 "--data-dir",
@@ -161,10 +126,8 @@ def test_sigterm_while_ntuples_are_read_is_143(ntuples, tmp_path):
             tmp_path,
         )
         time.sleep(rng.uniform(0.2, 1.0))  # reading chunk after chunk
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-        outcomes.append((proc.returncode, err.strip().splitlines()[-1:]))
-    assert outcomes == [(143, ["Error: terminated; no partial output was left"])] * 3
+        outcomes.append(interrupt(proc, signal.SIGTERM, timeout=120))
+    assert outcomes == [(143, "Error: terminated; no partial output was left")] * 3
     assert list(tmp_path.iterdir()) == []
 
 
@@ -178,14 +141,12 @@ def test_signal_inside_a_compiled_kernel_gives_its_exit_code_every_time(tmp_path
     rng = random.Random(7)
     outcomes = []
     for _ in range(4):
-        proc = _run_until(
+        proc = start_cli_until(
             ["toys", "contour", str(WORKSPACE), "--ntoys", "20000", "-o", str(tmp_path / "c.json")],
             "fit: -2lnL",  # the data's fit: the toys' batched fits (minutes of kernels) follow
             tmp_path,
         )
         time.sleep(rng.uniform(0.5, 3.0))  # somewhere in the batched toy fits (numba, nogil)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=120)
-        outcomes.append((proc.returncode, err.strip().splitlines()[-1:]))
+        outcomes.append(interrupt(proc, sig, timeout=120))
     assert all(rc == code for rc, _ in outcomes), outcomes
     assert list(tmp_path.iterdir()) == []

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import interrupt, start_cli_until
 
 from higgs_pyhf.execution import map_tasks
 from higgs_pyhf.inference.toys.partial import keep_partial
@@ -21,26 +19,8 @@ WORKSPACE = Path(__file__).resolve().parents[1] / "workspaces" / "hzz4l_generate
 
 def _interrupt_after_first_chunk(args: list[str], sig: int, cwd: Path) -> tuple[int, str]:
     """Run the CLI, send ``sig`` once its log says a chunk of toys finished; (exit code, last line)."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "higgs_pyhf", "--no-progress", "-vv", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=cwd,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "toy chunk 1 of" in line:
-            break
-    else:
-        proc.wait(timeout=60)
-        pytest.fail(f"the command ended (exit {proc.returncode}) before a chunk finished")
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=180)
-    return proc.returncode, (err.strip().splitlines() or [""])[-1]
+    proc = start_cli_until(args, "toy chunk 1 of", cwd, verbosity="-vv")
+    return interrupt(proc, sig, timeout=180)
 
 
 def _square(x: int) -> int:
