@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ..errors import ConfigError, WorkspaceError
+from ..errors import WorkspaceError
 from ..workspace import BKG_NORM, CHANNEL, POI, validate_workspace
 from .report_workspace import S_B_BOUNDS, S_S_BOUNDS
 from .systematics import NOMINAL, Systematic, SystematicsConfig
@@ -346,26 +346,13 @@ def model_systematics(
     *,
     mc_stat: bool = False,
     lumi_uncertainty: float | None = None,
-    channels: str = "single",
 ) -> SystematicsConfig:
     """The systematics of a build: the configured ones with ``--mc-stat`` and ``--lumi-uncertainty`` merged in.
 
     ``mc_stat`` adds a ``staterror`` entry ``mc_stat`` on every simulated
     sample unless one is configured; ``lumi_uncertainty`` sets the size of
     the ``lumi`` entry (adding one named ``lumi`` if there is none).
-
-    Raises:
-        ConfigError: for final-state channels with a template sample.
     """
-    if channels != "single":
-        templated = [s.name for s in config.mc_samples if s.template is not None]
-        if templated:
-            msg = (
-                f"--channels {channels} needs every MC sample from ntuples, but {templated} "
-                "come from templates (summed over final states): use the 'ntuples' configuration "
-                "(--generated, or --data-dir with the full release)"
-            )
-            raise ConfigError(msg)
     entries = list(systematics.entries)
     every = tuple(s.name for s in config.mc_samples)
     if mc_stat and not any(e.type == "staterror" for e in entries):

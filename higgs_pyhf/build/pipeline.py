@@ -43,7 +43,12 @@ from .ntuples import DEFAULT_STEP_SIZE
 from .provenance import describe_inputs, real_manifest
 from .report_workspace import workspace_from_histograms
 from .systematics import SystematicsConfig
-from .template_fill import add_templates, check_template_files, check_template_selection
+from .template_fill import (
+    add_templates,
+    check_template_files,
+    check_template_selection,
+    check_templates,
+)
 from .variations import shape_spec
 
 __all__ = [
@@ -279,17 +284,15 @@ def build_inputs(
     Returns:
         The workspace, its histograms and its provenance.
     """
-    mismatch = check_template_selection(config, selection, allow_mismatch=allow_selection_mismatch)
+    configured = systematics or SystematicsConfig()
     detailed = systematics is not None or channels != "single"
-    if detailed:
-        systematics = model_systematics(
-            config,
-            systematics or SystematicsConfig(),
-            mc_stat=mc_stat,
-            lumi_uncertainty=lumi_uncertainty,
-            channels=channels,
-        )
-    check_template_files(config, systematics)
+    mismatch = check_templates(
+        config,
+        selection,
+        configured if detailed else None,
+        channels=channels,
+        allow_mismatch=allow_selection_mismatch,
+    )
     if marker is None:
         marker = generated_info(data_dir)
     inputs = describe_inputs(config, data_dir, marker=marker)
@@ -303,18 +306,23 @@ def build_inputs(
         scheduler=scheduler,
         progress=progress,
         on_plan=on_plan,
-        shapes=shape_spec(systematics, channels=channels) if systematics is not None else None,
+        shapes=shape_spec(configured, channels=channels) if detailed else None,
     )
     need_variances = mc_stat or (
-        systematics is not None and any(e.type == "staterror" for e in systematics.entries)
+        detailed and any(e.type == "staterror" for e in configured.entries)
     )
-    hs, _files = add_templates(hs, config, need_variances=need_variances, systematics=systematics)
+    hs, _files = add_templates(
+        hs, config, need_variances=need_variances, systematics=configured if detailed else None
+    )
     _check_real_data_lumi(config, inputs)  # after the templates' own luminosity check
     generated = inputs["generated"]
     measurement = GENERATED_MEASUREMENT if generated else MEASUREMENT
     model: ModelBuild | None = None
-    if systematics is not None:
+    if detailed:
         assert hs.shapes is not None
+        systematics = model_systematics(
+            config, configured, mc_stat=mc_stat, lumi_uncertainty=lumi_uncertainty
+        )
         model = workspace_from_shapes(hs.shapes, config, systematics, measurement_name=measurement)
         spec = model.spec
     else:

@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TemplateError
+from ..errors import ConfigError, TemplateError
 from .config import AnalysisConfig
 from .histograms import HistogramSet, make_histogram
 from .systematics import NOMINAL, SystematicsConfig
 from .templates import TemplateFile, check_binning, read_template_file
 from .variations import ALL_CHANNEL, CHANNEL_AXIS, VARIATION_AXIS, ShapeSpec, make_shape_histogram
 
-__all__ = ["add_templates", "check_template_files", "check_template_selection"]
+__all__ = ["add_templates", "check_template_files", "check_template_selection", "check_templates"]
 
 
 def check_template_files(config: AnalysisConfig, systematics: SystematicsConfig | None) -> None:
@@ -62,6 +62,37 @@ def check_template_selection(
         )
         raise TemplateError(msg)
     return sorted({s.template.selection for s in other if s.template})
+
+
+def check_templates(
+    config: AnalysisConfig,
+    selection: str,
+    systematics: SystematicsConfig | None,
+    *,
+    channels: str = "single",
+    allow_mismatch: bool = False,
+) -> list[str]:
+    """Check a build's templates before anything is read: selection, channels, then files.
+
+    Returns:
+        The template selections that differ (see :func:`check_template_selection`).
+
+    Raises:
+        TemplateError: see :func:`check_template_selection` and :func:`check_template_files`.
+        ConfigError: for final-state channels with a template sample (templates
+            are summed over final states).
+    """
+    mismatch = check_template_selection(config, selection, allow_mismatch=allow_mismatch)
+    templated = [s.name for s in config.mc_samples if s.template is not None]
+    if channels != "single" and templated:
+        msg = (
+            f"--channels {channels} needs every MC sample from ntuples, but {templated} "
+            "come from templates (summed over final states): use the 'ntuples' configuration "
+            "(--generated, or --data-dir with the full release)"
+        )
+        raise ConfigError(msg)
+    check_template_files(config, systematics)
+    return mismatch
 
 
 def add_templates(
