@@ -39,6 +39,7 @@ from ..engine import fit as engine_fit
 from ..fit import fit as full_fit
 from ..profile import profile
 from .poisson import poisson_table
+from .runner import ToyDraws
 from .sampling import (
     DEFAULT_BLOCK_SIZE,
     block_rng,
@@ -338,12 +339,7 @@ def toy_contour(
         p_value=r["p"],
         n_failed=r["failed"].astype(int),
         wilks_levels=(float(stats.chi2.ppf(CONFIDENCE_68, 2)), float(stats.chi2.ppf(0.95, 2))),
-        settings={
-            "ntoys": ntoys,
-            "seed": seed,
-            "aux": aux,
-            "block_size": block_size,
-            "sampling": "poisson",
-            "engine": "batched HistFactory engine",
-        },
+        settings=ToyDraws(ntoys, seed, "poisson", "clip", aux, block_size).settings(
+            skip=("negative",), engine="batched HistFactory engine"
+        ),
     )

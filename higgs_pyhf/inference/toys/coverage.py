@@ -14,7 +14,7 @@ grid; models linear in their free normfactors).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import numpy as np
 from scipy import stats
@@ -25,7 +25,7 @@ from ...errors import FitError
 from ..engine.linear import linear_structure
 from .chi2_fits import grid_statistic
 from .fits import ToyModel, check_statistic, fit_data, fit_toys, toy_model
-from .runner import DEFAULT_POOL, Progress, run_at
+from .runner import RunOptions, ToyDraws, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
 from .summary import CONFIDENCE_68, binomial_error, quantile_band
 
@@ -219,11 +219,7 @@ def coverage_toys(
     d_values: Any = None,
     confidence: float = CONFIDENCE_68,
     block_size: int = DEFAULT_BLOCK_SIZE,
-    blocks_per_chunk: int | None = None,
-    workers: int = 1,
-    pool: str = DEFAULT_POOL,
-    scheduler: str | None = None,
-    progress: Progress = None,
+    **run: Unpack[RunOptions],
 ) -> CoverageResult:
     """Coverage study of the Δ(statistic) ≤ d region (the report's section 2.6, done right).
 
@@ -246,11 +242,7 @@ def coverage_toys(
         d_values: d grid of f(d) (default 0 … 3×expected, 121 points).
         confidence: target coverage.
         block_size: toys per seeding block.
-        blocks_per_chunk: blocks per task (default automatic).
-        workers: local workers (1: in this process).
-        pool: ``threads`` (default) or ``processes``: the kind of local workers.
-        scheduler: Dask scheduler address.
-        progress: called with the number of toys of each finished chunk.
+        run: how the toys are run (:class:`~.runner.RunOptions`: workers, pool, …).
 
     Returns:
         The :class:`CoverageResult`.
@@ -282,24 +274,8 @@ def coverage_toys(
         payload["truth_full"] = truth_full
         payload["tested_index"] = [tm.position(n) for n in params]
         block = _block_continuous
-    out = run_at(
-        block,
-        tm,
-        truth_full,
-        ntoys=ntoys,
-        seed=seed,
-        stream=0,
-        sampling=sampling,
-        negative=negative,
-        aux=aux,
-        payload=payload,
-        block_size=block_size,
-        blocks_per_chunk=blocks_per_chunk,
-        workers=workers,
-        pool=pool,
-        scheduler=scheduler,
-        progress=progress,
-    )
+    draws = ToyDraws(ntoys, seed, sampling, negative, aux, block_size)
+    out = run_at(block, tm, truth_full, payload=payload, **draws._asdict(), **run)
     ok = out["converged"]
     deltas = out["delta"][ok]
     ndof = len(tested)
@@ -326,18 +302,12 @@ def coverage_toys(
         statistic=statistic,
         minimization=minimization,
         n_failed=int(ok.size - ok.sum()),
-        settings={
-            "ntoys": ntoys,
-            "seed": seed,
-            "sampling": sampling,
-            "negative": negative,
-            "aux": aux,
-            "block_size": block_size,
-            "grid": {k2: list(v) for k2, v in grid_setting.items()} if grid_setting else None,
-            "profiled": [
+        settings=draws.settings(
+            grid={k2: list(v) for k2, v in grid_setting.items()} if grid_setting else None,
+            profiled=[
                 lab for i, lab in enumerate(tm.labels) if not tm.cm.fixed[i] and lab not in tested
             ],
-        },
+        ),
         bestfit_bias={n: float(np.mean(bf[:, i]) - truth_t[n]) for i, n in enumerate(tested)},
         bestfit_std={n: float(np.std(bf[:, i])) for i, n in enumerate(tested)},
     )
