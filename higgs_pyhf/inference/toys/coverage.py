@@ -27,7 +27,7 @@ from .chi2_fits import grid_statistic
 from .fits import ToyModel, check_statistic, fit_data, fit_toys, toy_model
 from .runner import RunOptions, ToyDraws, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
-from .summary import CONFIDENCE_68, binomial_error, quantile_band
+from .summary import CONFIDENCE_68, binomial_error, fraction, quantile_band
 
 __all__ = [
     "MINIMIZATIONS",
@@ -133,8 +133,9 @@ def coverage_from_deltas(
         if d_values is None
         else np.asarray(d_values, dtype=float)
     )
-    frac = np.searchsorted(x, d, side="right") / n
-    err = np.sqrt(np.maximum(frac * (1 - frac), 1.0 / n) / n)
+    counts = np.searchsorted(x, d, side="right")
+    frac = counts / n
+    err = np.array([binomial_error(int(k), n) for k in counts])
     crit, lo, hi = quantile_band(x, confidence)
     return d, frac, err, crit, (lo, hi)
 
@@ -285,7 +286,7 @@ def coverage_toys(
         deltas, ndof=ndof, d_values=d_values, confidence=confidence
     )
     expected = float(stats.chi2.ppf(confidence, ndof))
-    k = int(np.sum(deltas <= expected))
+    at_expected, at_expected_error = fraction(int(np.sum(deltas <= expected)), deltas.size)
     return CoverageResult(
         parameters=tuple(tested),
         truth={lab: float(v) for lab, v in zip(tm.labels, truth_full, strict=True)},
@@ -296,8 +297,8 @@ def coverage_toys(
         critical_value=crit,
         critical_value_band=band,
         expected_critical_value=expected,
-        coverage_at_expected=k / deltas.size,
-        coverage_at_expected_error=binomial_error(k, deltas.size),
+        coverage_at_expected=at_expected,
+        coverage_at_expected_error=at_expected_error,
         ndof=ndof,
         statistic=statistic,
         minimization=minimization,

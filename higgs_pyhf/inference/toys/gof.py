@@ -17,7 +17,6 @@ Statistics: ``likelihood`` (−2 ln λ_saturated, any model, the engine fits),
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple, Unpack
 
 import numpy as np
@@ -39,7 +38,7 @@ from .fits import (
 )
 from .runner import RunOptions, ToyDraws, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
-from .summary import binomial_error
+from .summary import fraction
 
 __all__ = ["GOF_MODES", "GofResult", "gof_toys"]
 
@@ -200,16 +199,15 @@ def gof_toys(
     out = run_at(_block_gof, tm, pars, payload=payload, **draws._asdict(), **run)
     ok = out["converged"]
     values = out["value"][ok]
-    k = int(np.sum(values >= observed))
-    n = int(values.size)
+    p_value, p_value_error = fraction(int(np.sum(values >= observed)), int(values.size))
     return GofResult(
         statistic=statistic,
         mode=mode,
         observed=observed,
         toy_values=values,
         ndof=int(ndof),
-        p_value=k / n if n else math.nan,
-        p_value_error=binomial_error(k, n) if n else math.nan,
+        p_value=p_value,
+        p_value_error=p_value_error,
         p_value_asymptotic=float(stats.chi2.sf(observed, ndof)),
         n_failed=int(ok.size - ok.sum()),
         fitted={lab: float(v) for lab, v in zip(tm.labels, pars, strict=True)},
