@@ -54,7 +54,7 @@ from ..engine import expected_aux, expected_main
 from . import partial as _partial
 from .fits import ToyModel
 from .poisson import PoissonTable, poisson_table
-from .sampling import block_rng, check_ntoys, draw_block
+from .sampling import check_ntoys, draw_blocks
 
 __all__ = [
     "DEFAULT_POOL",
@@ -157,21 +157,18 @@ def run_chunk(task: ToyTask) -> dict[str, np.ndarray]:
         groups.setdefault(b // task.group, []).append(b)
     parts: list[dict[str, np.ndarray]] = []
     for blocks in groups.values():
-        toys = np.concatenate(
-            [
-                draw_block(
-                    block_rng(task.seed, task.stream, b),
-                    task.tm.cm,
-                    task.main_mean,
-                    task.aux_mean,
-                    task.block_size,
-                    sampling=task.sampling,
-                    negative=task.negative,
-                    aux=task.aux,
-                    table=task.table,
-                )
-                for b in blocks
-            ]
+        toys = draw_blocks(
+            task.tm.cm,
+            task.main_mean,
+            task.aux_mean,
+            blocks,
+            seed=task.seed,
+            stream=task.stream,
+            block_size=task.block_size,
+            sampling=task.sampling,
+            negative=task.negative,
+            aux=task.aux,
+            table=task.table,
         )
         n = min(toys.shape[0], task.ntoys - blocks[0] * task.block_size)
         parts.append(task.func(task.tm, toys[:n], task.payload))
