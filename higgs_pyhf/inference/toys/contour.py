@@ -34,18 +34,17 @@ from ..._io import jsonable
 from ..._summary import markdown_repr, result_dict, short_repr
 from ...errors import FitError
 from ...execution import map_tasks
-from ..engine import CompiledModel, compile_model, expected_aux, expected_main, twice_nll
+from ..engine import CompiledModel, compile_model, twice_nll
 from ..engine import fit as engine_fit
 from ..fit import fit as full_fit
 from ..profile import profile
-from .poisson import poisson_table
+from .runner import ToyDraws
 from .sampling import (
     DEFAULT_BLOCK_SIZE,
-    block_rng,
     check_ntoys,
     check_sampling,
     check_toy_memory,
-    draw_block,
+    sample_toys,
 )
 from .summary import CONFIDENCE_68, quantile_band
 
@@ -177,28 +176,20 @@ _KEYS = ("c68", "c68_lo", "c68_hi", "c95", "c95_lo", "c95_hi", "p")
 def _run_points(task: _PointsTask) -> dict[str, np.ndarray]:
     """Worker: the toys of every grid point of ``task`` (one engine batch per point)."""
     cm, k = task.cm, task.points.size
-    nblocks = math.ceil(task.ntoys / task.block_size)
     out = {n: np.full(k, math.nan) for n in _KEYS}
     out["failed"] = np.zeros(k)
     for q in range(k):
-        x = task.start[q][None, :]
-        main, aux = expected_main(cm, x)[0], expected_aux(cm, x)[0]
-        table = poisson_table(main)
-        blocks = [
-            draw_block(
-                block_rng(task.seed, int(task.points[q]), b),
-                cm,
-                main,
-                aux,
-                task.block_size,
-                sampling="poisson",
-                negative="clip",
-                aux=task.aux,
-                table=table,
-            )
-            for b in range(nblocks)
-        ]
-        toys = np.concatenate(blocks)[: task.ntoys]
+        toys = sample_toys(
+            cm,
+            task.start[q],
+            ntoys=task.ntoys,
+            seed=task.seed,
+            sampling="poisson",
+            negative="clip",
+            aux=task.aux,
+            block_size=task.block_size,
+            stream=int(task.points[q]),
+        )
         t, ok = _toy_t(cm, task.pair, toys, task.start[q])
         good = np.sort(t[ok])
         out["failed"][q] = task.ntoys - good.size
@@ -338,12 +329,7 @@ def toy_contour(
         p_value=r["p"],
         n_failed=r["failed"].astype(int),
         wilks_levels=(float(stats.chi2.ppf(CONFIDENCE_68, 2)), float(stats.chi2.ppf(0.95, 2))),
-        settings={
-            "ntoys": ntoys,
-            "seed": seed,
-            "aux": aux,
-            "block_size": block_size,
-            "sampling": "poisson",
-            "engine": "batched HistFactory engine",
-        },
+        settings=ToyDraws(ntoys, seed, "poisson", "clip", aux, block_size).settings(
+            skip=("negative",), engine="batched HistFactory engine"
+        ),
     )

@@ -14,7 +14,7 @@ grid; models linear in their free normfactors).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import numpy as np
 from scipy import stats
@@ -25,9 +25,9 @@ from ...errors import FitError
 from ..engine.linear import linear_structure
 from .chi2_fits import grid_statistic
 from .fits import ToyModel, check_statistic, fit_data, fit_toys, toy_model
-from .runner import DEFAULT_POOL, Progress, run_at
+from .runner import RunOptions, ToyDraws, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
-from .summary import CONFIDENCE_68, binomial_error, quantile_band
+from .summary import CONFIDENCE_68, binomial_error, fraction, quantile_band
 
 __all__ = [
     "MINIMIZATIONS",
@@ -133,8 +133,9 @@ def coverage_from_deltas(
         if d_values is None
         else np.asarray(d_values, dtype=float)
     )
-    frac = np.searchsorted(x, d, side="right") / n
-    err = np.sqrt(np.maximum(frac * (1 - frac), 1.0 / n) / n)
+    counts = np.searchsorted(x, d, side="right")
+    frac = counts / n
+    err = np.array([binomial_error(int(k), n) for k in counts])
     crit, lo, hi = quantile_band(x, confidence)
     return d, frac, err, crit, (lo, hi)
 
@@ -219,11 +220,7 @@ def coverage_toys(
     d_values: Any = None,
     confidence: float = CONFIDENCE_68,
     block_size: int = DEFAULT_BLOCK_SIZE,
-    blocks_per_chunk: int | None = None,
-    workers: int = 1,
-    pool: str = DEFAULT_POOL,
-    scheduler: str | None = None,
-    progress: Progress = None,
+    **run: Unpack[RunOptions],
 ) -> CoverageResult:
     """Coverage study of the Δ(statistic) ≤ d region (the report's section 2.6, done right).
 
@@ -246,11 +243,7 @@ def coverage_toys(
         d_values: d grid of f(d) (default 0 … 3×expected, 121 points).
         confidence: target coverage.
         block_size: toys per seeding block.
-        blocks_per_chunk: blocks per task (default automatic).
-        workers: local workers (1: in this process).
-        pool: ``threads`` (default) or ``processes``: the kind of local workers.
-        scheduler: Dask scheduler address.
-        progress: called with the number of toys of each finished chunk.
+        run: how the toys are run (:class:`~.runner.RunOptions`: workers, pool, …).
 
     Returns:
         The :class:`CoverageResult`.
@@ -282,24 +275,8 @@ def coverage_toys(
         payload["truth_full"] = truth_full
         payload["tested_index"] = [tm.position(n) for n in params]
         block = _block_continuous
-    out = run_at(
-        block,
-        tm,
-        truth_full,
-        ntoys=ntoys,
-        seed=seed,
-        stream=0,
-        sampling=sampling,
-        negative=negative,
-        aux=aux,
-        payload=payload,
-        block_size=block_size,
-        blocks_per_chunk=blocks_per_chunk,
-        workers=workers,
-        pool=pool,
-        scheduler=scheduler,
-        progress=progress,
-    )
+    draws = ToyDraws(ntoys, seed, sampling, negative, aux, block_size)
+    out = run_at(block, tm, truth_full, payload=payload, **draws._asdict(), **run)
     ok = out["converged"]
     deltas = out["delta"][ok]
     ndof = len(tested)
@@ -309,7 +286,7 @@ def coverage_toys(
         deltas, ndof=ndof, d_values=d_values, confidence=confidence
     )
     expected = float(stats.chi2.ppf(confidence, ndof))
-    k = int(np.sum(deltas <= expected))
+    at_expected, at_expected_error = fraction(int(np.sum(deltas <= expected)), deltas.size)
     return CoverageResult(
         parameters=tuple(tested),
         truth={lab: float(v) for lab, v in zip(tm.labels, truth_full, strict=True)},
@@ -320,24 +297,18 @@ def coverage_toys(
         critical_value=crit,
         critical_value_band=band,
         expected_critical_value=expected,
-        coverage_at_expected=k / deltas.size,
-        coverage_at_expected_error=binomial_error(k, deltas.size),
+        coverage_at_expected=at_expected,
+        coverage_at_expected_error=at_expected_error,
         ndof=ndof,
         statistic=statistic,
         minimization=minimization,
         n_failed=int(ok.size - ok.sum()),
-        settings={
-            "ntoys": ntoys,
-            "seed": seed,
-            "sampling": sampling,
-            "negative": negative,
-            "aux": aux,
-            "block_size": block_size,
-            "grid": {k2: list(v) for k2, v in grid_setting.items()} if grid_setting else None,
-            "profiled": [
+        settings=draws.settings(
+            grid={k2: list(v) for k2, v in grid_setting.items()} if grid_setting else None,
+            profiled=[
                 lab for i, lab in enumerate(tm.labels) if not tm.cm.fixed[i] and lab not in tested
             ],
-        },
+        ),
         bestfit_bias={n: float(np.mean(bf[:, i]) - truth_t[n]) for i, n in enumerate(tested)},
         bestfit_std={n: float(np.std(bf[:, i])) for i, n in enumerate(tested)},
     )

@@ -17,8 +17,7 @@ Statistics: ``likelihood`` (−2 ln λ_saturated, any model, the engine fits),
 
 from __future__ import annotations
 
-import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import numpy as np
 from scipy import stats
@@ -37,9 +36,9 @@ from .fits import (
     saturated_deviance,
     toy_model,
 )
-from .runner import DEFAULT_POOL, Progress, run_at
+from .runner import RunOptions, ToyDraws, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
-from .summary import binomial_error
+from .summary import fraction
 
 __all__ = ["GOF_MODES", "GofResult", "gof_toys"]
 
@@ -161,11 +160,7 @@ def gof_toys(
     negative: str = "keep",
     aux: str = "sample",
     block_size: int = DEFAULT_BLOCK_SIZE,
-    blocks_per_chunk: int | None = None,
-    workers: int = 1,
-    pool: str = DEFAULT_POOL,
-    scheduler: str | None = None,
-    progress: Progress = None,
+    **run: Unpack[RunOptions],
 ) -> GofResult:
     """Distribution of the GoF statistic in toys from the fitted model and the data's toy p-value.
 
@@ -183,11 +178,7 @@ def gof_toys(
         negative: ``keep`` or ``clip`` negative Gaussian toys.
         aux: ``sample`` or ``fixed`` auxiliary data.
         block_size: toys per seeding block.
-        blocks_per_chunk: blocks per task (default: automatic).
-        workers: local workers (1: in this process).
-        pool: ``threads`` (default) or ``processes``: the kind of local workers.
-        scheduler: Dask scheduler address.
-        progress: called with the number of toys of each finished chunk.
+        run: how the toys are run (:class:`~.runner.RunOptions`: workers, pool, …).
 
     Returns:
         The :class:`GofResult`.
@@ -203,48 +194,26 @@ def gof_toys(
     observed = float(_statistic(tm, statistic, d[None, :], pars)[0])
     nbins = tm.cm.nmain
     ndof = nbins - n_unconstrained(tm) if mode == "refit" else nbins
-    out = run_at(
-        _block_gof,
-        tm,
-        pars,
-        ntoys=ntoys,
-        seed=seed,
-        stream=0,
-        sampling=sampling,
-        negative=negative,
-        aux=aux,
-        payload={"mode": mode, "statistic": statistic, "pars": pars},
-        block_size=block_size,
-        blocks_per_chunk=blocks_per_chunk,
-        workers=workers,
-        pool=pool,
-        scheduler=scheduler,
-        progress=progress,
-    )
+    draws = ToyDraws(ntoys, seed, sampling, negative, aux, block_size)
+    payload = {"mode": mode, "statistic": statistic, "pars": pars}
+    out = run_at(_block_gof, tm, pars, payload=payload, **draws._asdict(), **run)
     ok = out["converged"]
     values = out["value"][ok]
-    k = int(np.sum(values >= observed))
-    n = int(values.size)
+    p_value, p_value_error = fraction(int(np.sum(values >= observed)), int(values.size))
     return GofResult(
         statistic=statistic,
         mode=mode,
         observed=observed,
         toy_values=values,
         ndof=int(ndof),
-        p_value=k / n if n else math.nan,
-        p_value_error=binomial_error(k, n) if n else math.nan,
+        p_value=p_value,
+        p_value_error=p_value_error,
         p_value_asymptotic=float(stats.chi2.sf(observed, ndof)),
         n_failed=int(ok.size - ok.sum()),
         fitted={lab: float(v) for lab, v in zip(tm.labels, pars, strict=True)},
-        settings={
-            "ntoys": ntoys,
-            "seed": seed,
-            "sampling": sampling,
-            "negative": negative,
-            "aux": aux,
-            "block_size": block_size,
-            "engine": "batched HistFactory engine"
+        settings=draws.settings(
+            engine="batched HistFactory engine"
             if statistic == "likelihood"
-            else "batched chi2 minimizer",
-        },
+            else "batched chi2 minimizer"
+        ),
     )

@@ -19,7 +19,7 @@ own (smaller) value from the √q̃μ distributions: the result says so in
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import numpy as np
 from scipy import stats
@@ -30,7 +30,7 @@ from ...errors import FitError
 from ..significance import cls as asymptotic_cls
 from ..significance import discovery as asymptotic_discovery
 from .fits import ToyModel, fit_data, fit_toys, toy_model
-from .runner import DEFAULT_POOL, Progress, run_at
+from .runner import RunOptions, ToyDraws, run_at
 from .sampling import DEFAULT_BLOCK_SIZE, check_sampling
 from .summary import binomial_error
 
@@ -153,13 +153,11 @@ def hypotest_toys(
     aux: str = "sample",
     asymptotic: bool = True,
     block_size: int = DEFAULT_BLOCK_SIZE,
-    blocks_per_chunk: int | None = None,
-    workers: int = 1,
-    pool: str = DEFAULT_POOL,
-    scheduler: str | None = None,
-    progress: Progress = None,
+    **run: Unpack[RunOptions],
 ) -> HypotestResult:
     """Toy-based CLs for ``poi = poi_value`` (q̃μ) and discovery p0 (q0).
+
+    ``run``: how the toys are run (:class:`~.runner.RunOptions`: workers, pool, …).
 
     Returns:
         The :class:`HypotestResult`.
@@ -177,26 +175,13 @@ def hypotest_toys(
         msg = "the fits to the observed data failed"
         raise FitError(msg)
     qmu_obs, q0_obs = float(obs["qmu"][0]), float(obs["q0"][0])
+    draws = ToyDraws(ntoys, seed, sampling, "clip", aux, block_size)
+    payload = {"poi": poi, "mu": float(poi_value)}
     ens = {}
     for stream, mu in ((0, float(poi_value)), (1, 0.0)):
         pars, _ = fit_data(tm, d, "likelihood", fixed={poi: mu})
         ens[stream] = run_at(
-            _block_hypotest,
-            tm,
-            pars,
-            ntoys=ntoys,
-            seed=seed,
-            stream=stream,
-            sampling=sampling,
-            negative="clip",
-            aux=aux,
-            payload={"poi": poi, "mu": float(poi_value)},
-            block_size=block_size,
-            blocks_per_chunk=blocks_per_chunk,
-            workers=workers,
-            pool=pool,
-            scheduler=scheduler,
-            progress=progress,
+            _block_hypotest, tm, pars, payload=payload, stream=stream, **draws._asdict(), **run
         )
     sb, b = ens[0], ens[1]
     qsb = sb["qmu"][sb["converged"]]
@@ -236,14 +221,7 @@ def hypotest_toys(
         cls_asymptotic=cls_a,
         p0_asymptotic=p0_a,
         n_failed=int((~sb["converged"]).sum() + (~b["converged"]).sum()),
-        settings={
-            "ntoys": ntoys,
-            "seed": seed,
-            "sampling": sampling,
-            "aux": aux,
-            "block_size": block_size,
-            "engine": "batched HistFactory engine",
-        },
+        settings=draws.settings(skip=("negative",), engine="batched HistFactory engine"),
         note=note,
         cls_expected=expected_band(qsb, qb),
         toys_qmu_sb=qsb,

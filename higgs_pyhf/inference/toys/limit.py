@@ -12,13 +12,14 @@ falls below ``level``, linearly interpolated between scan points (as pyhf's
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import numpy as np
 
 from ..._summary import markdown_repr, result_dict, short_repr
 from ...errors import FitError
 from .hypotest import hypotest_toys
+from .runner import RunOptions, ToyDraws
 from .sampling import DEFAULT_BLOCK_SIZE
 
 __all__ = ["ToyLimitResult", "crossing", "toy_upper_limit"]
@@ -105,7 +106,7 @@ def toy_upper_limit(
     sampling: str = "poisson",
     aux: str = "sample",
     block_size: int = DEFAULT_BLOCK_SIZE,
-    **options: Any,
+    **run: Unpack[RunOptions],
 ) -> ToyLimitResult:
     """Toy CLs on a grid of POI values and the toy-based upper limit with its expected band.
 
@@ -119,8 +120,7 @@ def toy_upper_limit(
         sampling: ``poisson`` or ``gaussian`` toys.
         aux: ``sample`` or ``fixed`` auxiliary data.
         block_size: toys per seeding block.
-        options: passed to :func:`~.hypotest.hypotest_toys` (workers, pool,
-            scheduler, blocks_per_chunk, progress): how, not what, is computed.
+        run: how the toys are run (:class:`~.runner.RunOptions`: workers, pool, …).
 
     Raises:
         FitError: if the grid is not increasing or has fewer than two values.
@@ -136,8 +136,11 @@ def toy_upper_limit(
             poi_value=float(mu),
             ntoys=ntoys,
             seed=seed + k,
+            sampling=sampling,
+            aux=aux,
+            block_size=block_size,
             asymptotic=False,
-            **options,
+            **run,
         )
         for k, mu in enumerate(mus)
     ]
@@ -152,15 +155,11 @@ def toy_upper_limit(
         cls_expected=bands,
         observed=crossing(mus, obs, level),
         expected=tuple(crossing(mus, row, level) for row in bands),
-        settings={
-            "ntoys": ntoys,
-            "seed": seed,
-            "seeds": f"seed + k at the k-th POI value ({seed} … {seed + mus.size - 1})",
-            "sampling": sampling,
-            "aux": aux,
-            "block_size": block_size,
-            "engine": "batched HistFactory engine",
-            "n_failed": int(sum(r.n_failed for r in results)),
-            "cls_nan": int(sum(1 for v in obs if not math.isfinite(v))),
-        },
+        settings=ToyDraws(ntoys, seed, sampling, "clip", aux, block_size).settings(
+            skip=("negative",),
+            seeds=f"seed + k at the k-th POI value ({seed} … {seed + mus.size - 1})",
+            engine="batched HistFactory engine",
+            n_failed=int(sum(r.n_failed for r in results)),
+            cls_nan=int(sum(1 for v in obs if not math.isfinite(v))),
+        ),
     )

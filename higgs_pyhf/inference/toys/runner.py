@@ -45,7 +45,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import numpy as np
 
@@ -54,13 +54,15 @@ from ..engine import expected_aux, expected_main
 from . import partial as _partial
 from .fits import ToyModel
 from .poisson import PoissonTable, poisson_table
-from .sampling import block_rng, check_ntoys, draw_block
+from .sampling import check_ntoys, draw_blocks
 
 __all__ = [
     "DEFAULT_POOL",
     "TOYS_PER_CALL",
     "BlockFunction",
     "Progress",
+    "RunOptions",
+    "ToyDraws",
     "ToyTask",
     "blocks_per_call",
     "run_at",
@@ -79,6 +81,43 @@ TOYS_PER_CALL = 5_000
 _MIN_CALLS = 8
 #: Kind of local workers of the toy studies (see the module docstring).
 DEFAULT_POOL = "threads"
+
+
+class ToyDraws(NamedTuple):
+    """The toys of one ensemble: how many, from which seed, sampled how (what the toys are).
+
+    ``run_at(func, tm, pars, payload=…, **draws._asdict(), **run)`` runs them;
+    :meth:`settings` is what a study's result records of them.
+    """
+
+    ntoys: int
+    seed: int
+    sampling: str
+    negative: str
+    aux: str
+    block_size: int
+
+    def settings(self, *, skip: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+        """These entries (but ``skip``, e.g. a ``negative`` the study does not offer), then ``extra``."""
+        return {**{k: v for k, v in self._asdict().items() if k not in skip}, **extra}
+
+
+class RunOptions(TypedDict, total=False):
+    """How a study's toys are run, not what they give: the keywords of :func:`run_at` a study passes on.
+
+    Attributes:
+        blocks_per_chunk: blocks per task (default: automatic).
+        workers: local workers (1: in this process).
+        pool: ``threads`` (default) or ``processes``: the kind of local workers.
+        scheduler: Dask scheduler address.
+        progress: called with the number of toys of each finished chunk.
+    """
+
+    blocks_per_chunk: int | None
+    workers: int
+    pool: str
+    scheduler: str | None
+    progress: Progress
 
 
 def blocks_per_call(ntoys: int, block_size: int) -> int:
@@ -118,21 +157,18 @@ def run_chunk(task: ToyTask) -> dict[str, np.ndarray]:
         groups.setdefault(b // task.group, []).append(b)
     parts: list[dict[str, np.ndarray]] = []
     for blocks in groups.values():
-        toys = np.concatenate(
-            [
-                draw_block(
-                    block_rng(task.seed, task.stream, b),
-                    task.tm.cm,
-                    task.main_mean,
-                    task.aux_mean,
-                    task.block_size,
-                    sampling=task.sampling,
-                    negative=task.negative,
-                    aux=task.aux,
-                    table=task.table,
-                )
-                for b in blocks
-            ]
+        toys = draw_blocks(
+            task.tm.cm,
+            task.main_mean,
+            task.aux_mean,
+            blocks,
+            seed=task.seed,
+            stream=task.stream,
+            block_size=task.block_size,
+            sampling=task.sampling,
+            negative=task.negative,
+            aux=task.aux,
+            table=task.table,
         )
         n = min(toys.shape[0], task.ntoys - blocks[0] * task.block_size)
         parts.append(task.func(task.tm, toys[:n], task.payload))

@@ -20,6 +20,7 @@ or scheduler. numpy's global RNG is never used.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ __all__ = [
     "check_sampling",
     "check_toy_memory",
     "draw_block",
+    "draw_blocks",
     "sample_toys",
 ]
 
@@ -135,6 +137,43 @@ def draw_block(
     return np.concatenate([main, a], axis=1)
 
 
+def draw_blocks(
+    cm: CompiledModel,
+    main_mean: np.ndarray,
+    aux_mean: np.ndarray,
+    blocks: Iterable[int],
+    *,
+    seed: int,
+    stream: int,
+    block_size: int,
+    sampling: str,
+    negative: str,
+    aux: str,
+    table: PoissonTable | None = None,
+) -> np.ndarray:
+    """The toys of seeding blocks ``blocks`` of ``stream``, each from its own generator, concatenated.
+
+    Every toy study draws its toys here, so toy ``i`` of a seed and stream
+    is the same whatever the blocks are drawn with (see :func:`draw_block`).
+    """
+    return np.concatenate(
+        [
+            draw_block(
+                block_rng(seed, stream, b),
+                cm,
+                main_mean,
+                aux_mean,
+                block_size,
+                sampling=sampling,
+                negative=negative,
+                aux=aux,
+                table=table,
+            )
+            for b in blocks
+        ]
+    )
+
+
 def sample_toys(
     model: Any,
     pars: Any,
@@ -168,19 +207,17 @@ def sample_toys(
     cm = model if isinstance(model, CompiledModel) else compile_model(model)
     x = np.asarray(pars, dtype=float)[None, :]
     main, auxm = expected_main(cm, x)[0], expected_aux(cm, x)[0]
-    table = poisson_table(main) if sampling == "poisson" else None
-    blocks = [
-        draw_block(
-            block_rng(seed, stream, b),
-            cm,
-            main,
-            auxm,
-            block_size,
-            sampling=sampling,
-            negative=negative,
-            aux=aux,
-            table=table,
-        )
-        for b in range(math.ceil(ntoys / block_size))
-    ]
-    return np.concatenate(blocks)[:ntoys]
+    toys = draw_blocks(
+        cm,
+        main,
+        auxm,
+        range(math.ceil(ntoys / block_size)),
+        seed=seed,
+        stream=stream,
+        block_size=block_size,
+        sampling=sampling,
+        negative=negative,
+        aux=aux,
+        table=poisson_table(main) if sampling == "poisson" else None,
+    )
+    return toys[:ntoys]

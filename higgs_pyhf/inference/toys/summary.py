@@ -10,6 +10,7 @@ from scipy import stats
 __all__ = [
     "CONFIDENCE_68",
     "binomial_error",
+    "fraction",
     "quantile_band",
 ]
 
@@ -21,6 +22,13 @@ def binomial_error(k: float, n: int) -> float:
     """Binomial error of the fraction k/n (floored at 1/n so that 0 and 1 get one)."""
     p = k / n
     return float(math.sqrt(max(p * (1 - p), 1.0 / n) / n))
+
+
+def fraction(k: int, n: int) -> tuple[float, float]:
+    """The fraction k/n of toys that pass a test and its :func:`binomial_error` (NaN, NaN if n = 0)."""
+    if n == 0:
+        return math.nan, math.nan
+    return k / n, binomial_error(k, n)
 
 
 def quantile_band(sorted_x: np.ndarray, q: float) -> tuple[float, float, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from ..._io import jsonable
 from ..._summary import markdown_repr, result_dict, short_repr
 from .coverage import REPORT_GRID, coverage_toys
 from .fits import fit_data, toy_model
-from .runner import DEFAULT_POOL, Progress
+from .runner import RunOptions
 
 __all__ = ["TABLE_ROWS", "CoverageTableResult", "coverage_table"]
 
@@ -134,10 +134,7 @@ def coverage_table(
     rows: Sequence[tuple[str, str, str, str, str]] = TABLE_ROWS,
     truth: dict[str, float] | None = None,
     grid: dict[str, tuple[float, float, int]] | None = None,
-    workers: int = 1,
-    pool: str = DEFAULT_POOL,
-    scheduler: str | None = None,
-    progress: Progress = None,
+    **run: Unpack[RunOptions],
 ) -> CoverageTableResult:
     """Run :func:`coverage_toys` for each ingredient combination on the same seed.
 
@@ -149,10 +146,7 @@ def coverage_table(
         rows: (label, sampling, statistic, minimization, negative) tuples.
         truth: generating parameters (default: best fit).
         grid: grid ranges (default :data:`REPORT_GRID`).
-        workers: local workers (1: in this process).
-        pool: ``threads`` (default) or ``processes``: the kind of local workers.
-        scheduler: Dask scheduler address.
-        progress: called with the number of toy blocks in each finished chunk.
+        run: how the toys are run (:class:`~.runner.RunOptions`: workers, pool, …).
 
     Returns:
         The :class:`CoverageTableResult`.
@@ -175,10 +169,7 @@ def coverage_table(
             negative=negative,
             truth=truth,
             grid=grid,
-            workers=workers,
-            pool=pool,
-            scheduler=scheduler,
-            progress=progress,
+            **run,
         )
         expected = r.expected_critical_value
         out.append(
