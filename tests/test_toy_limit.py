@@ -67,3 +67,22 @@ def test_bad_grid():
     model = ws.model()
     with pytest.raises(FitError, match="increasing"):
         toy_upper_limit(model, ws.data(model), [1.0], ntoys=10)
+
+
+def test_sampling_options_reach_every_tested_value():
+    """Each grid point is the toy hypotest with the options asked for (they were once ignored)."""
+    from higgs_pyhf.inference.toys import hypotest_toys
+
+    ws = pyhf.Workspace(spec())
+    model = ws.model()
+    data = np.asarray(ws.data(model))
+    options = {"ntoys": 200, "sampling": "gaussian", "aux": "fixed", "block_size": 50}
+    res = toy_upper_limit(model, data, [1.0, 2.0], seed=9, **options)
+    for k, mu in enumerate([1.0, 2.0]):
+        one = hypotest_toys(model, data, poi_value=mu, seed=9 + k, asymptotic=False, **options)
+        assert res.cls_observed[k] == one.cls
+        assert [row[k] for row in res.cls_expected] == list(one.cls_expected)
+    default = toy_upper_limit(model, data, [1.0, 2.0], seed=9, ntoys=200)
+    assert default.cls_expected != res.cls_expected  # the options change the toys
+    assert res.settings["sampling"] == "gaussian"
+    assert res.settings["aux"] == "fixed"
