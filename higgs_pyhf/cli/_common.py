@@ -17,6 +17,7 @@ from .._io import dumps_json, write_text
 __all__ = [
     "FigureLabels",
     "emit_json",
+    "extra_output_option",
     "figdir_option",
     "figure_format",
     "figure_header",
@@ -112,6 +113,11 @@ def output_option(
         return option(refuse_overwriting_inputs(func))
 
     return decorate
+
+
+def extra_output_option(name: str, help_text: str) -> Callable[..., Any]:
+    """An optional file option ``name`` a command also writes (``--markdown FILE``, ``--latex FILE``, …)."""
+    return click.option(name, type=click.Path(dir_okay=False), default=None, help=help_text)
 
 
 def scheduler_options(

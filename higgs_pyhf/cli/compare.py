@@ -10,7 +10,7 @@ import click
 from .._io import write_text
 from ..inference.chi2grid import STATISTICS, report_method, templates_from_workspace
 from ..inference.compare import compare
-from ._common import emit_json, output_option
+from ._common import emit_json, extra_output_option, output_option
 from ._types import FINITE_FLOAT
 from ._workspace import WorkspaceInput, workspace_input
 
@@ -116,12 +116,7 @@ def chi2_grid_command(
 
 @click.command("compare")
 @workspace_input
-@click.option(
-    "--markdown",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the comparison as a Markdown table to this file.",
-)
+@extra_output_option("--markdown", "Also write the comparison as a Markdown table to this file.")
 @output_option()
 def compare_command(workspace: WorkspaceInput, markdown: str | None, output: str | None) -> None:
     """Compare the report's grid χ², χ² minimizations and the Poisson likelihood on WORKSPACE.

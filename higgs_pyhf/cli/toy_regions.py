@@ -7,7 +7,7 @@ import click
 from ..inference.toys.contour import CONTOUR_POOL
 from ._common import emit_json, figdir_option, figure_labels, progress_bar, save_figure_to
 from ._toy_options import common_options, load, ntoys_option
-from ._types import FINITE_FLOAT
+from ._types import range_option
 from ._workspace import WorkspaceInput
 
 __all__ = ["contour_cmd"]
@@ -32,20 +32,8 @@ __all__ = ["contour_cmd"]
     show_default=True,
     help="Grid points per axis.",
 )
-@click.option(
-    "--x-range",
-    type=(FINITE_FLOAT, FINITE_FLOAT),
-    default=None,
-    metavar="LO HI",
-    help="Range of X.",
-)
-@click.option(
-    "--y-range",
-    type=(FINITE_FLOAT, FINITE_FLOAT),
-    default=None,
-    metavar="LO HI",
-    help="Range of Y.",
-)
+@range_option("--x-range", help_text="Range of X.")
+@range_option("--y-range", help_text="Range of Y.")
 @figdir_option
 def contour_cmd(
     workspace: WorkspaceInput,
