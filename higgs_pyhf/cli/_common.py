@@ -24,6 +24,7 @@ __all__ = [
     "figure_labels",
     "figure_lumi",
     "figure_options",
+    "first_measurement",
     "header_options",
     "output_option",
     "progress_bar",
@@ -261,6 +262,11 @@ class FigureLabels(NamedTuple):
     xlabel: str
     provenance: dict[str, Any]
     header: dict[str, Any]
+
+
+def first_measurement(spec: dict[str, Any]) -> str:
+    """The name of the first measurement of a workspace spec (``""`` without one)."""
+    return str(spec.get("measurements", [{}])[0].get("name", ""))
 
 
 def figure_labels(workspace: str, measurement: str = "") -> FigureLabels:

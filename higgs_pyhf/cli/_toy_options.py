@@ -18,6 +18,7 @@ from ._common import (
     extra_output_option,
     figdir_option,
     figure_labels,
+    first_measurement,
     output_option,
     progress_bar,
     save_figure_to,
@@ -38,6 +39,7 @@ __all__ = [
     "sampling_options",
     "save_npz",
     "save_partial_option",
+    "seed_option",
     "study_options",
 ]
 
@@ -85,6 +87,13 @@ def run_options(pool: str = DEFAULT_POOL) -> Callable[[Callable[..., Any]], Call
     return decorate
 
 
+def seed_option(help_text: str) -> Callable[..., Any]:
+    """``--seed N`` (default 0) with ``help_text``."""
+    return click.option(
+        "--seed", type=click.IntRange(min=0), default=0, show_default=True, help=help_text
+    )
+
+
 def common_options(
     pool: str = DEFAULT_POOL,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -107,13 +116,7 @@ def common_options(
             show_default=True,
             help="Toys per seeding block.",
         )(func)
-        func = click.option(
-            "--seed",
-            type=click.IntRange(min=0),
-            default=0,
-            show_default=True,
-            help="Seed of the toys.",
-        )(func)
+        func = seed_option("Seed of the toys.")(func)
         return workspace_input(func)
 
     return decorate
@@ -177,8 +180,7 @@ def caption(
     flag: bool | None, workspace: str, spec: dict[str, Any]
 ) -> tuple[str, bool, dict[str, Any]]:
     """(data label, generated caption?, header keywords) of the figures: from the provenance unless asked."""
-    measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
-    fl = figure_labels(workspace, measurement)
+    fl = figure_labels(workspace, first_measurement(spec))
     generated = (fl.data_label == GENERATED_LABEL) if flag is None else flag
     return fl.data_label, generated, {"lumi_fb": fl.lumi_fb, **fl.header}
 

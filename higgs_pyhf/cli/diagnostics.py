@@ -22,6 +22,7 @@ from ._common import (
     extra_output_option,
     figdir_option,
     figure_labels,
+    first_measurement,
     output_option,
     save_figure_to,
 )
@@ -183,8 +184,7 @@ def yields_cmd(
     if latex is not None:
         write_text(latex, res.to_latex())
     if figdir is not None:
-        measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
-        fl = figure_labels(workspace, measurement)
+        fl = figure_labels(workspace, first_measurement(spec))
         file_names = safe_names(res.channels)
         for c, ch in enumerate(res.channels):
             a, b = res.channel_bins[c]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import click
 
 from ..inference.toys.contour import CONTOUR_POOL
-from ._common import emit_json, figdir_option, figure_labels, progress_bar, save_figure_to
-from ._toy_options import common_options, load, ntoys_option
+from ._common import emit_json, figdir_option, figure_labels, first_measurement, save_figure_to
+from ._toy_options import common_options, ntoys_option, run_study
 from ._types import range_option
 from ._workspace import WorkspaceInput
 
@@ -37,19 +40,13 @@ __all__ = ["contour_cmd"]
 @figdir_option
 def contour_cmd(
     workspace: WorkspaceInput,
-    seed: int,
-    block_size: int,
-    aux: str,
-    workers: int,
-    pool: str,
-    scheduler: str | None,
     output: str | None,
-    ntoys: int,
     parameters: tuple[str, str],
     n_points: int,
     x_range: tuple[float, float] | None,
     y_range: tuple[float, float] | None,
     figdir: str | None,
+    **run: Any,
 ) -> None:
     """Toy-calibrated 68.27%/95% regions of two parameters (Neyman, likelihood-ratio ordering)."""
     import numpy as np
@@ -57,28 +54,19 @@ def contour_cmd(
     from ..inference.toys import toy_contour
     from ..plotting.bands import plot_toy_contour
 
-    model, data, spec = load(workspace)
-    xs = None if x_range is None else np.linspace(*x_range, n_points)
-    ys = None if y_range is None else np.linspace(*y_range, n_points)
-    with progress_bar(n_points * n_points * ntoys, "toys") as bar:
-        res = toy_contour(
-            model,
-            data,
-            parameters,
-            x_values=xs,
-            y_values=ys,
+    res = run_study(
+        workspace,
+        functools.partial(
+            toy_contour,
+            parameters=parameters,
+            x_values=None if x_range is None else np.linspace(*x_range, n_points),
+            y_values=None if y_range is None else np.linspace(*y_range, n_points),
             n_points=(n_points, n_points),
-            ntoys=ntoys,
-            seed=seed,
-            aux=aux,
-            block_size=block_size,
-            workers=workers,
-            pool=pool,
-            scheduler=scheduler,
-            progress=bar.update,
-        )
-    measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
-    fl = figure_labels(workspace, measurement)
+            **run,
+        ),
+        n_points * n_points * run["ntoys"],
+    )
+    fl = figure_labels(workspace, first_measurement(workspace.spec))
     save_figure_to(
         figdir,
         "toys_contour.png",

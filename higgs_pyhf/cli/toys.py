@@ -21,6 +21,7 @@ from ._toy_options import (
     run_study,
     sampling_option,
     save_npz,
+    seed_option,
     study_options,
 )
 from ._types import FINITE_FLOAT, FiniteFloatRange
@@ -135,13 +136,7 @@ def coverage_cmd(
 @toys.command("coverage-table")
 @workspace_input
 @ntoys_option(10_000, "Toys per combination")
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed shared by every combination.",
-)
+@seed_option("Seed shared by every combination.")
 @run_options()
 @output_option()
 @figure_options
