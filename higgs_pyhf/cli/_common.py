@@ -17,12 +17,14 @@ from .._io import dumps_json, write_text
 __all__ = [
     "FigureLabels",
     "emit_json",
+    "extra_output_option",
     "figdir_option",
     "figure_format",
     "figure_header",
     "figure_labels",
     "figure_lumi",
     "figure_options",
+    "first_measurement",
     "header_options",
     "output_option",
     "progress_bar",
@@ -112,6 +114,11 @@ def output_option(
         return option(refuse_overwriting_inputs(func))
 
     return decorate
+
+
+def extra_output_option(name: str, help_text: str) -> Callable[..., Any]:
+    """An optional file option ``name`` a command also writes (``--markdown FILE``, ``--latex FILE``, …)."""
+    return click.option(name, type=click.Path(dir_okay=False), default=None, help=help_text)
 
 
 def scheduler_options(
@@ -255,6 +262,11 @@ class FigureLabels(NamedTuple):
     xlabel: str
     provenance: dict[str, Any]
     header: dict[str, Any]
+
+
+def first_measurement(spec: dict[str, Any]) -> str:
+    """The name of the first measurement of a workspace spec (``""`` without one)."""
+    return str(spec.get("measurements", [{}])[0].get("name", ""))
 
 
 def figure_labels(workspace: str, measurement: str = "") -> FigureLabels:

@@ -227,3 +227,9 @@ class ChunkProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+    def __enter__(self) -> ChunkProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -14,7 +14,16 @@ from ..build.provenance import GENERATED_LABEL
 from ..execution import POOLS
 from ..inference.toys.runner import DEFAULT_POOL
 from ..inference.toys.sampling import MAX_TOYS
-from ._common import figdir_option, figure_labels, output_option, scheduler_options
+from ._common import (
+    extra_output_option,
+    figdir_option,
+    figure_labels,
+    first_measurement,
+    output_option,
+    progress_bar,
+    save_figure_to,
+    scheduler_options,
+)
 from ._workspace import WorkspaceInput, workspace_input
 
 __all__ = [
@@ -25,9 +34,13 @@ __all__ = [
     "ntoys_option",
     "partial_output",
     "run_options",
+    "run_study",
+    "sampling_option",
     "sampling_options",
     "save_npz",
     "save_partial_option",
+    "seed_option",
+    "study_options",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,6 +87,13 @@ def run_options(pool: str = DEFAULT_POOL) -> Callable[[Callable[..., Any]], Call
     return decorate
 
 
+def seed_option(help_text: str) -> Callable[..., Any]:
+    """``--seed N`` (default 0) with ``help_text``."""
+    return click.option(
+        "--seed", type=click.IntRange(min=0), default=0, show_default=True, help=help_text
+    )
+
+
 def common_options(
     pool: str = DEFAULT_POOL,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -96,13 +116,7 @@ def common_options(
             show_default=True,
             help="Toys per seeding block.",
         )(func)
-        func = click.option(
-            "--seed",
-            type=click.IntRange(min=0),
-            default=0,
-            show_default=True,
-            help="Seed of the toys.",
-        )(func)
+        func = seed_option("Seed of the toys.")(func)
         return workspace_input(func)
 
     return decorate
@@ -117,13 +131,43 @@ def sampling_options(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Gaussian toys below zero: keep them (the report's) or clip to 0.",
     )(func)
+    return sampling_option("Poisson toys or the report's Gaussian with sigma = sqrt(mean).")(func)
+
+
+def sampling_option(help_text: str) -> Callable[..., Any]:
+    """``--sampling poisson|gaussian`` (default poisson) with ``help_text``."""
     return click.option(
         "--sampling",
         type=click.Choice(["poisson", "gaussian"]),
         default="poisson",
         show_default=True,
-        help="Poisson toys or the report's Gaussian with sigma = sqrt(mean).",
-    )(func)
+        help=help_text,
+    )
+
+
+def study_options(
+    ntoys: int, what: str = "Number of toys", *, figures: bool = True, sampling: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options of a toy study, in the order of its ``--help``.
+
+    :func:`common_options`, :func:`figure_options` (with ``figures``),
+    :func:`sampling_options` (with ``sampling``), ``--ntoys`` (:func:`ntoys_option`
+    with ``ntoys`` and ``what``) and ``--save-partial``.
+    """
+    decorators = [
+        common_options(),
+        *([figure_options] if figures else []),
+        *([sampling_options] if sampling else []),
+        ntoys_option(ntoys, what),
+        save_partial_option,
+    ]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return decorate
 
 
 def load(workspace: WorkspaceInput) -> tuple[Any, Any, dict[str, Any]]:
@@ -136,10 +180,49 @@ def caption(
     flag: bool | None, workspace: str, spec: dict[str, Any]
 ) -> tuple[str, bool, dict[str, Any]]:
     """(data label, generated caption?, header keywords) of the figures: from the provenance unless asked."""
-    measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
-    fl = figure_labels(workspace, measurement)
+    fl = figure_labels(workspace, first_measurement(spec))
     generated = (fl.data_label == GENERATED_LABEL) if flag is None else flag
     return fl.data_label, generated, {"lumi_fb": fl.lumi_fb, **fl.header}
+
+
+def run_study(
+    workspace: WorkspaceInput,
+    study: Callable[..., Any],
+    requested: int,
+    save_partial: str | None = None,
+    *,
+    summarize: bool = False,
+    figure: tuple[str, Callable[..., Any], str | None, bool | None] | None = None,
+) -> Any:
+    """Run a toy study on WORKSPACE with a progress bar; keep its finished toys if it is interrupted.
+
+    Args:
+        workspace: the WORKSPACE argument.
+        study: called as ``study(model, data, progress=...)``; returns the result.
+        requested: the toys the study runs in all (the progress bar's total).
+        save_partial: ``--save-partial`` (see :func:`partial_output`).
+        summarize: the study summarizes its finished toys when interrupted (one ensemble).
+        figure: ``(file name, plot, --figdir, --generated-label)``: the result is drawn
+            with ``plot(result, data_label=, generated_label=, **header)`` (:func:`caption`).
+
+    Returns:
+        The study's result.
+    """
+    model, data, spec = load(workspace)
+    with (
+        progress_bar(requested, "toys") as bar,
+        partial_output(save_partial, requested, summarize=summarize) as part,
+    ):
+        res = study(model, data, progress=bar.update)
+        if summarize:
+            part.finish(res.to_json)
+    if figure is not None:
+        name, plot, figdir, flag = figure
+        label, generated, header = caption(flag, workspace, spec)
+        save_figure_to(
+            figdir, name, lambda: plot(res, data_label=label, generated_label=generated, **header)
+        )
+    return res
 
 
 def save_npz(path: str, **arrays: Any) -> None:
@@ -152,11 +235,9 @@ def save_npz(path: str, **arrays: Any) -> None:
 
 def save_partial_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--save-partial FILE``: an interrupted run writes the toys it finished there."""
-    return click.option(
+    return extra_output_option(
         "--save-partial",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="If interrupted (Ctrl-C, SIGTERM), write what the finished toys give to this JSON, "
+        "If interrupted (Ctrl-C, SIGTERM), write what the finished toys give to this JSON, "
         'marked "partial": true with the toys done of requested.',
     )(func)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-__all__ = ["FINITE_FLOAT", "FiniteFloat", "FiniteFloatRange"]
+__all__ = ["FINITE_FLOAT", "FiniteFloat", "FiniteFloatRange", "range_option"]
 
 
 def _finite(value: float, param: click.Parameter | None, ctx: click.Context | None) -> float:
@@ -42,3 +42,14 @@ class FiniteFloatRange(click.FloatRange):
 
 #: The type of every float option: ``type=FINITE_FLOAT`` (or in a tuple type).
 FINITE_FLOAT = FiniteFloat()
+
+
+def range_option(*param_decls: str, help_text: str) -> Any:
+    """An optional ``LO HI`` option of two finite floats (a scan or grid range), default None."""
+    return click.option(
+        *param_decls,
+        type=(FINITE_FLOAT, FINITE_FLOAT),
+        default=None,
+        metavar="LO HI",
+        help=help_text,
+    )

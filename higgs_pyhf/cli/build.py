@@ -175,25 +175,21 @@ def build_histograms_cmd(
         msg = f"histogram output {output} must end in .root or .json"
         raise HistogramError(msg)
     allow = options.pop("allow_selection_mismatch")
-    bar = ChunkProgress("chunks")
-    try:
-        with resolve_inputs(**options) as inp:
-            check_not_input(output, input_paths(inp.config, inp.directory, inp.config_source))
-            check_template_selection(inp.config, inp.selection, allow_mismatch=allow)
-            info = describe_inputs(inp.config, inp.directory, marker=inp.marker)
-            hs = build_histograms(
-                inp.config._replace(samples=inp.config.ntuple_samples),
-                inp.directory,
-                selection=inp.selection,
-                step_size=step_size,
-                workers=workers,
-                scheduler=scheduler,
-                progress=bar.update,
-                on_plan=bar.plan,
-            )
-            hs, _ = add_templates(hs, inp.config)
-    finally:
-        bar.close()
+    with ChunkProgress("chunks") as bar, resolve_inputs(**options) as inp:
+        check_not_input(output, input_paths(inp.config, inp.directory, inp.config_source))
+        check_template_selection(inp.config, inp.selection, allow_mismatch=allow)
+        info = describe_inputs(inp.config, inp.directory, marker=inp.marker)
+        hs = build_histograms(
+            inp.config._replace(samples=inp.config.ntuple_samples),
+            inp.directory,
+            selection=inp.selection,
+            step_size=step_size,
+            workers=workers,
+            scheduler=scheduler,
+            progress=bar.update,
+            on_plan=bar.plan,
+        )
+        hs, _ = add_templates(hs, inp.config)
     title = GENERATED_TITLE if info["generated"] else info["data_label"]
     save_histograms(hs.histograms, output, title=title)
     emit_json(
@@ -276,37 +272,33 @@ def build_workspace_cmd(
     if prune_threshold is not None and not systematics:
         msg = "--prune-threshold prunes the configured systematics: use it with --systematics"
         raise click.UsageError(msg)
-    bar = ChunkProgress("chunks")
-    try:
-        with resolve_inputs(**options) as inp:
-            syst = None
-            if systematics:
-                syst = inp.config.systematics
-                if prune_threshold is not None:
-                    syst = syst.with_threshold(prune_threshold)
-            for out in (output, None if output is None else provenance_path(output)):
-                check_not_input(out, input_paths(inp.config, inp.directory, inp.config_source))
-            result = build_inputs(
-                inp.config,
-                inp.directory,
-                selection=inp.selection,
-                allow_selection_mismatch=allow,
-                mc_stat=mc_stat,
-                lumi_uncertainty=lumi_uncertainty,
-                systematics=syst,
-                channels=channels,
-                step_size=step_size,
-                workers=workers,
-                scheduler=scheduler,
-                marker=inp.marker,
-                input_label=inp.label,
-                config_source=inp.config_source,
-                command=_command_line(click.get_current_context()),
-                progress=bar.update,
-                on_plan=bar.plan,
-            )
-    finally:
-        bar.close()
+    with ChunkProgress("chunks") as bar, resolve_inputs(**options) as inp:
+        syst = None
+        if systematics:
+            syst = inp.config.systematics
+            if prune_threshold is not None:
+                syst = syst.with_threshold(prune_threshold)
+        for out in (output, None if output is None else provenance_path(output)):
+            check_not_input(out, input_paths(inp.config, inp.directory, inp.config_source))
+        result = build_inputs(
+            inp.config,
+            inp.directory,
+            selection=inp.selection,
+            allow_selection_mismatch=allow,
+            mc_stat=mc_stat,
+            lumi_uncertainty=lumi_uncertainty,
+            systematics=syst,
+            channels=channels,
+            step_size=step_size,
+            workers=workers,
+            scheduler=scheduler,
+            marker=inp.marker,
+            input_label=inp.label,
+            config_source=inp.config_source,
+            command=_command_line(click.get_current_context()),
+            progress=bar.update,
+            on_plan=bar.plan,
+        )
     if output is None:
         output = default_workspace_name(
             data_label=result.provenance["data_label"],

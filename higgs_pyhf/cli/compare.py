@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .._io import write_text
 from ..inference.chi2grid import STATISTICS, report_method, templates_from_workspace
 from ..inference.compare import compare
-from ._common import emit_json, output_option
+from ._common import emit_json, extra_output_option, output_option
 from ._types import FINITE_FLOAT
 from ._workspace import WorkspaceInput, workspace_input
 
 __all__ = ["COMMANDS"]
 
 log = logging.getLogger(__name__)
+
+
+def _grid_option(name: str, default: tuple[float, float, int], help_text: str) -> Any:
+    """A ``START STOP NUM`` grid option of the report's method (``--s-s-1d`` …), shown with its default."""
+    return click.option(
+        name,
+        type=(FINITE_FLOAT, FINITE_FLOAT, int),
+        default=default,
+        show_default=True,
+        metavar="START STOP NUM",
+        help=help_text,
+    )
 
 
 @click.command("chi2-grid")
@@ -34,42 +47,10 @@ log = logging.getLogger(__name__)
     show_default=True,
     help="Include the Δχ² grids (reloadable with ReportResult.from_json) instead of the printed numbers only.",
 )
-@click.option(
-    "--s-s-1d",
-    "s_s_1d",
-    type=(FINITE_FLOAT, FINITE_FLOAT, int),
-    default=(1.0, 3.0, 100),
-    show_default=True,
-    metavar="START STOP NUM",
-    help="s_s grid of the 1D fit (s_b = 1).",
-)
-@click.option(
-    "--s-b-1d",
-    "s_b_1d",
-    type=(FINITE_FLOAT, FINITE_FLOAT, int),
-    default=(1.15, 1.4, 100),
-    show_default=True,
-    metavar="START STOP NUM",
-    help="s_b grid of the 1D fit (s_s = 1).",
-)
-@click.option(
-    "--s-s-2d",
-    "s_s_2d",
-    type=(FINITE_FLOAT, FINITE_FLOAT, int),
-    default=(0.1, 2.7, 100),
-    show_default=True,
-    metavar="START STOP NUM",
-    help="s_s axis of the 2D grid.",
-)
-@click.option(
-    "--s-b-2d",
-    "s_b_2d",
-    type=(FINITE_FLOAT, FINITE_FLOAT, int),
-    default=(1.1, 1.5, 100),
-    show_default=True,
-    metavar="START STOP NUM",
-    help="s_b axis of the 2D grid.",
-)
+@_grid_option("--s-s-1d", (1.0, 3.0, 100), "s_s grid of the 1D fit (s_b = 1).")
+@_grid_option("--s-b-1d", (1.15, 1.4, 100), "s_b grid of the 1D fit (s_s = 1).")
+@_grid_option("--s-s-2d", (0.1, 2.7, 100), "s_s axis of the 2D grid.")
+@_grid_option("--s-b-2d", (1.1, 1.5, 100), "s_b axis of the 2D grid.")
 @output_option()
 def chi2_grid_command(
     workspace: WorkspaceInput,
@@ -116,12 +97,7 @@ def chi2_grid_command(
 
 @click.command("compare")
 @workspace_input
-@click.option(
-    "--markdown",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the comparison as a Markdown table to this file.",
-)
+@extra_output_option("--markdown", "Also write the comparison as a Markdown table to this file.")
 @output_option()
 def compare_command(workspace: WorkspaceInput, markdown: str | None, output: str | None) -> None:
     """Compare the report's grid χ², χ² minimizations and the Poisson likelihood on WORKSPACE.

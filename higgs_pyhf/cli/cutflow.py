@@ -68,32 +68,28 @@ def cutflow_cmd(
     options.pop("allow_selection_mismatch")
     explicit = options["selection"]
     selections = (explicit,) if explicit else ("report", "intended")
-    bar = ChunkProgress("chunks")
-    try:
-        with resolve_inputs(**options) as inp:
-            info = describe_inputs(inp.config, inp.directory, marker=inp.marker)
-            flows = read_data_cutflows(
-                inp.config, inp.directory, selections=selections, step_size=step_size
+    with ChunkProgress("chunks") as bar, resolve_inputs(**options) as inp:
+        info = describe_inputs(inp.config, inp.directory, marker=inp.marker)
+        flows = read_data_cutflows(
+            inp.config, inp.directory, selections=selections, step_size=step_size
+        )
+        mc: dict[str, Any] = {}
+        mc_config = inp.config._replace(
+            samples=tuple(s for s in inp.config.ntuple_samples if not s.is_data)
+        )
+        for sel in selections if mc_config.samples else ():
+            hs = build_histograms(
+                mc_config,
+                inp.directory,
+                selection=sel,
+                step_size=step_size,
+                workers=workers,
+                scheduler=scheduler,
+                progress=bar.update,
+                on_plan=bar.plan,
+                require_events=False,
             )
-            mc: dict[str, Any] = {}
-            mc_config = inp.config._replace(
-                samples=tuple(s for s in inp.config.ntuple_samples if not s.is_data)
-            )
-            for sel in selections if mc_config.samples else ():
-                hs = build_histograms(
-                    mc_config,
-                    inp.directory,
-                    selection=sel,
-                    step_size=step_size,
-                    workers=workers,
-                    scheduler=scheduler,
-                    progress=bar.update,
-                    on_plan=bar.plan,
-                    require_events=False,
-                )
-                mc[sel] = [cf.to_json() for cf in hs.cutflows.values()]
-    finally:
-        bar.close()
+            mc[sel] = [cf.to_json() for cf in hs.cutflows.values()]
     data = {}
     for sel in selections:
         mine = [f for f in flows if f.selection == sel]

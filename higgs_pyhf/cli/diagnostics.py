@@ -17,7 +17,15 @@ from .._guard import safe_names
 from .._io import write_text
 from ..errors import ConfigError, FitError
 from ..spec.json_input import read_json
-from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
+from ._common import (
+    emit_json,
+    extra_output_option,
+    figdir_option,
+    figure_labels,
+    first_measurement,
+    output_option,
+    save_figure_to,
+)
 from ._types import FiniteFloatRange
 from ._workspace import WorkspaceInput, workspace_input
 
@@ -153,18 +161,8 @@ def correlations_cmd(
 
 @click.command("yields")
 @_workspace_arg
-@click.option(
-    "--markdown",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the yield table as Markdown to this file.",
-)
-@click.option(
-    "--latex",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the yield table as a LaTeX tabular to this file.",
-)
+@extra_output_option("--markdown", "Also write the yield table as Markdown to this file.")
+@extra_output_option("--latex", "Also write the yield table as a LaTeX tabular to this file.")
 @figdir_option
 @output_option()
 def yields_cmd(
@@ -186,8 +184,7 @@ def yields_cmd(
     if latex is not None:
         write_text(latex, res.to_latex())
     if figdir is not None:
-        measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
-        fl = figure_labels(workspace, measurement)
+        fl = figure_labels(workspace, first_measurement(spec))
         file_names = safe_names(res.channels)
         for c, ch in enumerate(res.channels):
             a, b = res.channel_bins[c]

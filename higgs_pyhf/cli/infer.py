@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import click
 
 from ..errors import FitError
 from ..inference.scan import MAX_POINTS
 from ._common import emit_json, figdir_option, figure_labels, output_option, save_figure_to
-from ._types import FINITE_FLOAT
+from ._types import FINITE_FLOAT, range_option
 from ._workspace import WorkspaceInput, workspace_input
 
 __all__ = ["COMMANDS"]
@@ -128,14 +129,7 @@ def fit_cmd(
     show_default=True,
     help="Scan points.",
 )
-@click.option(
-    "--range",
-    "range_",
-    type=(FINITE_FLOAT, FINITE_FLOAT),
-    default=None,
-    metavar="LO HI",
-    help="Scan range (default: best fit ± 4 Hesse errors).",
-)
+@range_option("--range", "range_", help_text="Scan range (default: best fit ± 4 Hesse errors).")
 @click.option(
     "--conditional",
     is_flag=True,
@@ -161,28 +155,38 @@ def scan_cmd(
     output: str | None,
 ) -> None:
     """1D Δ(−2lnL) scan of one parameter of WORKSPACE with its interval (figure: scan_NAME.png)."""
-    from ..inference.scan import scan_1d
+    from ..api import scan
     from ..plotting.scans import plot_scan_1d
 
-    model, data = workspace.model_and_data()
-    result = scan_1d(
-        model,
-        data,
-        parameter or str(model.config.poi_name),
+    result = scan(
+        workspace.model_and_data(),
+        parameter,
         n_points=n_points,
         bounds=range_,
-        kind="conditional" if conditional else "profile",
+        conditional=conditional,
         level=level,
     )
-    if figdir is not None:
-        fl = figure_labels(workspace)
-        header = {"lumi_fb": fl.lumi_fb, **fl.header}
-        save_figure_to(
-            figdir,
-            f"scan_{_file_part(result.parameter)}.png",
-            lambda: plot_scan_1d(result, data_label=fl.data_label, **header),
-        )
+    name = f"scan_{_file_part(result.parameter)}.png"
+    _save_labelled_figure(figdir, name, workspace, plot_scan_1d, result)
     emit_json(result.to_json(), output)
+
+
+def _save_labelled_figure(
+    figdir: str | None, name: str, workspace: WorkspaceInput, plot: Any, result: Any
+) -> None:
+    """Draw ``plot(result, data_label=, lumi_fb=, **header)`` to ``figdir/name`` (nothing without a figdir).
+
+    The labels are those of the workspace's provenance and the command line
+    (:func:`~higgs_pyhf.cli._common.figure_labels`), read only with a figdir.
+    """
+    if figdir is None:
+        return
+    fl = figure_labels(workspace)
+    save_figure_to(
+        figdir,
+        name,
+        lambda: plot(result, data_label=fl.data_label, lumi_fb=fl.lumi_fb, **fl.header),
+    )
 
 
 def _file_part(name: str) -> str:
@@ -207,20 +211,8 @@ def _file_part(name: str) -> str:
     show_default=True,
     help="Grid points per axis.",
 )
-@click.option(
-    "--x-range",
-    type=(FINITE_FLOAT, FINITE_FLOAT),
-    default=None,
-    metavar="LO HI",
-    help="Range of the first parameter.",
-)
-@click.option(
-    "--y-range",
-    type=(FINITE_FLOAT, FINITE_FLOAT),
-    default=None,
-    metavar="LO HI",
-    help="Range of the second parameter.",
-)
+@range_option("--x-range", help_text="Range of the first parameter.")
+@range_option("--y-range", help_text="Range of the second parameter.")
 @click.option(
     "--conditional",
     is_flag=True,
@@ -239,28 +231,19 @@ def contour_cmd(
     output: str | None,
 ) -> None:
     """2D Δ(−2lnL) grid of two parameters with the 2.30/5.99 contours' 68% intervals (figure: contour_X_Y.png)."""
-    from ..api import default_pair
-    from ..inference.scan import scan_2d
+    from ..api import contour
     from ..plotting.contours import plot_scan_2d
 
-    model, data = workspace.model_and_data()
-    result = scan_2d(
-        model,
-        data,
-        parameters or default_pair(model),
-        n_points=(n_points, n_points),
-        bounds=(x_range, y_range),
-        kind="conditional" if conditional else "profile",
+    result = contour(
+        workspace.model_and_data(),
+        parameters,
+        n_points=n_points,
+        x_range=x_range,
+        y_range=y_range,
+        conditional=conditional,
     )
-    if figdir is not None:
-        fl = figure_labels(workspace)
-        header = {"lumi_fb": fl.lumi_fb, **fl.header}
-        x, y = (_file_part(p) for p in result.parameters)
-        save_figure_to(
-            figdir,
-            f"contour_{x}_{y}.png",
-            lambda: plot_scan_2d(result, data_label=fl.data_label, **header),
-        )
+    x, y = (_file_part(p) for p in result.parameters)
+    _save_labelled_figure(figdir, f"contour_{x}_{y}.png", workspace, plot_scan_2d, result)
     emit_json(result.to_json(), output)
 
 
@@ -355,12 +338,7 @@ def significance_cmd(
             grid = np.linspace(float(limit.scan[0]), top, 81)
             obs, exp = cls_scan(model, data, grid)
             limit = limit._replace(scan=grid, cls_observed=obs, cls_expected=exp)
-        fl = figure_labels(workspace)
-        save_figure_to(
-            figdir,
-            "brazil.png",
-            lambda: plot_brazil(limit, data_label=fl.data_label, lumi_fb=fl.lumi_fb, **fl.header),
-        )
+        _save_labelled_figure(figdir, "brazil.png", workspace, plot_brazil, limit)
     emit_json(res.to_dict(), output)
     if res.failed:
         msg = "; ".join(res.failed) + " (the output holds every part that was computed)"

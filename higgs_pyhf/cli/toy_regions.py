@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import click
 
 from ..inference.toys.contour import CONTOUR_POOL
-from ._common import emit_json, figdir_option, figure_labels, progress_bar, save_figure_to
-from ._toy_options import common_options, load, ntoys_option
-from ._types import FINITE_FLOAT
+from ._common import emit_json, figdir_option, figure_labels, first_measurement, save_figure_to
+from ._toy_options import common_options, ntoys_option, run_study
+from ._types import range_option
 from ._workspace import WorkspaceInput
 
 __all__ = ["contour_cmd"]
@@ -32,36 +35,18 @@ __all__ = ["contour_cmd"]
     show_default=True,
     help="Grid points per axis.",
 )
-@click.option(
-    "--x-range",
-    type=(FINITE_FLOAT, FINITE_FLOAT),
-    default=None,
-    metavar="LO HI",
-    help="Range of X.",
-)
-@click.option(
-    "--y-range",
-    type=(FINITE_FLOAT, FINITE_FLOAT),
-    default=None,
-    metavar="LO HI",
-    help="Range of Y.",
-)
+@range_option("--x-range", help_text="Range of X.")
+@range_option("--y-range", help_text="Range of Y.")
 @figdir_option
 def contour_cmd(
     workspace: WorkspaceInput,
-    seed: int,
-    block_size: int,
-    aux: str,
-    workers: int,
-    pool: str,
-    scheduler: str | None,
     output: str | None,
-    ntoys: int,
     parameters: tuple[str, str],
     n_points: int,
     x_range: tuple[float, float] | None,
     y_range: tuple[float, float] | None,
     figdir: str | None,
+    **run: Any,
 ) -> None:
     """Toy-calibrated 68.27%/95% regions of two parameters (Neyman, likelihood-ratio ordering)."""
     import numpy as np
@@ -69,28 +54,19 @@ def contour_cmd(
     from ..inference.toys import toy_contour
     from ..plotting.bands import plot_toy_contour
 
-    model, data, spec = load(workspace)
-    xs = None if x_range is None else np.linspace(*x_range, n_points)
-    ys = None if y_range is None else np.linspace(*y_range, n_points)
-    with progress_bar(n_points * n_points * ntoys, "toys") as bar:
-        res = toy_contour(
-            model,
-            data,
-            parameters,
-            x_values=xs,
-            y_values=ys,
+    res = run_study(
+        workspace,
+        functools.partial(
+            toy_contour,
+            parameters=parameters,
+            x_values=None if x_range is None else np.linspace(*x_range, n_points),
+            y_values=None if y_range is None else np.linspace(*y_range, n_points),
             n_points=(n_points, n_points),
-            ntoys=ntoys,
-            seed=seed,
-            aux=aux,
-            block_size=block_size,
-            workers=workers,
-            pool=pool,
-            scheduler=scheduler,
-            progress=bar.update,
-        )
-    measurement = str(spec.get("measurements", [{}])[0].get("name", ""))
-    fl = figure_labels(workspace, measurement)
+            **run,
+        ),
+        n_points * n_points * run["ntoys"],
+    )
+    fl = figure_labels(workspace, first_measurement(workspace.spec))
     save_figure_to(
         figdir,
         "toys_contour.png",

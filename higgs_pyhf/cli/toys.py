@@ -7,23 +7,22 @@ The studies take their options by name: each command hands the run options
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import click
 
 from .._io import write_text
-from ._common import emit_json, output_option, progress_bar, save_figure_to
+from ._common import emit_json, extra_output_option, output_option
 from ._toy_options import (
-    caption,
-    common_options,
     figure_options,
-    load,
     ntoys_option,
-    partial_output,
     run_options,
-    sampling_options,
+    run_study,
+    sampling_option,
     save_npz,
-    save_partial_option,
+    seed_option,
+    study_options,
 )
 from ._types import FINITE_FLOAT, FiniteFloatRange
 from ._workspace import WorkspaceInput, workspace_input
@@ -32,29 +31,33 @@ from .toy_regions import contour_cmd
 __all__ = ["COMMANDS"]
 
 
+def _statistic_option(help_text: str) -> Any:
+    """``--statistic likelihood|pearson|neyman`` (default likelihood) with ``help_text``."""
+    return click.option(
+        "--statistic",
+        type=click.Choice(["likelihood", "pearson", "neyman"]),
+        default="likelihood",
+        show_default=True,
+        help=help_text,
+    )
+
+
+#: ``--sampling`` of the CLs studies (their Gaussian toys are clipped at 0: no ``--negative``).
+_clipped_sampling_option = sampling_option("Poisson toys, or Gaussian (clipped at 0).")
+
+
 @click.group("toys")
 def toys() -> None:
     """Pseudo-experiments: goodness of fit, coverage, toy CLs/p0, toy-calibrated regions."""
 
 
 @toys.command("gof")
-@common_options()
-@figure_options
-@sampling_options
-@ntoys_option(10_000)
-@save_partial_option
-@click.option(
-    "--save-toys",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write every toy's statistic to this .npz file (the JSON keeps a summary).",
+@study_options(10_000)
+@extra_output_option(
+    "--save-toys", "Also write every toy's statistic to this .npz file (the JSON keeps a summary)."
 )
-@click.option(
-    "--statistic",
-    type=click.Choice(["likelihood", "pearson", "neyman"]),
-    default="likelihood",
-    show_default=True,
-    help="GoF statistic (likelihood = -2 ln lambda_saturated; pearson/neyman: the report's).",
+@_statistic_option(
+    "GoF statistic (likelihood = -2 ln lambda_saturated; pearson/neyman: the report's)."
 )
 @click.option(
     "--mode",
@@ -76,18 +79,13 @@ def gof_cmd(
     from ..inference.toys import gof_toys
     from ..plotting.toys import plot_gof
 
-    model, data, spec = load(workspace)
-    with (
-        progress_bar(run["ntoys"], "toys") as bar,
-        partial_output(save_partial, run["ntoys"], summarize=True) as part,
-    ):
-        res = gof_toys(model, data, progress=bar.update, **run)
-        part.finish(res.to_json)
-    label, generated, header = caption(generated_label, workspace, spec)
-    save_figure_to(
-        figdir,
-        "toys_gof.png",
-        lambda: plot_gof(res, data_label=label, generated_label=generated, **header),
+    res = run_study(
+        workspace,
+        functools.partial(gof_toys, **run),
+        run["ntoys"],
+        save_partial,
+        summarize=True,
+        figure=("toys_gof.png", plot_gof, figdir, generated_label),
     )
     if save_toys is not None:
         save_npz(save_toys, toy_values=res.toy_values)
@@ -95,11 +93,7 @@ def gof_cmd(
 
 
 @toys.command("coverage")
-@common_options()
-@figure_options
-@sampling_options
-@ntoys_option(10_000)
-@save_partial_option
+@study_options(10_000)
 @click.option(
     "--parameter",
     "parameters",
@@ -107,13 +101,7 @@ def gof_cmd(
     metavar="NAME",
     help="Tested parameter (repeatable; default: every free normfactor; others are profiled).",
 )
-@click.option(
-    "--statistic",
-    type=click.Choice(["likelihood", "pearson", "neyman"]),
-    default="likelihood",
-    show_default=True,
-    help="Statistic whose Delta is tested at the true parameters.",
-)
+@_statistic_option("Statistic whose Delta is tested at the true parameters.")
 @click.option(
     "--minimization",
     type=click.Choice(["continuous", "grid"]),
@@ -134,18 +122,13 @@ def coverage_cmd(
     from ..inference.toys import coverage_toys
     from ..plotting.toys import plot_coverage
 
-    model, data, spec = load(workspace)
-    with (
-        progress_bar(run["ntoys"], "toys") as bar,
-        partial_output(save_partial, run["ntoys"], summarize=True) as part,
-    ):
-        res = coverage_toys(model, data, parameters=parameters or None, progress=bar.update, **run)
-        part.finish(res.to_json)
-    label, generated, header = caption(generated_label, workspace, spec)
-    save_figure_to(
-        figdir,
-        "toys_coverage.png",
-        lambda: plot_coverage(res, data_label=label, generated_label=generated, **header),
+    res = run_study(
+        workspace,
+        functools.partial(coverage_toys, parameters=parameters or None, **run),
+        run["ntoys"],
+        save_partial,
+        summarize=True,
+        figure=("toys_coverage.png", plot_coverage, figdir, generated_label),
     )
     emit_json(res.to_json(), output)
 
@@ -153,22 +136,11 @@ def coverage_cmd(
 @toys.command("coverage-table")
 @workspace_input
 @ntoys_option(10_000, "Toys per combination")
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed shared by every combination.",
-)
+@seed_option("Seed shared by every combination.")
 @run_options()
 @output_option()
 @figure_options
-@click.option(
-    "--markdown",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the table as Markdown to this file.",
-)
+@extra_output_option("--markdown", "Also write the table as Markdown to this file.")
 def coverage_table_cmd(
     workspace: WorkspaceInput,
     output: str | None,
@@ -181,14 +153,11 @@ def coverage_table_cmd(
     from ..inference.toys import TABLE_ROWS, coverage_table
     from ..plotting.toys import plot_coverage_table
 
-    model, data, spec = load(workspace)
-    with progress_bar(len(TABLE_ROWS) * run["ntoys"], "toys") as bar:
-        res = coverage_table(model, data, progress=bar.update, **run)
-    label, generated, header = caption(generated_label, workspace, spec)
-    save_figure_to(
-        figdir,
-        "toys_coverage_table.png",
-        lambda: plot_coverage_table(res, data_label=label, generated_label=generated, **header),
+    res = run_study(
+        workspace,
+        functools.partial(coverage_table, **run),
+        len(TABLE_ROWS) * run["ntoys"],
+        figure=("toys_coverage_table.png", plot_coverage_table, figdir, generated_label),
     )
     if markdown is not None:
         write_text(markdown, res.to_markdown())
@@ -196,17 +165,8 @@ def coverage_table_cmd(
 
 
 @toys.command("hypotest")
-@common_options()
-@figure_options
-@ntoys_option(5_000, "Toys per ensemble")
-@save_partial_option
-@click.option(
-    "--sampling",
-    type=click.Choice(["poisson", "gaussian"]),
-    default="poisson",
-    show_default=True,
-    help="Poisson toys, or Gaussian (clipped at 0).",
-)
+@study_options(5_000, "Toys per ensemble", sampling=False)
+@_clipped_sampling_option
 @click.option(
     "--poi-value",
     type=FINITE_FLOAT,
@@ -230,25 +190,18 @@ def hypotest_cmd(
     from ..inference.toys import hypotest_toys
     from ..plotting.toys import plot_hypotest
 
-    model, data, spec = load(workspace)
-    with (
-        progress_bar(2 * run["ntoys"], "toys") as bar,
-        partial_output(save_partial, 2 * run["ntoys"]),
-    ):
-        res = hypotest_toys(model, data, asymptotic=not no_asymptotic, progress=bar.update, **run)
-    label, generated, header = caption(generated_label, workspace, spec)
-    save_figure_to(
-        figdir,
-        "toys_hypotest.png",
-        lambda: plot_hypotest(res, data_label=label, generated_label=generated, **header),
+    res = run_study(
+        workspace,
+        functools.partial(hypotest_toys, asymptotic=not no_asymptotic, **run),
+        2 * run["ntoys"],
+        save_partial,
+        figure=("toys_hypotest.png", plot_hypotest, figdir, generated_label),
     )
     emit_json(res.to_json(), output)
 
 
 @toys.command("limit")
-@common_options()
-@ntoys_option(2_000, "Toys per ensemble at each POI value")
-@save_partial_option
+@study_options(2_000, "Toys per ensemble at each POI value", figures=False, sampling=False)
 @click.option(
     "--scan",
     "scan",
@@ -264,13 +217,7 @@ def hypotest_cmd(
     show_default=True,
     help="CLs threshold of the limit.",
 )
-@click.option(
-    "--sampling",
-    type=click.Choice(["poisson", "gaussian"]),
-    default="poisson",
-    show_default=True,
-    help="Poisson toys, or Gaussian (clipped at 0).",
-)
+@_clipped_sampling_option
 def limit_cmd(
     workspace: WorkspaceInput,
     output: str | None,
@@ -285,14 +232,12 @@ def limit_cmd(
     from ..inference.toys import toy_upper_limit
 
     lo, hi, n = scan
-    model, data, _ = load(workspace)
-    with (
-        progress_bar(2 * n * run["ntoys"], "toys") as bar,
-        partial_output(save_partial, 2 * n * run["ntoys"]),
-    ):
-        res = toy_upper_limit(
-            model, data, np.linspace(lo, hi, n), level=level, progress=bar.update, **run
-        )
+    res = run_study(
+        workspace,
+        functools.partial(toy_upper_limit, poi_values=np.linspace(lo, hi, n), level=level, **run),
+        2 * n * run["ntoys"],
+        save_partial,
+    )
     emit_json(res.to_dict(), output)
 
 
