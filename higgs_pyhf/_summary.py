@@ -1,10 +1,9 @@
 """The Python face of every result: ``to_dict()`` (the CLI's JSON) and a short summary.
 
-Result classes take these as methods::
-
-    to_dict = result_dict
-    __repr__ = short_repr
-    _repr_markdown_ = markdown_repr
+Every result class (a ``typing.NamedTuple``) hands its ``to_dict``,
+``__repr__`` and ``_repr_markdown_`` methods to these three functions, in
+three one-line methods: on Python 3.11 a NamedTuple takes no mixin class,
+and mypy refuses the shorter ``to_dict = result_dict`` in its body.
 
 ``to_dict()`` is exactly what the command line prints, read back: the
 result's ``to_json()`` through the CLI's strict serialiser (NaN and ±inf
