@@ -171,6 +171,19 @@ def kernel_model(cm: CompiledModel) -> KernelModel:
 Arr = np.ndarray
 #: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: The same, inlined into the caller (small helpers inside the bin loop).
+_inline = numba.njit(inline="always", cache=True, nogil=True, error_model="numpy")
+
+
+@_inline
+def _local_product(km: KernelModel, x: Arr, s: int, b: int, e: int, f: int) -> float:
+    """Π x_p over the per-bin factors of sample ``s`` in bin ``b`` but slots ``e``, ``f`` (−1: none)."""
+    v = 1.0
+    for e3 in range(km.loc_par.shape[2]):
+        p = km.loc_par[s, b, e3]
+        if e3 != e and e3 != f and p >= 0:
+            v *= x[p]
+    return v
 
 
 @_jit
@@ -277,13 +290,8 @@ def evaluate(
             m[km.hist_s[e]] += histosys_point(alpha, km.hist_code, km.hist_up[e], km.hist_dn[e])[0]
         nub = 0.0
         for s in range(ns):
-            g_ = 1.0
-            for e in range(kb):
-                p = km.loc_par[s, b, e]
-                if p >= 0:
-                    g_ *= x[p]
-            gam[s] = g_
-            nub += phi[km.block[s, b]] * g_ * m[s]
+            gam[s] = _local_product(km, x, s, b, -1, -1)
+            nub += phi[km.block[s, b]] * gam[s] * m[s]
         nu[b] = nub
         nb_ = n[b]
         if nub < 0.0 or (nub == 0.0 and nb_ > 0.0):
@@ -299,11 +307,7 @@ def evaluate(
                 if km.loc_par[s, b, e] < 0:
                     loo[s, e] = 0.0
                     continue
-                v = 1.0
-                for f in range(kb):
-                    p = km.loc_par[s, b, f]
-                    if f != e and p >= 0:
-                        v *= x[p]
+                v = _local_product(km, x, s, b, e, -1)
                 loo[s, e] = v
                 jl[b, km.loc_slot[s, b, e]] += phi[km.block[s, b]] * m[s] * v
         if want != FULL:
@@ -375,11 +379,7 @@ def evaluate(
                 for f in range(kb):
                     if f == e or km.loc_par[s, b, f] < 0:
                         continue
-                    v = 1.0
-                    for e3 in range(kb):
-                        p = km.loc_par[s, b, e3]
-                        if e3 != e and e3 != f and p >= 0:
-                            v *= x[p]
+                    v = _local_product(km, x, s, b, e, f)
                     h_ll[b, k, km.loc_slot[s, b, f]] += w * phi[k_] * m[s] * v
     if want == FULL:
         for k_ in range(nblk):
