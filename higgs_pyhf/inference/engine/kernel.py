@@ -28,7 +28,8 @@ its finite differences, in the tests.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
@@ -101,6 +102,21 @@ class KernelModel(NamedTuple):
     g_env: np.ndarray
 
 
+#: The :class:`KernelModel` fields that are the :class:`~.compile.CompiledModel`'s
+#: arrays of the same name, copied as int64 and as float64.
+_SHARED_INT64 = (
+    "block",
+    "fac_par",
+    "fac_kind",
+    "global_par",
+    "loc_par",
+    "loc_slot",
+    "slot_par",
+    "con_par",
+    "con_kind",
+    "par_con",
+)
+_SHARED_FLOAT64 = ("nominal", "fac_lo", "fac_hi", "fac_coef", "con_sigma", "con_factor")
 _CACHE: dict[int, tuple[CompiledModel, KernelModel]] = {}
 
 
@@ -125,35 +141,18 @@ def kernel_model(cm: CompiledModel) -> KernelModel:
     bin_g_start, bin_g = bin_globals(cm.block, cm.fac_par, hist_start, hist_g, cm.global_par.size)
     g_order, g_env = envelope(bin_g_start, bin_g, cm.global_par.size)
 
-    def i64(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a, dtype=np.int64)
-
-    def f64(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a, dtype=np.float64)
-
+    i64 = partial(np.ascontiguousarray, dtype=np.int64)
+    f64 = partial(np.ascontiguousarray, dtype=np.float64)
+    shared: dict[str, Any] = {name: i64(getattr(cm, name)) for name in _SHARED_INT64}
+    shared.update({name: f64(getattr(cm, name)) for name in _SHARED_FLOAT64})
     km = KernelModel(
-        nominal=f64(cm.nominal),
-        block=i64(cm.block),
-        fac_par=i64(cm.fac_par),
-        fac_kind=i64(cm.fac_kind),
-        fac_lo=f64(cm.fac_lo),
-        fac_hi=f64(cm.fac_hi),
-        fac_coef=f64(cm.fac_coef),
+        **shared,
         hist_start=hist_start,
         hist_g=i64(hist_g),
         hist_s=i64(se),
         hist_up=f64(cm.hist_up[he, se, be]),
         hist_dn=f64(cm.hist_dn[he, se, be]),
         hist_code=0 if cm.histosys_code == "code0" else 1,
-        global_par=i64(cm.global_par),
-        loc_par=i64(cm.loc_par),
-        loc_slot=i64(cm.loc_slot),
-        slot_par=i64(cm.slot_par),
-        con_par=i64(cm.con_par),
-        con_kind=i64(cm.con_kind),
-        con_sigma=f64(cm.con_sigma),
-        con_factor=f64(cm.con_factor),
-        par_con=i64(cm.par_con),
         par_global=par_global,
         par_bin=par_bin,
         par_slot=par_slot,
@@ -172,6 +171,19 @@ def kernel_model(cm: CompiledModel) -> KernelModel:
 Arr = np.ndarray
 #: The compiled functions: cached on disk, releasing the GIL, numpy float semantics.
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+#: The same, inlined into the caller (small helpers inside the bin loop).
+_inline = numba.njit(inline="always", cache=True, nogil=True, error_model="numpy")
+
+
+@_inline
+def _local_product(km: KernelModel, x: Arr, s: int, b: int, e: int, f: int) -> float:
+    """Π x_p over the per-bin factors of sample ``s`` in bin ``b`` but slots ``e``, ``f`` (−1: none)."""
+    v = 1.0
+    for e3 in range(km.loc_par.shape[2]):
+        p = km.loc_par[s, b, e3]
+        if e3 != e and e3 != f and p >= 0:
+            v *= x[p]
+    return v
 
 
 @_jit
@@ -278,13 +290,8 @@ def evaluate(
             m[km.hist_s[e]] += histosys_point(alpha, km.hist_code, km.hist_up[e], km.hist_dn[e])[0]
         nub = 0.0
         for s in range(ns):
-            g_ = 1.0
-            for e in range(kb):
-                p = km.loc_par[s, b, e]
-                if p >= 0:
-                    g_ *= x[p]
-            gam[s] = g_
-            nub += phi[km.block[s, b]] * g_ * m[s]
+            gam[s] = _local_product(km, x, s, b, -1, -1)
+            nub += phi[km.block[s, b]] * gam[s] * m[s]
         nu[b] = nub
         nb_ = n[b]
         if nub < 0.0 or (nub == 0.0 and nb_ > 0.0):
@@ -300,11 +307,7 @@ def evaluate(
                 if km.loc_par[s, b, e] < 0:
                     loo[s, e] = 0.0
                     continue
-                v = 1.0
-                for f in range(kb):
-                    p = km.loc_par[s, b, f]
-                    if f != e and p >= 0:
-                        v *= x[p]
+                v = _local_product(km, x, s, b, e, -1)
                 loo[s, e] = v
                 jl[b, km.loc_slot[s, b, e]] += phi[km.block[s, b]] * m[s] * v
         if want != FULL:
@@ -376,11 +379,7 @@ def evaluate(
                 for f in range(kb):
                     if f == e or km.loc_par[s, b, f] < 0:
                         continue
-                    v = 1.0
-                    for e3 in range(kb):
-                        p = km.loc_par[s, b, e3]
-                        if e3 != e and e3 != f and p >= 0:
-                            v *= x[p]
+                    v = _local_product(km, x, s, b, e, f)
                     h_ll[b, k, km.loc_slot[s, b, f]] += w * phi[k_] * m[s] * v
     if want == FULL:
         for k_ in range(nblk):
