@@ -79,6 +79,8 @@ def test_interrupted_build_leaves_no_partial_output(tmp_path, sig, code):
         text=True,
         env=env,
         cwd=tmp_path,
+        # SIGINT is ignored in the children of a shell's background job: restore it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # wait for the generation to start (it then takes seconds): no race with the imports
     assert proc.stderr is not None
