@@ -10,6 +10,7 @@ import time
 
 import click
 import pytest
+from _helpers import start_cli_until
 from click.testing import CliRunner
 
 from higgs_pyhf.cli import main
@@ -59,40 +60,15 @@ def test_usage_errors_keep_clicks_exit_code_2():
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_interrupted_build_leaves_no_partial_output(tmp_path, sig, code):
     out = tmp_path / "ws.json"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "higgs_pyhf",
-            "--no-progress",
-            "-v",
-            "build-workspace",
-            "--generated",
-            "--scale",
-            "3",
-            "-o",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        # SIGINT is ignored in the children of a shell's background job: restore it
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
     # wait for the generation to start (it then takes seconds): no race with the imports
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if "generating input in" in line:
-            break
+    proc = start_cli_until(
+        ["build-workspace", "--generated", "--scale", "3", "-o", str(out)],
+        "generating input in",
+        tmp_path,
+    )
     time.sleep(0.3)
     proc.send_signal(sig)
-    stdout, rest = proc.communicate(timeout=120)
-    stderr = "".join(seen) + rest
+    stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == code, stderr
     assert stdout == ""
     assert stderr.strip().splitlines()[-1].startswith("Error: ")

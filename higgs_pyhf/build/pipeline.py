@@ -43,12 +43,7 @@ from .ntuples import DEFAULT_STEP_SIZE
 from .provenance import describe_inputs, real_manifest
 from .report_workspace import workspace_from_histograms
 from .systematics import SystematicsConfig
-from .template_fill import (
-    add_templates,
-    check_template_files,
-    check_template_selection,
-    check_templates,
-)
+from .template_fill import add_templates, check_template_selection, check_templates
 from .variations import shape_spec
 
 __all__ = [
@@ -57,7 +52,6 @@ __all__ = [
     "WorkspaceBuild",
     "add_templates",
     "build_inputs",
-    "check_template_files",
     "check_template_selection",
     "config_document",
     "generated_info",
@@ -284,14 +278,10 @@ def build_inputs(
     Returns:
         The workspace, its histograms and its provenance.
     """
-    configured = systematics or SystematicsConfig()
-    detailed = systematics is not None or channels != "single"
+    if systematics is None and channels != "single":
+        systematics = SystematicsConfig()  # a detailed build; None: the report's model
     mismatch = check_templates(
-        config,
-        selection,
-        configured if detailed else None,
-        channels=channels,
-        allow_mismatch=allow_selection_mismatch,
+        config, selection, systematics, channels=channels, allow_mismatch=allow_selection_mismatch
     )
     if marker is None:
         marker = generated_info(data_dir)
@@ -306,22 +296,20 @@ def build_inputs(
         scheduler=scheduler,
         progress=progress,
         on_plan=on_plan,
-        shapes=shape_spec(configured, channels=channels) if detailed else None,
+        shapes=shape_spec(systematics, channels=channels) if systematics is not None else None,
     )
     need_variances = mc_stat or (
-        detailed and any(e.type == "staterror" for e in configured.entries)
+        systematics is not None and any(e.type == "staterror" for e in systematics.entries)
     )
-    hs, _files = add_templates(
-        hs, config, need_variances=need_variances, systematics=configured if detailed else None
-    )
+    hs, _files = add_templates(hs, config, need_variances=need_variances, systematics=systematics)
     _check_real_data_lumi(config, inputs)  # after the templates' own luminosity check
     generated = inputs["generated"]
     measurement = GENERATED_MEASUREMENT if generated else MEASUREMENT
     model: ModelBuild | None = None
-    if detailed:
+    if systematics is not None:
         assert hs.shapes is not None
         systematics = model_systematics(
-            config, configured, mc_stat=mc_stat, lumi_uncertainty=lumi_uncertainty
+            config, systematics, mc_stat=mc_stat, lumi_uncertainty=lumi_uncertainty
         )
         model = workspace_from_shapes(hs.shapes, config, systematics, measurement_name=measurement)
         spec = model.spec

@@ -80,7 +80,7 @@ def _validator(name: str) -> Any:
     return cls({"$ref": _BASE + name}, registry=registry)
 
 
-#: Digests of the plain-JSON documents that passed, newest last (a few dozen at most).
+#: Digests of the plain-JSON documents that passed, in the order they did (at most 64).
 _PASSED: OrderedDict[tuple[str, bytes], None] = OrderedDict()
 _PASSED_MAX = 64
 
@@ -108,8 +108,7 @@ def validate(spec: Any, name: str = "workspace.json") -> None:
     import jsonschema
 
     key = _digest(spec, name)
-    if key is not None and key in _PASSED:
-        _PASSED.move_to_end(key)
+    if key is not None and key in _PASSED:  # oldest out first (no reordering: thread-safe)
         return
     try:
         _validator(name).validate(spec)
